@@ -1,0 +1,289 @@
+// cueball: the command-line client of cueballd.
+// Exit codes: 0 success; 1 the call failed (the server's message is printed);
+// 2 usage error; for `wait`: 3 every run finished but not all succeeded,
+// 4 the timeout passed first.
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/util/time_util.h>
+
+#include "client/cli/output.h"
+#include "client/client.h"
+#include "server/domain/duration.h"
+
+namespace {
+
+using namespace cueball;  // NOLINT: a small program
+using google::protobuf::util::TimeUtil;
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotSucceeded = 3;
+constexpr int kExitTimeout = 4;
+
+const char* CodeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    default: return "ERROR";
+  }
+}
+
+int Fail(const grpc::Status& s) {
+  std::cerr << "cueball: " << CodeName(s.error_code()) << ": " << s.error_message() << "\n";
+  return kExitError;
+}
+
+int Usage(const std::string& msg) {
+  std::cerr << "cueball: " << msg << "\n";
+  return kExitUsage;
+}
+
+struct Globals {
+  std::string server = client::kDefaultServer;
+  bool json = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cueball: enqueue, inspect, wait for and cancel workflow runs on a cueballd"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--server", g.server, "cueballd address HOST:PORT")
+      ->envname("CUEBALL_SERVER")
+      ->capture_default_str();
+  app.add_flag("--json", g.json, "machine-readable JSON output");
+
+  // enqueue
+  auto* enq = app.add_subcommand("enqueue", "enqueue a run; prints its id");
+  std::string e_type, e_input, e_queue, e_key, e_delay, e_run_at;
+  int e_priority = 0;
+  enq->add_option("type", e_type, "workflow type")->required();
+  enq->add_option("--input", e_input, "input as JSON text (default {})");
+  enq->add_option("--queue", e_queue, "queue (default \"default\")");
+  enq->add_option("--priority", e_priority, "-1000..1000, lower runs first");
+  enq->add_option("--delay", e_delay, "start no sooner than this from now (e.g. 30s)");
+  enq->add_option("--run-at", e_run_at, "start no sooner than this RFC 3339 time");
+  enq->add_option("--key", e_key, "idempotency key: the same key always returns the same run");
+
+  // get
+  auto* get = app.add_subcommand("get", "show a run and its history");
+  std::string g_id;
+  bool g_no_history = false;
+  get->add_option("id", g_id, "run id")->required();
+  get->add_flag("--no-history", g_no_history, "omit the history");
+
+  // wait
+  auto* wait = app.add_subcommand("wait", "wait until runs finish");
+  std::vector<std::string> w_ids;
+  std::string w_timeout = "60s";
+  bool w_any = false;
+  wait->add_option("ids", w_ids, "run ids")->required();
+  wait->add_option("--timeout", w_timeout, "give up after this long (e.g. 30s)")
+      ->capture_default_str();
+  wait->add_flag("--any", w_any, "return when any one run finishes");
+
+  // list
+  auto* list = app.add_subcommand("list", "list runs, newest first");
+  std::vector<std::string> l_status;
+  std::string l_type, l_queue, l_token;
+  int l_limit = 50;
+  bool l_all = false;
+  list->add_option("--status", l_status, "enqueued|running|waiting|succeeded|failed|canceled")
+      ->delimiter(',');
+  list->add_option("--type", l_type, "workflow type");
+  list->add_option("--queue", l_queue, "queue");
+  list->add_option("--limit", l_limit, "runs per page (1..1000)")->capture_default_str();
+  list->add_option("--page-token", l_token, "continue from a previous page");
+  list->add_flag("--all", l_all, "follow every page");
+
+  // cancel
+  auto* cancel = app.add_subcommand("cancel", "cancel a run that has not finished");
+  std::string c_id, c_reason;
+  cancel->add_option("id", c_id, "run id")->required();
+  cancel->add_option("--reason", c_reason, "why (recorded in the history)");
+
+  // types
+  auto* types = app.add_subcommand("types", "list the workflow types the daemon runs");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  client::Client c(g.server);
+
+  if (enq->parsed()) {
+    v1::EnqueueRequest req;
+    req.set_workflow_type(e_type);
+    req.set_input(e_input);
+    req.set_queue(e_queue);
+    req.set_priority(e_priority);
+    req.set_idempotency_key(e_key);
+    if (!e_delay.empty()) {
+      auto d = ParseDuration(e_delay);
+      if (!d) return Usage("--delay: '" + e_delay + "' is not a duration (e.g. 500ms, 30s, 5m)");
+      *req.mutable_delay() = TimeUtil::MillisecondsToDuration(d->count());
+    }
+    if (!e_run_at.empty()) {
+      if (!TimeUtil::FromString(e_run_at, req.mutable_run_at())) {
+        return Usage("--run-at: '" + e_run_at + "' is not an RFC 3339 time");
+      }
+    }
+    v1::EnqueueResponse resp;
+    auto s = c.Enqueue(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+    } else {
+      std::cout << resp.run().id() << "\n";
+      if (!resp.created()) std::cerr << "cueball: idempotency key matched an existing run\n";
+    }
+    return 0;
+  }
+
+  if (get->parsed()) {
+    v1::GetRequest req;
+    req.set_id(g_id);
+    req.set_include_history(!g_no_history);
+    v1::GetResponse resp;
+    auto s = c.Get(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp.run()).dump(2) << "\n";
+    } else {
+      cli::PrintRunDetail(resp.run(), std::cout);
+    }
+    return 0;
+  }
+
+  if (wait->parsed()) {
+    auto d = ParseDuration(w_timeout);
+    if (!d) return Usage("--timeout: '" + w_timeout + "' is not a duration (e.g. 30s)");
+    v1::WaitRequest req;
+    for (const auto& id : w_ids) req.add_ids(id);
+    req.set_mode(w_any ? v1::WAIT_MODE_ANY : v1::WAIT_MODE_ALL);
+    *req.mutable_timeout() = TimeUtil::MillisecondsToDuration(d->count());
+    v1::WaitResponse resp;
+    auto s = c.Wait(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+    } else {
+      std::vector<const v1::Run*> runs;
+      for (const auto& r : resp.runs()) runs.push_back(&r);
+      cli::PrintRunTable(runs, std::cout);
+    }
+    if (!resp.satisfied()) {
+      std::cerr << "cueball: timed out after " << w_timeout << "\n";
+      return kExitTimeout;
+    }
+    bool ok = w_any ? false : true;
+    for (const auto& r : resp.runs()) {
+      bool finished = r.status() == v1::RUN_STATUS_SUCCEEDED ||
+                      r.status() == v1::RUN_STATUS_FAILED || r.status() == v1::RUN_STATUS_CANCELED;
+      bool succeeded = r.status() == v1::RUN_STATUS_SUCCEEDED;
+      if (w_any && finished && succeeded) ok = true;
+      if (!w_any && !succeeded) ok = false;
+    }
+    return ok ? 0 : kExitNotSucceeded;
+  }
+
+  if (list->parsed()) {
+    v1::ListRequest req;
+    req.set_workflow_type(l_type);
+    req.set_queue(l_queue);
+    req.set_page_size(l_limit);
+    req.set_page_token(l_token);
+    for (const auto& name : l_status) {
+      static const std::pair<const char*, v1::RunStatus> kNames[] = {
+          {"enqueued", v1::RUN_STATUS_ENQUEUED},   {"running", v1::RUN_STATUS_RUNNING},
+          {"waiting", v1::RUN_STATUS_WAITING},     {"succeeded", v1::RUN_STATUS_SUCCEEDED},
+          {"failed", v1::RUN_STATUS_FAILED},       {"canceled", v1::RUN_STATUS_CANCELED}};
+      bool found = false;
+      for (const auto& [n, v] : kNames) {
+        if (name == n) {
+          req.add_statuses(v);
+          found = true;
+        }
+      }
+      if (!found) {
+        return Usage("--status: '" + name +
+                     "' is not one of enqueued, running, waiting, succeeded, failed, canceled");
+      }
+    }
+    std::vector<v1::ListResponse> pages;
+    while (true) {
+      v1::ListResponse resp;
+      auto s = c.List(req, &resp);
+      if (!s.ok()) return Fail(s);
+      pages.push_back(resp);
+      if (!l_all || resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    const std::string next = pages.back().next_page_token();
+    if (g.json) {
+      nlohmann::json out = {{"runs", nlohmann::json::array()}, {"next_page_token", next}};
+      for (const auto& p : pages) {
+        for (const auto& r : p.runs()) out["runs"].push_back(cli::ToJson(r));
+      }
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::vector<const v1::Run*> runs;
+      for (const auto& p : pages) {
+        for (const auto& r : p.runs()) runs.push_back(&r);
+      }
+      cli::PrintRunTable(runs, std::cout);
+      if (!next.empty()) std::cerr << "more: --page-token " << next << "\n";
+    }
+    return 0;
+  }
+
+  if (cancel->parsed()) {
+    v1::CancelRequest req;
+    req.set_id(c_id);
+    req.set_reason(c_reason);
+    v1::CancelResponse resp;
+    auto s = c.Cancel(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp.run()).dump(2) << "\n";
+    } else {
+      std::cout << resp.run().id() << " canceled\n";
+    }
+    return 0;
+  }
+
+  if (types->parsed()) {
+    v1::ListWorkflowTypesResponse resp;
+    auto s = c.ListWorkflowTypes(&resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+      return 0;
+    }
+    cli::Table t({"TYPE", "STEPS", "DESCRIPTION"});
+    for (const auto& wt : resp.types()) {
+      std::string steps;
+      for (const auto& st : wt.steps()) {
+        steps += (steps.empty() ? "" : " -> ") + st.name() + "(x" +
+                 std::to_string(st.retry().max_attempts()) + ")";
+      }
+      t.Add({wt.name(), steps, wt.description()});
+    }
+    t.Print(std::cout);
+    return 0;
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,106 @@
+#include "server/api/convert.h"
+
+#include <google/protobuf/util/time_util.h>
+
+namespace cueball::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void SetTime(TimePoint t, google::protobuf::Timestamp* out) {
+  *out = TimeUtil::MicrosecondsToTimestamp(ToMicros(t));
+}
+
+google::protobuf::Duration ToDuration(Millis m) { return TimeUtil::MillisecondsToDuration(m.count()); }
+
+}  // namespace
+
+grpc::Status ToGrpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
+v1::RunStatus ToProto(RunStatus s) {
+  switch (s) {
+    case RunStatus::kEnqueued: return v1::RUN_STATUS_ENQUEUED;
+    case RunStatus::kRunning: return v1::RUN_STATUS_RUNNING;
+    case RunStatus::kWaiting: return v1::RUN_STATUS_WAITING;
+    case RunStatus::kSucceeded: return v1::RUN_STATUS_SUCCEEDED;
+    case RunStatus::kFailed: return v1::RUN_STATUS_FAILED;
+    case RunStatus::kCanceled: return v1::RUN_STATUS_CANCELED;
+  }
+  return v1::RUN_STATUS_UNSPECIFIED;
+}
+
+std::optional<RunStatus> FromProto(v1::RunStatus s) {
+  switch (s) {
+    case v1::RUN_STATUS_ENQUEUED: return RunStatus::kEnqueued;
+    case v1::RUN_STATUS_RUNNING: return RunStatus::kRunning;
+    case v1::RUN_STATUS_WAITING: return RunStatus::kWaiting;
+    case v1::RUN_STATUS_SUCCEEDED: return RunStatus::kSucceeded;
+    case v1::RUN_STATUS_FAILED: return RunStatus::kFailed;
+    case v1::RUN_STATUS_CANCELED: return RunStatus::kCanceled;
+    default: return std::nullopt;
+  }
+}
+
+void ToProto(const Run& r, int step_count, v1::Run* out) {
+  out->set_id(r.id);
+  out->set_workflow_type(r.workflow_type);
+  out->set_queue(r.queue);
+  out->set_priority(r.priority);
+  out->set_status(ToProto(r.status));
+  out->set_step_index(r.step_index);
+  out->set_step(r.step_name);
+  out->set_attempt(r.attempt);
+  out->set_input(r.input);
+  out->set_state(r.state);
+  if (r.result) out->set_result(*r.result);
+  if (r.error) out->set_error(*r.error);
+  if (r.idempotency_key) out->set_idempotency_key(*r.idempotency_key);
+  SetTime(r.created_at, out->mutable_created_at());
+  SetTime(r.updated_at, out->mutable_updated_at());
+  SetTime(r.run_at, out->mutable_run_at());
+  if (r.started_at) SetTime(*r.started_at, out->mutable_started_at());
+  if (r.finished_at) SetTime(*r.finished_at, out->mutable_finished_at());
+  out->set_step_count(step_count);
+  for (const auto& e : r.history) {
+    auto* pe = out->add_history();
+    pe->set_seq(e.seq);
+    pe->set_run_id(e.run_id);
+    pe->set_kind(e.kind);
+    pe->set_step(e.step);
+    pe->set_attempt(e.attempt);
+    pe->set_data(e.data);
+    SetTime(e.created_at, pe->mutable_created_at());
+  }
+}
+
+engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req) {
+  engine::EnqueueSpec s;
+  s.workflow_type = req.workflow_type();
+  s.input = req.input();
+  s.queue = req.queue();
+  s.priority = req.priority();
+  if (req.has_run_at()) s.run_at = FromMicros(TimeUtil::TimestampToMicroseconds(req.run_at()));
+  if (req.has_delay()) s.delay = Millis(TimeUtil::DurationToMilliseconds(req.delay()));
+  s.idempotency_key = req.idempotency_key();
+  return s;
+}
+
+void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out) {
+  out->set_name(type.name);
+  out->set_description(type.description);
+  for (const auto& step : type.steps) {
+    auto* ps = out->add_steps();
+    ps->set_name(step.name);
+    auto* rp = ps->mutable_retry();
+    rp->set_max_attempts(step.retry.max_attempts);
+    rp->set_backoff(engine::BackoffName(step.retry.backoff));
+    *rp->mutable_initial_delay() = ToDuration(step.retry.initial_delay);
+    *rp->mutable_max_delay() = ToDuration(step.retry.max_delay);
+    *ps->mutable_timeout() = ToDuration(step.timeout);
+  }
+}
+
+}  // namespace cueball::api

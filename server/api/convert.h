@@ -1,0 +1,22 @@
+// Translation between cueball.v1 messages and domain values, and from domain
+// Status to grpc::Status. The only code besides the services that sees *.pb.h.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "cueball/v1/workflows.pb.h"
+#include "server/domain/run.h"
+#include "server/domain/status.h"
+#include "server/engine/run_service.h"
+#include "server/engine/workflow.h"
+
+namespace cueball::api {
+
+grpc::Status ToGrpc(const Status& s);
+void ToProto(const Run& run, int step_count, v1::Run* out);
+v1::RunStatus ToProto(RunStatus s);
+std::optional<RunStatus> FromProto(v1::RunStatus s);
+engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req);
+void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out);
+
+}  // namespace cueball::api

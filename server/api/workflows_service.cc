@@ -1,0 +1,208 @@
+#include "server/api/workflows_service.h"
+
+#include <mutex>
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include "server/api/convert.h"
+
+namespace cueball::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto l = spdlog::get("api");
+  return l ? l : spdlog::default_logger();
+}
+
+// Runs a handler body, turning any escaped exception into INTERNAL (logged once).
+template <typename F>
+grpc::Status Guard(const char* method, F&& body) {
+  try {
+    grpc::Status s = body();
+    if (!s.ok()) {
+      Log()->debug("rpc failed method={} code={} message=\"{}\"", method,
+                   static_cast<int>(s.error_code()), s.error_message());
+    }
+    return s;
+  } catch (const std::exception& e) {
+    Log()->error("rpc threw method={} error=\"{}\"", method, e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": internal error");
+  }
+}
+
+// Holds one Wait call from start to Finish; deletes itself in OnDone.
+class WaitReactor final : public grpc::ServerUnaryReactor {
+ public:
+  WaitReactor(engine::RunService* runs, std::function<int(const std::string&)> step_count)
+      : runs_(runs), step_count_(std::move(step_count)) {}
+
+  void Start(grpc::CallbackServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {
+    resp_ = resp;
+    std::vector<std::string> ids(req->ids().begin(), req->ids().end());
+    std::optional<Millis> timeout;
+    if (req->has_timeout()) timeout = Millis(TimeUtil::DurationToMilliseconds(req->timeout()));
+    // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.
+    auto deadline = ctx->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now()) -
+                  Millis(50);
+      if (left.count() < 0) left = Millis(0);
+      Millis wanted = timeout.value_or(runs_->limits().default_wait_timeout);
+      if (wanted.count() >= 0 && left < wanted) timeout = left;
+    }
+    uint64_t handle = runs_->Wait(ids, req->mode() == v1::WAIT_MODE_ANY, timeout,
+                                  [this](StatusOr<engine::WaitResult> r) { Done(std::move(r)); });
+    std::lock_guard<std::mutex> lock(mu_);
+    handle_ = handle;
+    if (cancelled_) runs_->AbortWait(handle_);
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (handle_) runs_->AbortWait(handle_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Done(StatusOr<engine::WaitResult> r) {
+    if (!r.ok()) {
+      Finish(ToGrpc(r.status()));
+      return;
+    }
+    try {
+      for (const auto& run : r->runs) ToProto(run, step_count_(run.workflow_type), resp_->add_runs());
+      resp_->set_satisfied(r->satisfied);
+      Finish(grpc::Status::OK);
+    } catch (const std::exception& e) {
+      Log()->error("wait reply failed error=\"{}\"", e.what());
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "Wait: internal error"));
+    }
+  }
+
+  engine::RunService* runs_;
+  std::function<int(const std::string&)> step_count_;
+  v1::WaitResponse* resp_ = nullptr;
+  std::mutex mu_;
+  uint64_t handle_ = 0;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+WorkflowsService::WorkflowsService(engine::RunService* runs) : runs_(runs) {}
+
+int WorkflowsService::StepCount(const std::string& type) const {
+  const auto* t = runs_->registry().Find(type);
+  return t ? static_cast<int>(t->steps.size()) : 0;
+}
+
+grpc::Status WorkflowsService::EnqueueMany(const std::vector<const v1::EnqueueRequest*>& reqs,
+                                           bool batch, std::vector<v1::EnqueueResponse*> outs) {
+  std::vector<engine::EnqueueSpec> specs;
+  specs.reserve(reqs.size());
+  for (const auto* r : reqs) specs.push_back(FromProto(*r));
+  auto results = runs_->Enqueue(specs, batch);
+  if (!results.ok()) return ToGrpc(results.status());
+  for (size_t i = 0; i < results->size(); ++i) {
+    const auto& er = (*results)[i];
+    ToProto(er.run, StepCount(er.run.workflow_type), outs[i]->mutable_run());
+    outs[i]->set_created(er.created);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkflowsService::Enqueue(grpc::ServerContext*, const v1::EnqueueRequest* req,
+                                       v1::EnqueueResponse* resp) {
+  return Guard("Enqueue", [&] { return EnqueueMany({req}, false, {resp}); });
+}
+
+grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext*,
+                                            const v1::EnqueueBatchRequest* req,
+                                            v1::EnqueueBatchResponse* resp) {
+  return Guard("EnqueueBatch", [&] {
+    std::vector<const v1::EnqueueRequest*> reqs;
+    std::vector<v1::EnqueueResponse*> outs;
+    for (const auto& r : req->runs()) {
+      reqs.push_back(&r);
+      outs.push_back(resp->add_runs());
+    }
+    grpc::Status s = EnqueueMany(reqs, true, outs);
+    if (!s.ok()) resp->Clear();
+    return s;
+  });
+}
+
+grpc::Status WorkflowsService::Get(grpc::ServerContext*, const v1::GetRequest* req,
+                                   v1::GetResponse* resp) {
+  return Guard("Get", [&] {
+    auto run = runs_->Get(req->id(), req->include_history());
+    if (!run.ok()) return ToGrpc(run.status());
+    ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* WorkflowsService::Wait(grpc::CallbackServerContext* ctx,
+                                                 const v1::WaitRequest* req,
+                                                 v1::WaitResponse* resp) {
+  auto* reactor = new WaitReactor(runs_, [this](const std::string& t) { return StepCount(t); });
+  reactor->Start(ctx, req, resp);
+  return reactor;
+}
+
+grpc::Status WorkflowsService::List(grpc::ServerContext*, const v1::ListRequest* req,
+                                    v1::ListResponse* resp) {
+  return Guard("List", [&] {
+    engine::ListSpec spec;
+    spec.workflow_type = req->workflow_type();
+    spec.queue = req->queue();
+    for (int i = 0; i < req->statuses_size(); ++i) {
+      auto s = FromProto(static_cast<v1::RunStatus>(req->statuses(i)));
+      if (!s) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "statuses[" + std::to_string(i) + "]: not a run status");
+      }
+      spec.statuses.push_back(*s);
+    }
+    if (req->has_created_after()) {
+      spec.created_after = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_after()));
+    }
+    if (req->has_created_before()) {
+      spec.created_before = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_before()));
+    }
+    spec.page_size = req->page_size();
+    spec.page_token = req->page_token();
+    auto page = runs_->List(spec);
+    if (!page.ok()) return ToGrpc(page.status());
+    for (const auto& run : page->runs) ToProto(run, StepCount(run.workflow_type), resp->add_runs());
+    resp->set_next_page_token(page->next_page_token);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequest* req,
+                                      v1::CancelResponse* resp) {
+  return Guard("Cancel", [&] {
+    auto run = runs_->Cancel(req->id(), req->reason());
+    if (!run.ok()) return ToGrpc(run.status());
+    ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
+    Log()->info("run canceled run={} type={}", run->id, run->workflow_type);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext*,
+                                                 const v1::ListWorkflowTypesRequest*,
+                                                 v1::ListWorkflowTypesResponse* resp) {
+  return Guard("ListWorkflowTypes", [&] {
+    for (const auto* t : runs_->registry().All()) ToProto(*t, resp->add_types());
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace cueball::api

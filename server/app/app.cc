@@ -1,0 +1,148 @@
+#include "server/app/app.h"
+
+#include <csignal>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "server/api/workflows_service.h"
+#include "server/engine/dispatcher.h"
+#include "server/engine/run_service.h"
+#include "server/engine/wait_hub.h"
+#include "server/store/postgres/migrator.h"
+#include "server/store/postgres/pg_listener.h"
+#include "server/store/postgres/pg_pool.h"
+#include "server/store/postgres/pg_run_store.h"
+#include "workers/builtin.h"
+
+namespace cueball::app {
+namespace {
+
+void SetupLogging(const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  for (const char* name : {"main", "api", "engine", "store", "maint"}) {
+    if (spdlog::get(name)) continue;
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    spdlog::register_logger(logger);
+  }
+  spdlog::set_default_logger(spdlog::get("main"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %n %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Routes database notifications to the engine pieces that care.
+class Router final : public store::ChangeListener {
+ public:
+  Router(engine::Dispatcher* d, engine::WaitHub* h) : dispatcher_(d), hub_(h) {}
+  void OnRunsReady(const std::string&) override { dispatcher_->Poke(); }
+  void OnRunFinished(const std::string& id) override {
+    hub_->NotifyFinished(id);
+    dispatcher_->OnRunFinished(id);
+  }
+  void OnResync() override {
+    hub_->Resync();
+    dispatcher_->Poke();
+  }
+
+ private:
+  engine::Dispatcher* dispatcher_;
+  engine::WaitHub* hub_;
+};
+
+int WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int Run(const config::Config& cfg) {
+  SetupLogging(cfg.log_level);
+  auto log = spdlog::get("main");
+  log->info("starting node={} database={}", cfg.node_id, store::pg::RedactDsn(cfg.database_url));
+
+  store::pg::Migrator migrator(cfg.database_url, store::pg::BuiltinMigrations());
+  auto migrated = migrator.Migrate();
+  if (!migrated.ok()) {
+    log->error("migrations failed: {}", migrated.status().message());
+    return 1;
+  }
+  for (const auto& name : migrated->applied) log->info("migration applied name={}", name);
+  log->info("schema ready version={}", migrated->current_version);
+  if (cfg.migrate_only) return 0;
+
+  engine::Registry registry;
+  Status st = workers::RegisterBuiltins(registry);
+  if (!st.ok()) {
+    log->error("registering workflow types failed: {}", st.message());
+    return 1;
+  }
+
+  store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size);
+  engine::WaitHub hub(&store);
+  engine::DispatcherOptions dopts;
+  dopts.owner = cfg.node_id;
+  dopts.queues = cfg.queues;
+  dopts.workers = cfg.workers;
+  dopts.lease = cfg.lease;
+  dopts.poll_interval = cfg.poll_interval;
+  dopts.drain_timeout = cfg.drain_timeout;
+  engine::Dispatcher dispatcher(&store, &registry, dopts);
+  engine::Limits limits;
+  limits.max_payload_bytes = cfg.max_payload_bytes;
+  engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
+  Router router(&dispatcher, &hub);
+  store::pg::PgListener listener(cfg.database_url, &router);
+
+  api::WorkflowsService service(&runs);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  // A full batch of maximal inputs must fit, with room for the envelope.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<size_t>(size_t{1} << 30, cfg.max_payload_bytes * 4 + (size_t{16} << 20))));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    log->error("cannot listen on {}", cfg.listen);
+    return 1;
+  }
+  hub.Start();
+  listener.Start();
+  dispatcher.Start();
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
+  log->info("listening address={}:{} workers={} queues={} types={}", host, port, cfg.workers,
+            fmt::join(cfg.queues, ","), fmt::join(registry.Names(), ","));
+
+  int sig = WaitForShutdownSignal();
+  log->info("shutting down signal={} in_flight={}", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            dispatcher.in_flight());
+  server->GetHealthCheckService()->SetServingStatus(false);
+  hub.Stop();  // answers every pending Wait before the server stops
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  dispatcher.Stop();
+  listener.Stop();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace cueball::app

@@ -1,0 +1,120 @@
+#include "server/config/config.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <random>
+
+#include <CLI/CLI.hpp>
+
+#include "server/domain/duration.h"
+
+namespace cueball::config {
+namespace {
+
+// CLI11 validator for durations such as 500ms, 10s, 5m.
+struct DurationValidator : public CLI::Validator {
+  DurationValidator() {
+    name_ = "DURATION";
+    func_ = [](const std::string& s) -> std::string {
+      return ParseDuration(s) ? "" : "'" + s + "' is not a duration (e.g. 500ms, 10s, 5m)";
+    };
+  }
+};
+
+std::string DefaultNodeId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  std::mt19937 rng(std::random_device{}());
+  char suffix[8];
+  snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rng() & 0xffff));
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+}  // namespace
+
+ParseOutcome Parse(int argc, char** argv, Config* out) {
+  CLI::App app{"cueballd: the cueball workflow daemon"};
+  app.set_version_flag("--version", std::string("cueballd 0.1.0"));
+  Config& c = *out;
+  std::string poll = "1s", lease = "5m", drain = "10s";
+  const DurationValidator duration;
+
+  app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
+      ->envname("CUEBALL_DATABASE_URL");
+  app.add_option("--listen", c.listen, "gRPC listen address HOST:PORT (port 0 picks one)")
+      ->envname("CUEBALL_LISTEN")
+      ->capture_default_str();
+  app.add_option("--workers", c.workers, "concurrent steps this daemon runs")
+      ->envname("CUEBALL_WORKERS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--queues", c.queues, "queues this daemon claims from (comma-separated)")
+      ->envname("CUEBALL_QUEUES")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--db-pool-size", c.db_pool_size, "database connections for requests and claims")
+      ->envname("CUEBALL_DB_POOL_SIZE")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  app.add_option("--max-payload-bytes", c.max_payload_bytes, "largest accepted run input, bytes")
+      ->envname("CUEBALL_MAX_PAYLOAD_BYTES")
+      ->check(CLI::Range(size_t{16}, size_t{64} << 20))
+      ->capture_default_str();
+  app.add_option("--poll-interval", poll, "fallback poll when no NOTIFY arrives")
+      ->envname("CUEBALL_POLL_INTERVAL")
+      ->check(duration)
+      ->capture_default_str();
+  app.add_option("--lease", lease, "how long a claimed step is held before it may be rescued")
+      ->envname("CUEBALL_LEASE")
+      ->check(duration)
+      ->capture_default_str();
+  app.add_option("--drain-timeout", drain, "on SIGTERM, how long in-flight steps may finish")
+      ->envname("CUEBALL_DRAIN_TIMEOUT")
+      ->check(duration)
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->envname("CUEBALL_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--node-id", c.node_id, "this daemon's id on leases (default host-pid-random)")
+      ->envname("CUEBALL_NODE_ID");
+  auto* migrate = app.add_subcommand("migrate", "apply pending migrations and exit");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? ParseOutcome::kExitOk : ParseOutcome::kExitError;
+  }
+  if (c.database_url.empty()) {
+    std::cerr << "cueballd: --database-url (or CUEBALL_DATABASE_URL) is required\n";
+    return ParseOutcome::kExitError;
+  }
+  if (c.listen.find(':') == std::string::npos) {
+    std::cerr << "cueballd: --listen must be HOST:PORT, got '" << c.listen << "'\n";
+    return ParseOutcome::kExitError;
+  }
+  for (const auto& q : c.queues) {
+    if (q.empty()) {
+      std::cerr << "cueballd: --queues must not contain an empty name\n";
+      return ParseOutcome::kExitError;
+    }
+  }
+  c.poll_interval = *ParseDuration(poll);
+  c.lease = *ParseDuration(lease);
+  c.drain_timeout = *ParseDuration(drain);
+  if (c.poll_interval.count() < 10) {
+    std::cerr << "cueballd: --poll-interval must be at least 10ms\n";
+    return ParseOutcome::kExitError;
+  }
+  if (c.lease.count() < 1000) {
+    std::cerr << "cueballd: --lease must be at least 1s\n";
+    return ParseOutcome::kExitError;
+  }
+  if (c.node_id.empty()) c.node_id = DefaultNodeId();
+  c.migrate_only = migrate->parsed();
+  return ParseOutcome::kRun;
+}
+
+}  // namespace cueball::config

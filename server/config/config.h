@@ -1,0 +1,34 @@
+// Config: every cueballd setting in one validated struct. Parsed from flags,
+// then CUEBALL_* environment variables (flags win); an invalid value stops
+// start-up with one line naming the flag.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "server/domain/run.h"
+
+namespace cueball::config {
+
+struct Config {
+  std::string database_url;
+  std::string listen = "127.0.0.1:7420";
+  int workers = 8;
+  std::vector<std::string> queues{"default"};
+  int db_pool_size = 16;
+  size_t max_payload_bytes = 1 << 20;
+  Millis poll_interval{1000};
+  Millis lease{300000};
+  Millis drain_timeout{10000};
+  std::string log_level = "info";
+  std::string node_id;     // default: host-pid-random
+  bool migrate_only = false;  // `cueballd migrate`
+};
+
+enum class ParseOutcome { kRun, kExitOk, kExitError };
+
+// Parses argv and the environment into `out`. On kExitOk/kExitError the
+// caller exits with 0/2 (help was printed, or the error line was).
+ParseOutcome Parse(int argc, char** argv, Config* out);
+
+}  // namespace cueball::config

@@ -1,0 +1,107 @@
+#include "server/engine/decide.h"
+
+namespace cueball::engine {
+namespace {
+
+std::string Data(const Json& j) { return j.dump(); }
+
+}  // namespace
+
+store::Outcome Decide(const Run& run, const std::string& lease_id, const WorkflowType& type,
+                      const StepResult& result, const Json& new_state, TimePoint now,
+                      std::mt19937_64& rng) {
+  store::Outcome o;
+  o.run_id = run.id;
+  o.lease_id = lease_id;
+  o.step_index = run.step_index;
+  o.step_name = run.step_name;
+  o.attempt = run.attempt;
+  const int step_count = static_cast<int>(type.steps.size());
+  const StepDef* step =
+      (run.step_index >= 0 && run.step_index < step_count) ? &type.steps[run.step_index] : nullptr;
+
+  auto fail = [&](const std::string& error, bool permanent) {
+    o.status = RunStatus::kFailed;
+    o.error = error;
+    o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
+                        Data({{"error", error}, {"permanent", permanent}})});
+    o.events.push_back({event_kind::kRunFailed, run.step_name, run.attempt,
+                        Data({{"error", error}})});
+  };
+
+  if (!step) {
+    fail("step index " + std::to_string(run.step_index) + " is out of range for workflow type '" +
+             type.name + "'",
+         true);
+    return o;
+  }
+
+  switch (result.kind()) {
+    case StepResult::Kind::kNext:
+    case StepResult::Kind::kComplete: {
+      o.state = new_state.dump();
+      const bool last = run.step_index + 1 >= step_count;
+      Json step_data = {{"result", result.result()}};
+      o.events.push_back({event_kind::kStepSucceeded, run.step_name, run.attempt, Data(step_data)});
+      if (last || result.kind() == StepResult::Kind::kComplete) {
+        o.status = RunStatus::kSucceeded;
+        o.result = result.result().dump();
+        o.events.push_back({event_kind::kRunSucceeded, run.step_name, run.attempt,
+                            Data({{"result", result.result()}})});
+      } else {
+        o.status = RunStatus::kEnqueued;
+        o.step_index = run.step_index + 1;
+        o.step_name = type.steps[o.step_index].name;
+        o.attempt = 0;
+        o.run_at = now;
+      }
+      return o;
+    }
+    case StepResult::Kind::kRetry: {
+      if (!HasAttemptsLeft(step->retry, run.attempt)) {
+        fail(result.error(), false);
+        o.events.back().data = Data({{"error", result.error()},
+                                     {"attempts", run.attempt},
+                                     {"reason", "attempts exhausted"}});
+        return o;
+      }
+      Millis delay = result.delay() ? *result.delay() : BackoffDelay(step->retry, run.attempt, rng);
+      if (delay.count() < 0) delay = Millis(0);
+      o.status = RunStatus::kEnqueued;
+      o.error = result.error();
+      o.run_at = now + std::chrono::duration_cast<std::chrono::microseconds>(delay);
+      o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
+                          Data({{"error", result.error()}, {"permanent", false}})});
+      o.events.push_back({event_kind::kRetryScheduled, run.step_name, run.attempt,
+                          Data({{"delay_ms", delay.count()},
+                                {"run_at", FormatTime(*o.run_at)},
+                                {"next_attempt", run.attempt + 1},
+                                {"max_attempts", step->retry.max_attempts}})});
+      return o;
+    }
+    case StepResult::Kind::kFail:
+      fail(result.error(), true);
+      return o;
+    case StepResult::Kind::kDefer: {
+      o.status = RunStatus::kEnqueued;
+      o.state = new_state.dump();
+      o.attempt = run.attempt > 0 ? run.attempt - 1 : 0;  // a deferral uses no attempt
+      o.run_at = result.until() < now ? now : result.until();
+      o.events.push_back({event_kind::kStepDeferred, run.step_name, run.attempt,
+                          Data({{"until", FormatTime(*o.run_at)}})});
+      return o;
+    }
+    case StepResult::Kind::kRelease: {
+      o.status = RunStatus::kEnqueued;
+      o.attempt = run.attempt > 0 ? run.attempt - 1 : 0;
+      o.run_at = now;
+      o.events.push_back({event_kind::kStepReleased, run.step_name, run.attempt,
+                          Data({{"reason", result.error()}})});
+      return o;
+    }
+  }
+  fail("unknown step result", true);
+  return o;
+}
+
+}  // namespace cueball::engine

@@ -1,0 +1,305 @@
+#include "server/engine/dispatcher.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "server/engine/decide.h"
+
+namespace cueball::engine {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto l = spdlog::get("engine");
+  return l ? l : spdlog::default_logger();
+}
+
+std::mt19937_64& Rng() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng;
+}
+
+// Capped exponential backoff with full jitter for the dispatcher's own retries
+// against the database, so that many daemons do not reconnect in lockstep.
+Millis ErrorBackoff(int failures) {
+  int64_t cap = std::min<int64_t>(5000, 50LL << std::min(failures, 10));
+  return Millis(std::uniform_int_distribution<int64_t>(cap / 10, cap)(Rng()));
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options)
+    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::Start() {
+  for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  completer_ = std::thread([this] { CompleterLoop(); });
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+  claimer_ = std::thread([this] { ClaimLoop(); });
+}
+
+void Dispatcher::Poke() {
+  std::lock_guard<std::mutex> lock(mu_);
+  poked_ = true;
+  claim_cv_.notify_one();
+}
+
+void Dispatcher::OnRunFinished(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(run_id);
+  if (it != running_.end()) it->second->cancel.Cancel(CancelReason::kRunCanceled);
+}
+
+int Dispatcher::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(running_.size());
+}
+
+void Dispatcher::ClaimLoop() {
+  int failures = 0;
+  while (true) {
+    int free = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      free = opts_.workers - static_cast<int>(running_.size());
+      poked_ = false;
+    }
+    Millis wait = opts_.poll_interval;
+    if (free > 0) {
+      const int want = std::min(free, opts_.claim_batch);
+      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease);
+      if (!claimed.ok()) {
+        ++failures;
+        wait = ErrorBackoff(failures);
+        Log()->warn("claim failed error=\"{}\" retry_in_ms={}", claimed.status().message(),
+                    wait.count());
+      } else {
+        if (failures > 0) Log()->info("claim recovered");
+        failures = 0;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (auto& c : *claimed) {
+            auto a = std::make_shared<Attempt>();
+            const WorkflowType* t = registry_->Find(c.run.workflow_type);
+            Millis timeout = Millis(30000);
+            if (t && c.run.step_index < static_cast<int>(t->steps.size())) {
+              timeout = t->steps[c.run.step_index].timeout;
+            }
+            a->deadline = SteadyClock::now() + timeout;
+            a->claimed = std::move(c);
+            running_[a->claimed.run.id] = a;
+            ready_.push_back(a);
+          }
+          work_cv_.notify_all();
+        }
+        if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
+        auto next = store_->TimeUntilNextRun(opts_.queues, types_);
+        if (next.ok() && next->has_value()) {
+          // At least 5 ms, so that a run due "now" that another daemon holds
+          // locked does not make this loop spin.
+          wait = std::clamp(**next, Millis(5), opts_.poll_interval);
+        }
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    claim_cv_.wait_for(lock, wait, [&] { return poked_ || stopping_; });
+  }
+}
+
+void Dispatcher::WorkerLoop() {
+  while (true) {
+    std::shared_ptr<Attempt> a;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return workers_exit_ || !ready_.empty(); });
+      if (ready_.empty()) return;
+      a = ready_.front();
+      ready_.pop_front();
+    }
+    Execute(a);
+  }
+}
+
+void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
+  const Run& run = a->claimed.run;
+  const WorkflowType* type = registry_->Find(run.workflow_type);
+  if (!type) {  // cannot happen: claims are filtered by registered type
+    Log()->error("claimed run of unknown type run={} type={}", run.id, run.workflow_type);
+    Finish(run.id);
+    return;
+  }
+  Json input, state;
+  std::optional<StepResult> result;
+  try {
+    input = Json::parse(run.input);
+    state = Json::parse(run.state);
+  } catch (const std::exception& e) {
+    result = StepResult::Fail(std::string("stored input or state is not valid JSON: ") + e.what());
+  }
+  const StepDef* step = run.step_index < static_cast<int>(type->steps.size())
+                            ? &type->steps[run.step_index]
+                            : nullptr;
+  if (!result && step) {
+    StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input, state, a->cancel};
+    try {
+      result = step->handler(ctx);
+    } catch (const std::exception& e) {
+      result = StepResult::Retry(std::string("step threw: ") + e.what());
+    } catch (...) {
+      result = StepResult::Retry("step threw a non-standard exception");
+    }
+    switch (a->cancel.reason()) {
+      case CancelReason::kNone:
+        break;
+      case CancelReason::kTimeout:
+        result = StepResult::Retry("step '" + step->name + "' timed out after " +
+                                   std::to_string(step->timeout.count()) + " ms");
+        break;
+      case CancelReason::kShutdown:
+        result = StepResult::Release("daemon shutting down");
+        break;
+      case CancelReason::kRunCanceled:
+        // The run is already terminal; the store would refuse any outcome.
+        Log()->debug("step stopped run={} step={} reason=canceled", run.id, run.step_name);
+        Finish(run.id);
+        return;
+    }
+  }
+  if (!result) result = StepResult::Fail("step index out of range");
+  store::Outcome outcome =
+      Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
+  Log()->debug("step finished run={} type={} step={} attempt={} status={}", run.id,
+               run.workflow_type, run.step_name, run.attempt, RunStatusName(outcome.status));
+  PushOutcome(std::move(outcome));
+  Finish(run.id);
+}
+
+void Dispatcher::Finish(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(run_id);
+  poked_ = true;
+  claim_cv_.notify_one();
+  idle_cv_.notify_all();
+}
+
+void Dispatcher::PushOutcome(store::Outcome outcome) {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  outcomes_.push_back(std::move(outcome));
+  ++unrecorded_;
+  out_cv_.notify_one();
+}
+
+void Dispatcher::CompleterLoop() {
+  int failures = 0;
+  while (true) {
+    std::vector<store::Outcome> batch;
+    {
+      std::unique_lock<std::mutex> lock(out_mu_);
+      out_cv_.wait(lock, [&] { return completer_exit_ || !outcomes_.empty(); });
+      if (outcomes_.empty()) return;
+      while (!outcomes_.empty() && static_cast<int>(batch.size()) < opts_.complete_batch) {
+        batch.push_back(std::move(outcomes_.front()));
+        outcomes_.pop_front();
+      }
+    }
+    while (true) {
+      auto accepted = store_->RecordOutcomes(batch);
+      if (accepted.ok()) {
+        failures = 0;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (!(*accepted)[i]) {
+            Log()->warn("late completion refused run={} step={} attempt={} lease={}",
+                        batch[i].run_id, batch[i].step_name, batch[i].attempt, batch[i].lease_id);
+          }
+        }
+        break;
+      }
+      ++failures;
+      bool exiting;
+      {
+        std::lock_guard<std::mutex> lock(out_mu_);
+        exiting = completer_exit_;
+      }
+      if (exiting && failures >= 5) {
+        Log()->error("giving up recording outcomes count={} error=\"{}\"; their leases will "
+                     "expire and the runs will be rescued",
+                     batch.size(), accepted.status().message());
+        break;
+      }
+      Millis wait = ErrorBackoff(failures);
+      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}",
+                  accepted.status().message(), wait.count());
+      std::this_thread::sleep_for(wait);
+    }
+    {
+      std::lock_guard<std::mutex> lock(out_mu_);
+      unrecorded_ -= static_cast<int>(batch.size());
+    }
+    Poke();  // next steps just became ready
+  }
+}
+
+void Dispatcher::WatchdogLoop() {
+  while (!watchdog_exit_) {
+    std::this_thread::sleep_for(Millis(50));
+    auto now = SteadyClock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, a] : running_) {
+      if (now >= a->deadline && !a->cancel.cancelled()) a->cancel.Cancel(CancelReason::kTimeout);
+    }
+  }
+}
+
+void Dispatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !claimer_.joinable()) return;
+    stopping_ = true;
+    claim_cv_.notify_all();
+  }
+  if (claimer_.joinable()) claimer_.join();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!idle_cv_.wait_for(lock, opts_.drain_timeout, [&] { return running_.empty(); })) {
+      Log()->info("drain timeout passed; releasing in-flight steps count={}", running_.size());
+      for (auto& [id, a] : running_) a->cancel.Cancel(CancelReason::kShutdown);
+      // Claimed but not started: release without running.
+      for (auto& a : ready_) a->cancel.Cancel(CancelReason::kShutdown);
+      if (!idle_cv_.wait_for(lock, Millis(5000), [&] { return running_.empty(); })) {
+        Log()->error("steps ignored cancellation count={}; their leases will expire",
+                     running_.size());
+      }
+    }
+    workers_exit_ = true;
+    work_cv_.notify_all();
+  }
+  for (auto& w : workers_) {
+    if (!w.joinable()) continue;
+    bool stuck;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stuck = !running_.empty();
+    }
+    if (stuck) {
+      w.detach();  // a handler that ignores cancellation must not hang shutdown
+    } else {
+      w.join();
+    }
+  }
+  workers_.clear();
+  watchdog_exit_ = true;
+  if (watchdog_.joinable()) watchdog_.join();
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    completer_exit_ = true;
+    out_cv_.notify_all();
+  }
+  if (completer_.joinable()) completer_.join();
+}
+
+}  // namespace cueball::engine

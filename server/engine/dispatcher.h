@@ -1,0 +1,96 @@
+// Dispatcher: claims ready runs in batches (never more than free worker
+// slots), runs each claimed step on a fixed pool of worker threads, and
+// records outcomes in batches through one completer thread. It sleeps until
+// poked (NOTIFY, a freed slot) or until the next due run_at, polling only as a
+// fallback. Step timeouts cancel the handler's token; a handler that throws
+// is a failed attempt. Stop() stops claiming, lets in-flight steps finish for
+// up to the drain timeout, then cancels them and releases their runs.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/engine/workflow.h"
+#include "server/store/run_store.h"
+
+namespace cueball::engine {
+
+struct DispatcherOptions {
+  std::string owner;                       // this daemon's id, recorded on leases
+  std::vector<std::string> queues{"default"};
+  int workers = 8;                         // concurrent steps
+  int claim_batch = 100;                   // most runs claimed per statement
+  Millis lease{300000};                    // lease length on claim
+  Millis poll_interval{1000};              // fallback poll when no NOTIFY arrives
+  Millis drain_timeout{10000};             // Stop(): wait this long for in-flight steps
+  int complete_batch = 500;                // most outcomes recorded per transaction
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options);
+  ~Dispatcher();
+
+  void Start();
+  void Stop();
+
+  // Something may be ready to claim (a NOTIFY or a local enqueue). Cheap, non-blocking.
+  void Poke();
+  // A run reached a terminal state somewhere (e.g. canceled): stop its step here.
+  void OnRunFinished(const std::string& run_id);
+
+  int in_flight() const;
+  const DispatcherOptions& options() const { return opts_; }
+
+ private:
+  struct Attempt {
+    store::ClaimedRun claimed;
+    CancelToken cancel;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void ClaimLoop();
+  void WorkerLoop();
+  void CompleterLoop();
+  void WatchdogLoop();
+  void Execute(const std::shared_ptr<Attempt>& attempt);
+  void Finish(const std::string& run_id);
+  void PushOutcome(store::Outcome outcome);
+
+  store::RunStore* const store_;
+  const Registry* const registry_;
+  const DispatcherOptions opts_;
+  std::vector<std::string> types_;
+
+  mutable std::mutex mu_;
+  std::condition_variable claim_cv_;   // ClaimLoop waits for pokes / slots
+  std::condition_variable work_cv_;    // workers wait for attempts
+  std::condition_variable idle_cv_;    // Stop waits for in-flight to reach zero
+  bool poked_ = false;
+  bool stopping_ = false;              // no more claims
+  bool workers_exit_ = false;
+  std::deque<std::shared_ptr<Attempt>> ready_;
+  std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
+
+  std::mutex out_mu_;
+  std::condition_variable out_cv_;
+  std::deque<store::Outcome> outcomes_;
+  int unrecorded_ = 0;                 // outcomes pushed but not yet recorded
+  bool completer_exit_ = false;
+
+  std::thread claimer_;
+  std::thread completer_;
+  std::thread watchdog_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> watchdog_exit_{false};
+};
+
+}  // namespace cueball::engine

@@ -1,0 +1,210 @@
+#include "server/engine/run_service.h"
+
+#include <algorithm>
+#include <regex>
+
+namespace cueball::engine {
+namespace {
+
+constexpr size_t kMaxKeyBytes = 255;
+constexpr size_t kMaxReasonBytes = 1000;
+constexpr int kMaxPriority = 1000;
+
+bool ValidQueueName(const std::string& q) {
+  static const std::regex kQueue(R"([A-Za-z0-9_.:-]{1,128})");
+  return std::regex_match(q, kQueue);
+}
+
+Status ParseId(const std::string& id, const std::string& field, std::string* out) {
+  if (id.empty()) return InvalidArgument(field + ": required");
+  auto parsed = RunId::Parse(id);
+  if (!parsed) {
+    return InvalidArgument(field + ": '" + id.substr(0, 64) + "' is not a run id (UUID)");
+  }
+  *out = parsed->str();
+  return Status::Ok();
+}
+
+}  // namespace
+
+RunService::RunService(store::RunStore* store, const Registry* registry, WaitHub* hub,
+                       Dispatcher* dispatcher, Limits limits)
+    : store_(store), registry_(registry), hub_(hub), dispatcher_(dispatcher), limits_(limits) {}
+
+Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
+  if (s.workflow_type.empty()) return InvalidArgument(p + "workflow_type: required");
+  if (!registry_->Find(s.workflow_type)) {
+    std::string known;
+    for (const auto& n : registry_->Names()) known += (known.empty() ? "" : ", ") + n;
+    return NotFound(p + "workflow_type: no workflow type named '" + s.workflow_type.substr(0, 128) +
+                    "' is registered (known: " + known + ")");
+  }
+  if (s.input.size() > limits_.max_payload_bytes) {
+    return ResourceExhausted(p + "input: " + std::to_string(s.input.size()) +
+                             " bytes exceeds the limit of " +
+                             std::to_string(limits_.max_payload_bytes) + " bytes");
+  }
+  if (!s.input.empty()) {
+    try {
+      Json parsed = Json::parse(s.input);
+      (void)parsed;
+    } catch (const Json::parse_error& e) {
+      std::string what = e.what();
+      auto pos = what.find("] ");
+      if (pos != std::string::npos) what = what.substr(pos + 2);
+      return InvalidArgument(p + "input: not valid JSON: " + what);
+    }
+  }
+  if (!s.queue.empty() && !ValidQueueName(s.queue)) {
+    return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  }
+  if (s.priority < -kMaxPriority || s.priority > kMaxPriority) {
+    return InvalidArgument(p + "priority: must be between -1000 and 1000, got " +
+                           std::to_string(s.priority));
+  }
+  if (s.run_at && s.delay) return InvalidArgument(p + "delay: give either run_at or delay, not both");
+  if (s.delay) {
+    if (s.delay->count() < 0) return InvalidArgument(p + "delay: must not be negative");
+    if (*s.delay > limits_.max_delay) {
+      return InvalidArgument(p + "delay: must be at most " +
+                             std::to_string(limits_.max_delay.count() / 86400000) + " days");
+    }
+  }
+  if (s.run_at && *s.run_at - Now() > limits_.max_delay) {
+    return InvalidArgument(p + "run_at: must be at most " +
+                           std::to_string(limits_.max_delay.count() / 86400000) +
+                           " days in the future");
+  }
+  if (s.idempotency_key.size() > kMaxKeyBytes) {
+    return InvalidArgument(p + "idempotency_key: must be at most 255 bytes");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
+    const std::vector<EnqueueSpec>& specs, bool batch) {
+  if (specs.empty()) return InvalidArgument("runs: at least one run is required");
+  if (static_cast<int>(specs.size()) > limits_.max_batch) {
+    return InvalidArgument("runs: " + std::to_string(specs.size()) + " runs exceeds the limit of " +
+                           std::to_string(limits_.max_batch) + " per batch");
+  }
+  std::vector<store::NewRun> rows;
+  rows.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const EnqueueSpec& s = specs[i];
+    const std::string prefix = batch ? "runs[" + std::to_string(i) + "]." : "";
+    Status st = Validate(s, prefix);
+    if (!st.ok()) return st;
+    store::NewRun r;
+    r.id = RunId::NewV7().str();
+    r.workflow_type = s.workflow_type;
+    r.first_step = registry_->Find(s.workflow_type)->steps.front().name;
+    r.queue = s.queue.empty() ? "default" : s.queue;
+    r.priority = s.priority;
+    r.input = s.input.empty() ? "{}" : s.input;
+    if (s.run_at) r.run_at = *s.run_at;
+    if (s.delay && s.delay->count() > 0) {
+      r.run_at = Now() + std::chrono::duration_cast<std::chrono::microseconds>(*s.delay);
+    }
+    if (!s.idempotency_key.empty()) r.idempotency_key = s.idempotency_key;
+    rows.push_back(std::move(r));
+  }
+  auto result = store_->Enqueue(rows);
+  if (result.ok() && dispatcher_) dispatcher_->Poke();
+  return result;
+}
+
+StatusOr<Run> RunService::Get(const std::string& id, bool with_history) {
+  std::string canonical;
+  Status st = ParseId(id, "id", &canonical);
+  if (!st.ok()) return st;
+  return store_->Get(canonical, with_history);
+}
+
+StatusOr<RunPage> RunService::List(const ListSpec& spec) {
+  store::RunFilter f;
+  int size = spec.page_size == 0 ? limits_.default_page_size : spec.page_size;
+  if (size < 1 || size > limits_.max_page_size) {
+    return InvalidArgument("page_size: must be between 1 and " +
+                           std::to_string(limits_.max_page_size) + ", got " +
+                           std::to_string(spec.page_size));
+  }
+  if (!spec.page_token.empty()) {
+    std::string id;
+    if (!ParseId(spec.page_token, "page_token", &id).ok()) {
+      return InvalidArgument("page_token: not a token returned by List");
+    }
+    f.before_id = id;
+  }
+  if (!spec.workflow_type.empty()) f.workflow_type = spec.workflow_type;
+  if (!spec.queue.empty()) f.queue = spec.queue;
+  f.statuses = spec.statuses;
+  f.created_after = spec.created_after;
+  f.created_before = spec.created_before;
+  if (f.created_after && f.created_before && *f.created_after >= *f.created_before) {
+    return InvalidArgument("created_before: must be later than created_after");
+  }
+  // Read one extra row to learn whether another page exists.
+  f.limit = size + 1;
+  auto runs = store_->List(f);
+  if (!runs.ok()) return runs.status();
+  RunPage page;
+  page.runs = std::move(runs).value();
+  if (static_cast<int>(page.runs.size()) > size) {
+    page.runs.resize(size);
+    page.next_page_token = page.runs.back().id;
+  }
+  return page;
+}
+
+StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reason) {
+  std::string canonical;
+  Status st = ParseId(id, "id", &canonical);
+  if (!st.ok()) return st;
+  if (reason.size() > kMaxReasonBytes) {
+    return InvalidArgument("reason: must be at most 1000 bytes");
+  }
+  auto run = store_->Cancel(canonical, reason.empty() ? "canceled by request" : reason);
+  if (run.ok() && dispatcher_) dispatcher_->OnRunFinished(canonical);
+  return run;
+}
+
+uint64_t RunService::Wait(const std::vector<std::string>& ids, bool any,
+                          std::optional<Millis> timeout, WaitHub::Done done) {
+  if (ids.empty()) {
+    done(InvalidArgument("ids: at least one run id is required"));
+    return 0;
+  }
+  if (static_cast<int>(ids.size()) > limits_.max_wait_ids) {
+    done(InvalidArgument("ids: " + std::to_string(ids.size()) + " ids exceeds the limit of " +
+                         std::to_string(limits_.max_wait_ids)));
+    return 0;
+  }
+  std::vector<std::string> canonical;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string id;
+    Status st = ParseId(ids[i], "ids[" + std::to_string(i) + "]", &id);
+    if (!st.ok()) {
+      done(st);
+      return 0;
+    }
+    canonical.push_back(id);
+  }
+  Millis t = timeout.value_or(limits_.default_wait_timeout);
+  if (t.count() < 0) {
+    done(InvalidArgument("timeout: must not be negative"));
+    return 0;
+  }
+  if (t > limits_.max_wait_timeout) {
+    done(InvalidArgument("timeout: must be at most " +
+                         std::to_string(limits_.max_wait_timeout.count() / 1000) + " seconds"));
+    return 0;
+  }
+  return hub_->Wait(std::move(canonical), any, t, std::move(done));
+}
+
+void RunService::AbortWait(uint64_t handle) {
+  if (handle) hub_->Abort(handle);
+}
+
+}  // namespace cueball::engine

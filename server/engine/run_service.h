@@ -1,0 +1,87 @@
+// RunService: what the api asks of the engine. Validates every request
+// against the registry and the configured limits before anything is written
+// (bad input changes nothing), then calls the store. Errors name the request
+// field at fault, using the api's field names ("runs[2].input: ...").
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/engine/dispatcher.h"
+#include "server/engine/wait_hub.h"
+#include "server/engine/workflow.h"
+#include "server/store/run_store.h"
+
+namespace cueball::engine {
+
+struct Limits {
+  size_t max_payload_bytes = 1 << 20;  // input JSON text
+  int max_batch = 1000;                // runs per EnqueueBatch
+  int max_wait_ids = 1000;             // ids per Wait
+  Millis max_wait_timeout{3600 * 1000};
+  Millis default_wait_timeout{60 * 1000};
+  int max_page_size = 1000;
+  int default_page_size = 50;
+  Millis max_delay{int64_t{366} * 24 * 3600 * 1000};  // how far ahead run_at/delay may be
+};
+
+struct EnqueueSpec {
+  std::string workflow_type;
+  std::string input;                  // JSON text; empty means {}
+  std::string queue;                  // empty means "default"
+  int priority = 0;                   // -1000..1000, lower runs first
+  std::optional<TimePoint> run_at;
+  std::optional<Millis> delay;
+  std::string idempotency_key;        // empty means none
+};
+
+struct ListSpec {
+  std::string workflow_type;
+  std::vector<RunStatus> statuses;
+  std::string queue;
+  std::optional<TimePoint> created_after;
+  std::optional<TimePoint> created_before;
+  int page_size = 0;                  // 0 means the default
+  std::string page_token;
+};
+
+struct RunPage {
+  std::vector<Run> runs;
+  std::string next_page_token;  // empty on the last page
+};
+
+class RunService {
+ public:
+  // `dispatcher` may be null (an api-only process); it is poked on enqueue.
+  RunService(store::RunStore* store, const Registry* registry, WaitHub* hub,
+             Dispatcher* dispatcher, Limits limits);
+
+  // Enqueues all or none. With `batch`, errors name the item ("runs[i].input").
+  StatusOr<std::vector<store::EnqueueResult>> Enqueue(const std::vector<EnqueueSpec>& specs,
+                                                     bool batch);
+  StatusOr<Run> Get(const std::string& id, bool with_history);
+  StatusOr<RunPage> List(const ListSpec& spec);
+  StatusOr<Run> Cancel(const std::string& id, const std::string& reason);
+  // Validates, then waits asynchronously; `done` runs exactly once (on the
+  // hub's thread, or inline with a validation error). Returns a handle for
+  // AbortWait (0 if `done` already ran).
+  uint64_t Wait(const std::vector<std::string>& ids, bool any, std::optional<Millis> timeout,
+                WaitHub::Done done);
+  void AbortWait(uint64_t handle);
+
+  const Registry& registry() const { return *registry_; }
+  const Limits& limits() const { return limits_; }
+
+ private:
+  Status Validate(const EnqueueSpec& spec, const std::string& prefix) const;
+
+  store::RunStore* const store_;
+  const Registry* const registry_;
+  WaitHub* const hub_;
+  Dispatcher* const dispatcher_;
+  const Limits limits_;
+};
+
+}  // namespace cueball::engine

@@ -1,0 +1,135 @@
+#include "server/store/postgres/migrator.h"
+
+#include <algorithm>
+#include <map>
+
+#include <pqxx/pqxx>
+
+#include "server/store/postgres/pg_pool.h"
+
+namespace cueball::store::pg {
+namespace {
+
+// Arbitrary, fixed: "cueball" in ASCII. Shared by every daemon on a database.
+constexpr int64_t kMigrationLockKey = 0x637565626131LL;
+
+struct Applied {
+  int version;
+  std::string name;
+  std::string checksum;
+};
+
+}  // namespace
+
+Migrator::Migrator(std::string dsn, std::vector<Migration> migrations)
+    : dsn_(std::move(dsn)), migrations_(std::move(migrations)) {
+  std::sort(migrations_.begin(), migrations_.end(),
+            [](const Migration& a, const Migration& b) { return a.version < b.version; });
+}
+
+StatusOr<MigrationReport> Migrator::Migrate() { return Run(true); }
+
+Status Migrator::Check() {
+  auto r = Run(false);
+  return r.status();
+}
+
+StatusOr<MigrationReport> Migrator::Run(bool apply) {
+  MigrationReport report;
+  try {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" +
+                                    std::to_string(kMigrationLockKey) + ")");
+    // The lock is per session: it goes with the connection on every return path.
+    {
+      pqxx::work tx(conn);
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS cueball_schema_migrations ("
+          " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+          " applied_at timestamptz NOT NULL DEFAULT now())");
+      tx.commit();
+    }
+    std::map<int, Applied> applied;
+    {
+      pqxx::read_transaction tx(conn);
+      for (const auto& row :
+           tx.exec("SELECT version, name, checksum FROM cueball_schema_migrations")) {
+        Applied a{row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>()};
+        applied[a.version] = a;
+      }
+    }
+    // Checksums are computed by the server so that client and server agree on bytes.
+    std::map<int, std::string> sums;
+    {
+      pqxx::read_transaction tx(conn);
+      for (const auto& m : migrations_) {
+        sums[m.version] =
+            tx.exec_params1("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", m.sql)[0]
+                .as<std::string>();
+      }
+    }
+    int max_known = migrations_.empty() ? 0 : migrations_.back().version;
+    int max_applied = applied.empty() ? 0 : applied.rbegin()->first;
+    for (const auto& [version, a] : applied) {
+      auto it = std::find_if(migrations_.begin(), migrations_.end(),
+                             [&](const Migration& m) { return m.version == version; });
+      if (it == migrations_.end()) {
+        if (version > max_known) {
+          return FailedPrecondition("database schema is at migration " + a.name +
+                                    ", newer than this build knows (latest " +
+                                    (migrations_.empty() ? std::string("none")
+                                                         : migrations_.back().name) +
+                                    "); upgrade cueballd");
+        }
+        return FailedPrecondition("applied migration " + a.name +
+                                  " is missing from this build; migrations are append-only");
+      }
+      if (it->name != a.name) {
+        return FailedPrecondition("applied migration " + a.name + " is now named " + it->name +
+                                  "; migrations must not be renamed or reordered");
+      }
+      if (sums[version] != a.checksum) {
+        return FailedPrecondition("applied migration " + a.name +
+                                  " has been edited since it was applied (checksum mismatch);"
+                                  " never edit an applied migration, add a new one");
+      }
+    }
+    std::vector<const Migration*> pending;
+    for (const auto& m : migrations_) {
+      if (applied.count(m.version)) continue;
+      if (m.version < max_applied) {
+        return FailedPrecondition("migration " + m.name + " is older than the applied " +
+                                  applied.rbegin()->second.name +
+                                  " but was never applied; migrations must be added in order");
+      }
+      pending.push_back(&m);
+    }
+    report.current_version = max_applied;
+    if (!apply) {
+      if (!pending.empty()) {
+        return FailedPrecondition(std::to_string(pending.size()) +
+                                  " migration(s) pending, first " + pending.front()->name);
+      }
+      return report;
+    }
+    for (const Migration* m : pending) {
+      try {
+        pqxx::work tx(conn);
+        tx.exec(m->sql);
+        tx.exec_params(
+            "INSERT INTO cueball_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            m->version, m->name, sums[m->version]);
+        tx.commit();
+      } catch (const pqxx::sql_error& e) {
+        return FailedPrecondition("migration " + m->name + " failed: " + e.what());
+      }
+      report.applied.push_back(m->name);
+      report.current_version = m->version;
+    }
+    return report;
+  } catch (...) {
+    return StatusFromCurrentException("migrate");
+  }
+}
+
+}  // namespace cueball::store::pg

@@ -1,0 +1,82 @@
+#include "server/store/postgres/pg_listener.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "server/store/postgres/pg_run_store.h"
+
+namespace cueball::store::pg {
+namespace {
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& c, const std::string& channel, ChangeListener* sink)
+      : pqxx::notification_receiver(c, channel), sink_(sink) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    if (channel() == kReadyChannel) {
+      sink_->OnRunsReady(payload);
+    } else {
+      sink_->OnRunFinished(payload);
+    }
+  }
+
+ private:
+  ChangeListener* sink_;
+};
+
+}  // namespace
+
+PgListener::PgListener(std::string dsn, ChangeListener* sink) : dsn_(std::move(dsn)), sink_(sink) {}
+
+PgListener::~PgListener() { Stop(); }
+
+void PgListener::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void PgListener::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void PgListener::Loop() {
+  auto log = spdlog::get("store");
+  std::mt19937_64 rng(std::random_device{}());
+  int failures = 0;
+  bool was_connected = false;
+  while (!stop_) {
+    try {
+      pqxx::connection conn(dsn_);
+      Receiver ready(conn, kReadyChannel, sink_);
+      Receiver finished(conn, kFinishedChannel, sink_);
+      // Receivers LISTEN lazily; a trivial statement makes the LISTENs take effect now.
+      pqxx::nontransaction(conn).exec("SELECT 1");
+      listening_ = true;
+      if (was_connected || failures > 0) {
+        if (log) log->info("listener reconnected");
+        sink_->OnResync();
+      }
+      was_connected = true;
+      failures = 0;
+      while (!stop_) conn.await_notification(0, 200000);
+    } catch (const std::exception& e) {
+      if (stop_) break;
+      ++failures;
+      // Full jitter on a capped exponential: spreads reconnects of many daemons.
+      int64_t cap_ms = std::min<int64_t>(10000, 100LL << std::min(failures, 10));
+      int64_t sleep_ms = std::uniform_int_distribution<int64_t>(0, cap_ms)(rng);
+      if (log) {
+        log->warn("listener disconnected error=\"{}\" retry_in_ms={}",
+                  std::string(e.what()).substr(0, 200), sleep_ms);
+      }
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
+      while (!stop_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+}
+
+}  // namespace cueball::store::pg

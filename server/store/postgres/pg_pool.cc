@@ -1,0 +1,98 @@
+#include "server/store/postgres/pg_pool.h"
+
+#include <regex>
+
+namespace cueball::store::pg {
+
+std::string RedactDsn(const std::string& dsn) {
+  static const std::regex kUrlPassword(R"(^([a-z]+://[^:/@]+:)[^@]*@)");
+  static const std::regex kKvPassword(R"((password\s*=\s*)(\S+))");
+  std::string out = std::regex_replace(dsn, kUrlPassword, "$1****@");
+  return std::regex_replace(out, kKvPassword, "$1****");
+}
+
+Status StatusFromCurrentException(const std::string& what) {
+  try {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    return Unavailable(what + ": database connection lost");
+  } catch (const pqxx::in_doubt_error& e) {
+    return Unavailable(what + ": connection lost during commit; the outcome is unknown");
+  } catch (const pqxx::sql_error& e) {
+    const std::string state = e.sqlstate();
+    const std::string cls = state.substr(0, 2);
+    std::string msg = what + ": " + e.what();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" ||
+        cls == "53") {
+      return Unavailable(msg);
+    }
+    if (state == "40001" || state == "40P01") return Aborted(msg);
+    if (state == "57014") return {StatusCode::kDeadlineExceeded, msg};
+    if (cls == "23") return FailedPrecondition(msg);
+    if (cls == "22") return InvalidArgument(msg);
+    return Internal(msg);
+  } catch (const std::exception& e) {
+    return Internal(what + ": " + e.what());
+  }
+}
+
+PgPool::PgPool(std::string dsn, int size, Prepare prepare)
+    : dsn_(std::move(dsn)), size_(size < 1 ? 1 : size), prepare_(std::move(prepare)) {}
+
+PgPool::~PgPool() = default;
+
+std::unique_ptr<pqxx::connection> PgPool::Acquire(Status* error) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+  }
+  try {
+    auto conn = std::make_unique<pqxx::connection>(dsn_);
+    if (prepare_) prepare_(*conn);
+    return conn;
+  } catch (const std::exception& e) {
+    // libpq's message says why (refused, auth, unknown database) without the password.
+    std::string why = e.what();
+    auto nl = why.find('\n');
+    if (nl != std::string::npos) why.resize(nl);
+    *error = Unavailable("cannot connect to the database: " + why);
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+    cv_.notify_one();
+    return nullptr;
+  }
+}
+
+void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn && conn->is_open()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+Status PgPool::With(const char* op, const std::function<Status(pqxx::connection&)>& fn) {
+  Status error;
+  auto conn = Acquire(&error);
+  if (!conn) return Unavailable(std::string(op) + ": " + error.message());
+  Status result;
+  try {
+    result = fn(*conn);
+  } catch (...) {
+    result = StatusFromCurrentException(op);
+    if (result.code() == StatusCode::kUnavailable) conn.reset();  // do not reuse a broken one
+  }
+  Release(std::move(conn));
+  return result;
+}
+
+}  // namespace cueball::store::pg

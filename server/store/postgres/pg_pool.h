@@ -1,0 +1,54 @@
+// PgPool: a fixed-size pool of libpqxx connections to one database.
+// Connections are opened lazily and replaced when they break. With() lends a
+// connection to a callback and turns any libpqxx exception into a Status
+// (sorted by SQLSTATE class), so no exception leaves the store. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "server/domain/status.h"
+
+namespace cueball::store::pg {
+
+// Maps the exception in flight (call inside a catch block) to a Status.
+Status StatusFromCurrentException(const std::string& what);
+
+// Removes the password from a DSN (URL or key=value form) for logs and errors.
+std::string RedactDsn(const std::string& dsn);
+
+class PgPool {
+ public:
+  using Prepare = std::function<void(pqxx::connection&)>;
+  // `prepare` runs once on every new connection (e.g. to prepare statements).
+  PgPool(std::string dsn, int size, Prepare prepare = nullptr);
+  ~PgPool();
+
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Runs fn with a pooled connection. `op` names the operation in errors.
+  Status With(const char* op, const std::function<Status(pqxx::connection&)>& fn);
+
+  const std::string& dsn() const { return dsn_; }
+
+ private:
+  std::unique_ptr<pqxx::connection> Acquire(Status* error);
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string dsn_;
+  const int size_;
+  Prepare prepare_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;  // connections in existence (idle + lent)
+};
+
+}  // namespace cueball::store::pg

@@ -1,0 +1,431 @@
+#include "server/store/postgres/pg_run_store.h"
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace cueball::store::pg {
+namespace {
+
+using json = nlohmann::json;
+
+// Every query that returns runs selects these columns, in this order.
+constexpr const char* kRunColumns =
+    "id::text, workflow_type, queue, priority, status, step_index, step_name, attempt, "
+    "input::text, state::text, result::text, error, idempotency_key, "
+    "(extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from updated_at) * 1000000)::bigint, "
+    "(extract(epoch from run_at) * 1000000)::bigint, "
+    "(extract(epoch from started_at) * 1000000)::bigint, "
+    "(extract(epoch from finished_at) * 1000000)::bigint";
+constexpr int kRunColumnCount = 18;
+
+template <typename T>
+std::optional<T> Opt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+
+Run RunFromRow(const pqxx::row& row) {
+  Run r;
+  r.id = row[0].as<std::string>();
+  r.workflow_type = row[1].as<std::string>();
+  r.queue = row[2].as<std::string>();
+  r.priority = row[3].as<int>();
+  r.status = ParseRunStatus(row[4].as<std::string>()).value_or(RunStatus::kFailed);
+  r.step_index = row[5].as<int>();
+  r.step_name = row[6].as<std::string>();
+  r.attempt = row[7].as<int>();
+  r.input = row[8].as<std::string>();
+  r.state = row[9].as<std::string>();
+  r.result = Opt<std::string>(row[10]);
+  r.error = Opt<std::string>(row[11]);
+  r.idempotency_key = Opt<std::string>(row[12]);
+  r.created_at = FromMicros(row[13].as<int64_t>());
+  r.updated_at = FromMicros(row[14].as<int64_t>());
+  r.run_at = FromMicros(row[15].as<int64_t>());
+  if (auto v = Opt<int64_t>(row[16])) r.started_at = FromMicros(*v);
+  if (auto v = Opt<int64_t>(row[17])) r.finished_at = FromMicros(*v);
+  return r;
+}
+
+std::string Cols() { return kRunColumns; }
+
+constexpr const char* kEnqueueSql = R"SQL(
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    ord int, id uuid, workflow_type text, step_name text, queue text, priority int,
+    input text, idempotency_key text, run_at_us bigint)
+), ins AS (
+  INSERT INTO cueball_runs (id, workflow_type, step_name, queue, priority, input,
+                            idempotency_key, run_at)
+  SELECT id, workflow_type, step_name, queue, priority, input::jsonb, idempotency_key,
+         CASE WHEN run_at_us IS NULL THEN now()
+              ELSE to_timestamp(run_at_us / 1000000.0) END
+  FROM input ORDER BY ord
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id, step_name, queue, priority, run_at
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT id, 'enqueued', step_name, 0,
+         jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at)
+  FROM ins
+)
+SELECT DISTINCT queue FROM ins
+)SQL";
+
+constexpr const char* kClaimSql = R"SQL(
+WITH picked AS (
+  SELECT id FROM cueball_runs
+  WHERE status = 'enqueued' AND queue = ANY($2::text[]) AND workflow_type = ANY($3::text[])
+    AND run_at <= now()
+  ORDER BY priority, run_at, id
+  LIMIT $4
+  FOR UPDATE SKIP LOCKED
+), upd AS (
+  UPDATE cueball_runs r
+  SET status = 'running', attempt = r.attempt + 1, lease_id = gen_random_uuid(),
+      lease_owner = $1, lease_expires_at = now() + $5 * interval '1 millisecond',
+      started_at = coalesce(r.started_at, now()), updated_at = now()
+  FROM picked WHERE r.id = picked.id
+  RETURNING r.*
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text)
+  FROM upd
+)
+SELECT %COLS%, lease_id::text, (extract(epoch from lease_expires_at) * 1000000)::bigint
+FROM upd ORDER BY priority, run_at, id
+)SQL";
+
+constexpr const char* kRecordSql = R"SQL(
+WITH o AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    ord int, run_id uuid, lease_id uuid, status text, step_index int, step_name text,
+    attempt int, state text, result text, error text, run_at_us bigint, events jsonb)
+), upd AS (
+  UPDATE cueball_runs r
+  SET status = o.status, step_index = o.step_index, step_name = o.step_name,
+      attempt = o.attempt, state = coalesce(o.state::jsonb, r.state),
+      result = o.result::jsonb, error = o.error,
+      run_at = CASE WHEN o.run_at_us IS NULL THEN now()
+                    ELSE to_timestamp(o.run_at_us / 1000000.0) END,
+      lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+      finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
+      updated_at = now()
+  FROM o
+  WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
+  RETURNING r.id, r.status, r.queue, o.ord
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb)
+  FROM upd JOIN o ON o.ord = upd.ord,
+       LATERAL jsonb_to_recordset(o.events) WITH ORDINALITY
+         AS e(kind text, step text, attempt int, data text, n bigint)
+  ORDER BY o.ord, e.n
+)
+SELECT ord, id::text, status, queue FROM upd
+)SQL";
+
+constexpr const char* kCancelSql = R"SQL(
+WITH upd AS (
+  UPDATE cueball_runs
+  SET status = 'canceled', error = $2, lease_id = NULL, lease_owner = NULL,
+      lease_expires_at = NULL, finished_at = now(), updated_at = now()
+  WHERE id = $1::uuid AND status IN ('enqueued', 'running', 'waiting')
+  RETURNING *
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT id, 'run_canceled', step_name, attempt, jsonb_build_object('reason', $2::text)
+  FROM upd
+)
+SELECT %COLS% FROM upd
+)SQL";
+
+std::string WithCols(std::string sql) {
+  auto pos = sql.find("%COLS%");
+  if (pos != std::string::npos) sql.replace(pos, 6, Cols());
+  return sql;
+}
+
+StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::string& sql_tail,
+                                      const std::string& array_param) {
+  std::vector<Run> runs;
+  auto res = tx.exec_params("SELECT " + Cols() + " FROM cueball_runs " + sql_tail, array_param);
+  for (const auto& row : res) runs.push_back(RunFromRow(row));
+  return runs;
+}
+
+}  // namespace
+
+std::string PgTextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+PgRunStore::PgRunStore(std::string dsn, int pool_size) : pool_(std::move(dsn), pool_size) {}
+
+StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
+  json rows = json::array();
+  std::vector<std::string> ids, keys;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const NewRun& r = runs[i];
+    json row = {{"ord", i},        {"id", r.id},       {"workflow_type", r.workflow_type},
+                {"step_name", r.first_step}, {"queue", r.queue}, {"priority", r.priority},
+                {"input", r.input}};
+    if (r.idempotency_key) {
+      row["idempotency_key"] = *r.idempotency_key;
+      keys.push_back(*r.idempotency_key);
+    }
+    if (r.run_at) row["run_at_us"] = ToMicros(*r.run_at);
+    rows.push_back(std::move(row));
+    ids.push_back(r.id);
+  }
+  std::vector<EnqueueResult> out;
+  Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto queues = tx.exec_params(kEnqueueSql, rows.dump());
+    // Read back what is stored: new rows, and the existing rows that own a key.
+    // A fresh statement under READ COMMITTED sees keys committed concurrently.
+    std::map<std::string, Run> by_id;
+    std::map<std::string, const Run*> by_key;
+    auto res = tx.exec_params("SELECT " + Cols() +
+                                  " FROM cueball_runs WHERE id = ANY($1::uuid[]) "
+                                  "OR idempotency_key = ANY($2::text[])",
+                              PgTextArray(ids), PgTextArray(keys));
+    for (const auto& row : res) {
+      Run run = RunFromRow(row);
+      std::string id = run.id;
+      by_id.emplace(id, std::move(run));
+    }
+    for (const auto& [id, run] : by_id) {
+      if (run.idempotency_key) by_key[*run.idempotency_key] = &run;
+    }
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const NewRun& want = runs[i];
+      const Run* got = nullptr;
+      if (want.idempotency_key) {
+        auto it = by_key.find(*want.idempotency_key);
+        if (it != by_key.end()) got = it->second;
+      } else {
+        auto it = by_id.find(want.id);
+        if (it != by_id.end()) got = &it->second;
+      }
+      if (!got) return Internal("enqueue: run " + want.id + " missing after insert");
+      if (got->workflow_type != want.workflow_type) {
+        return AlreadyExists("runs[" + std::to_string(i) + "].idempotency_key: '" +
+                             *want.idempotency_key + "' already belongs to run " + got->id +
+                             " of workflow type '" + got->workflow_type + "'");
+      }
+      out.push_back({*got, got->id == want.id});
+    }
+    for (const auto& q : queues) {
+      tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q[0].as<std::string>());
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
+  Run run;
+  Status st = pool_.With("get", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params("SELECT " + Cols() + " FROM cueball_runs WHERE id = $1::uuid", id);
+    if (res.empty()) return NotFound("id: no run with id " + id);
+    run = RunFromRow(res[0]);
+    if (with_history) {
+      auto ev = tx.exec_params(
+          "SELECT seq, kind, coalesce(step, ''), coalesce(attempt, 0), data::text, "
+          "(extract(epoch from created_at) * 1000000)::bigint "
+          "FROM cueball_events WHERE run_id = $1::uuid ORDER BY seq",
+          id);
+      for (const auto& row : ev) {
+        Event e;
+        e.seq = row[0].as<int64_t>();
+        e.run_id = id;
+        e.kind = row[1].as<std::string>();
+        e.step = row[2].as<std::string>();
+        e.attempt = row[3].as<int>();
+        e.data = row[4].as<std::string>();
+        e.created_at = FromMicros(row[5].as<int64_t>());
+        run.history.push_back(std::move(e));
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return run;
+}
+
+StatusOr<std::vector<Run>> PgRunStore::GetMany(const std::vector<std::string>& ids) {
+  std::vector<Run> runs;
+  Status st = pool_.With("get runs", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = SelectRuns(tx, "WHERE id = ANY($1::uuid[])", PgTextArray(ids));
+    if (!res.ok()) return res.status();
+    runs = std::move(res).value();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return runs;
+}
+
+StatusOr<std::vector<Run>> PgRunStore::List(const RunFilter& f) {
+  std::vector<Run> runs;
+  std::optional<std::string> statuses;
+  if (!f.statuses.empty()) {
+    std::vector<std::string> names;
+    for (auto s : f.statuses) names.push_back(RunStatusName(s));
+    statuses = PgTextArray(names);
+  }
+  std::optional<int64_t> after, before;
+  if (f.created_after) after = ToMicros(*f.created_after);
+  if (f.created_before) before = ToMicros(*f.created_before);
+  Status st = pool_.With("list", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        "SELECT " + Cols() +
+            " FROM cueball_runs"
+            " WHERE ($1::text IS NULL OR workflow_type = $1)"
+            "   AND ($2::text[] IS NULL OR status = ANY($2::text[]))"
+            "   AND ($3::text IS NULL OR queue = $3)"
+            "   AND ($4::bigint IS NULL OR created_at > to_timestamp($4 / 1000000.0))"
+            "   AND ($5::bigint IS NULL OR created_at < to_timestamp($5 / 1000000.0))"
+            "   AND ($6::uuid IS NULL OR id < $6::uuid)"
+            " ORDER BY id DESC LIMIT $7",
+        f.workflow_type, statuses, f.queue, after, before, f.before_id, f.limit);
+    for (const auto& row : res) runs.push_back(RunFromRow(row));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return runs;
+}
+
+StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reason) {
+  Run run;
+  Status st = pool_.With("cancel", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(WithCols(kCancelSql), id, reason);
+    if (res.empty()) {
+      auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
+      if (cur.empty()) return NotFound("id: no run with id " + id);
+      return FailedPrecondition("id: run " + id + " already finished with status " +
+                                cur[0][0].as<std::string>());
+    }
+    run = RunFromRow(res[0]);
+    tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, id);
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return run;
+}
+
+StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
+                                                    const std::vector<std::string>& queues,
+                                                    const std::vector<std::string>& types,
+                                                    int limit, Millis lease) {
+  std::vector<ClaimedRun> out;
+  static const std::string sql = WithCols(kClaimSql);
+  Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(sql, owner, PgTextArray(queues), PgTextArray(types), limit,
+                              static_cast<int64_t>(lease.count()));
+    tx.commit();
+    for (const auto& row : res) {
+      ClaimedRun cr;
+      cr.run = RunFromRow(row);
+      cr.lease_id = row[kRunColumnCount].as<std::string>();
+      cr.lease_expires_at = FromMicros(row[kRunColumnCount + 1].as<int64_t>());
+      out.push_back(std::move(cr));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
+  json rows = json::array();
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome& o = outcomes[i];
+    json events = json::array();
+    for (const auto& e : o.events) {
+      events.push_back({{"kind", e.kind}, {"step", e.step}, {"attempt", e.attempt},
+                        {"data", e.data}});
+    }
+    json row = {{"ord", i},
+                {"run_id", o.run_id},
+                {"lease_id", o.lease_id},
+                {"status", RunStatusName(o.status)},
+                {"step_index", o.step_index},
+                {"step_name", o.step_name},
+                {"attempt", o.attempt},
+                {"events", std::move(events)}};
+    if (o.state) row["state"] = *o.state;
+    if (o.result) row["result"] = *o.result;
+    if (o.error) row["error"] = *o.error;
+    if (o.run_at) row["run_at_us"] = ToMicros(*o.run_at);
+    rows.push_back(std::move(row));
+  }
+  std::vector<bool> accepted(outcomes.size(), false);
+  Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(kRecordSql, rows.dump());
+    std::set<std::string> ready_queues;
+    std::vector<std::string> finished;
+    for (const auto& row : res) {
+      accepted[row[0].as<size_t>()] = true;
+      auto status = ParseRunStatus(row[2].as<std::string>());
+      if (status && IsTerminal(*status)) {
+        finished.push_back(row[1].as<std::string>());
+      } else {
+        ready_queues.insert(row[3].as<std::string>());
+      }
+    }
+    if (!finished.empty()) {
+      tx.exec_params("SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x", kFinishedChannel,
+                     PgTextArray(finished));
+    }
+    for (const auto& q : ready_queues) {
+      tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return accepted;
+}
+
+StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
+    const std::vector<std::string>& queues, const std::vector<std::string>& types) {
+  std::optional<Millis> next;
+  Status st = pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        "SELECT greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::bigint "
+        "FROM cueball_runs WHERE status = 'enqueued' AND queue = ANY($1::text[]) "
+        "AND workflow_type = ANY($2::text[])",
+        PgTextArray(queues), PgTextArray(types));
+    if (!res.empty() && !res[0][0].is_null()) next = Millis(res[0][0].as<int64_t>());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return next;
+}
+
+}  // namespace cueball::store::pg

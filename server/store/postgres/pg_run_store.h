@@ -1,0 +1,45 @@
+// PgRunStore: RunStore on PostgreSQL via libpqxx. Each method is one
+// transaction of one or two statements; batches travel as one jsonb parameter
+// (jsonb_to_recordset), so a batch of any size costs the same round trips.
+// Wakeups are NOTIFYs sent in the same transaction as the change:
+//   cueball_ready    payload: queue name   (runs became ready)
+//   cueball_finished payload: run id       (a run reached a terminal state)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/store/postgres/pg_pool.h"
+#include "server/store/run_store.h"
+
+namespace cueball::store::pg {
+
+inline constexpr const char* kReadyChannel = "cueball_ready";
+inline constexpr const char* kFinishedChannel = "cueball_finished";
+
+class PgRunStore final : public RunStore {
+ public:
+  // `pool_size` connections at most; they are opened on first use.
+  PgRunStore(std::string dsn, int pool_size);
+
+  StatusOr<std::vector<EnqueueResult>> Enqueue(const std::vector<NewRun>& runs) override;
+  StatusOr<Run> Get(const std::string& id, bool with_history) override;
+  StatusOr<std::vector<Run>> GetMany(const std::vector<std::string>& ids) override;
+  StatusOr<std::vector<Run>> List(const RunFilter& filter) override;
+  StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
+  StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
+                                          const std::vector<std::string>& queues,
+                                          const std::vector<std::string>& types, int limit,
+                                          Millis lease) override;
+  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
+  StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
+                                                   const std::vector<std::string>& types) override;
+
+ private:
+  PgPool pool_;
+};
+
+// Text form of a PostgreSQL array literal of strings, with quoting.
+std::string PgTextArray(const std::vector<std::string>& items);
+
+}  // namespace cueball::store::pg

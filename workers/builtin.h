@@ -1,0 +1,16 @@
+// The built-in workflow types every cueballd registers:
+//   noop           one step that succeeds at once
+//   demo.sleep     one step that sleeps input.ms milliseconds (honours cancellation)
+//   demo.flaky     fails until attempt input.succeed_on, then succeeds (retries)
+//   demo.defer     defers itself once by input.ms milliseconds, then succeeds
+//   demo.pipeline  extract -> transform -> load, carrying state between steps
+#pragma once
+
+#include "server/domain/status.h"
+#include "server/engine/workflow.h"
+
+namespace cueball::workers {
+
+Status RegisterBuiltins(engine::Registry& registry);
+
+}  // namespace cueball::workers
