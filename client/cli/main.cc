@@ -57,6 +57,7 @@ struct Globals {
 int main(int argc, char** argv) {
   CLI::App app{"cueball: enqueue, inspect, wait for and cancel workflow runs on a cueballd"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the command: `cueball get ID --json`
   Globals g;
   app.add_option("--server", g.server, "cueballd address HOST:PORT")
       ->envname("CUEBALL_SERVER")
@@ -102,7 +103,9 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   list->add_option("--type", l_type, "workflow type");
   list->add_option("--queue", l_queue, "queue");
-  list->add_option("--limit", l_limit, "runs per page (1..1000)")->capture_default_str();
+  list->add_option("--limit", l_limit, "runs per page (1..1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   list->add_option("--page-token", l_token, "continue from a previous page");
   list->add_flag("--all", l_all, "follow every page");
 

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/api/workflows_service.h"
+#include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
@@ -32,25 +33,6 @@ void SetupLogging(const std::string& level) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %n %v");
   spdlog::set_level(spdlog::level::from_str(level));
 }
-
-// Routes database notifications to the engine pieces that care.
-class Router final : public store::ChangeListener {
- public:
-  Router(engine::Dispatcher* d, engine::WaitHub* h) : dispatcher_(d), hub_(h) {}
-  void OnRunsReady(const std::string&) override { dispatcher_->Poke(); }
-  void OnRunFinished(const std::string& id) override {
-    hub_->NotifyFinished(id);
-    dispatcher_->OnRunFinished(id);
-  }
-  void OnResync() override {
-    hub_->Resync();
-    dispatcher_->Poke();
-  }
-
- private:
-  engine::Dispatcher* dispatcher_;
-  engine::WaitHub* hub_;
-};
 
 int WaitForShutdownSignal() {
   sigset_t set;
@@ -107,7 +89,7 @@ int Run(const config::Config& cfg) {
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
-  Router router(&dispatcher, &hub);
+  engine::ChangeRouter router(&dispatcher, &hub);
   store::pg::PgListener listener(cfg.database_url, &router);
 
   api::WorkflowsService service(&runs);

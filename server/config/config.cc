@@ -79,6 +79,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->capture_default_str();
   app.add_option("--node-id", c.node_id, "this daemon's id on leases (default host-pid-random)")
       ->envname("CUEBALL_NODE_ID");
+  app.fallthrough();  // `cueballd migrate --database-url URL` works too
   auto* migrate = app.add_subcommand("migrate", "apply pending migrations and exit");
 
   try {

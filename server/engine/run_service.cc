@@ -107,6 +107,7 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
       r.run_at = Now() + std::chrono::duration_cast<std::chrono::microseconds>(*s.delay);
     }
     if (!s.idempotency_key.empty()) r.idempotency_key = s.idempotency_key;
+    r.field_prefix = prefix;
     rows.push_back(std::move(r));
   }
   auto result = store_->Enqueue(rows);

@@ -25,6 +25,7 @@ struct NewRun {
   std::string input = "{}";       // valid JSON text
   std::optional<TimePoint> run_at;  // nullopt: now (database clock)
   std::optional<std::string> idempotency_key;
+  std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
 };
 
 struct EnqueueResult {

@@ -121,8 +121,9 @@ WITH o AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data)
   SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb)
   FROM upd JOIN o ON o.ord = upd.ord,
-       LATERAL jsonb_to_recordset(o.events) WITH ORDINALITY
-         AS e(kind text, step text, attempt int, data text, n bigint)
+       LATERAL ROWS FROM (jsonb_to_recordset(o.events)
+                          AS (kind text, step text, attempt int, data text))
+         WITH ORDINALITY AS e(kind, step, attempt, data, n)
   ORDER BY o.ord, e.n
 )
 SELECT ord, id::text, status, queue FROM upd
@@ -224,7 +225,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       }
       if (!got) return Internal("enqueue: run " + want.id + " missing after insert");
       if (got->workflow_type != want.workflow_type) {
-        return AlreadyExists("runs[" + std::to_string(i) + "].idempotency_key: '" +
+        return AlreadyExists(want.field_prefix + "idempotency_key: '" +
                              *want.idempotency_key + "' already belongs to run " + got->id +
                              " of workflow type '" + got->workflow_type + "'");
       }

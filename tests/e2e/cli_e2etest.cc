@@ -1,0 +1,226 @@
+// End to end: a real cueballd process on a fresh database, driven by the real
+// cueball CLI, checking what a person at a terminal would see.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/support/process.h"
+#include "tests/support/test_db.h"
+#include "tests/support/wait_for.h"
+
+using namespace cueball::testing;
+using nlohmann::json;
+
+namespace {
+
+class Daemon {
+ public:
+  explicit Daemon(const TestDatabase& db, std::vector<std::string> extra = {},
+                  std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(),
+                                     "--listen", "127.0.0.1:0", "--workers", "4",
+                                     "--drain-timeout", "1s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<Process>(argv, env);
+    std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");
+    bool up = WaitFor([&] {
+      std::smatch m;
+      std::string err = proc_->Stderr();
+      if (std::regex_search(err, m, re)) {
+        address_ = "127.0.0.1:" + m[1].str();
+        return true;
+      }
+      return false;
+    });
+    INFO(proc_->Stderr());
+    REQUIRE(up);
+  }
+  Process& proc() { return *proc_; }
+  const std::string& address() const { return address_; }
+
+  CommandResult Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = {BuiltBinary("cueball"), "--server", address_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Run(argv);
+  }
+
+ private:
+  std::unique_ptr<Process> proc_;
+  std::string address_;
+};
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("the five-minute tour: enqueue, wait, get, list") {
+  TestDatabase db(false);
+  Daemon d(db);
+  auto enq = d.Cli({"enqueue", "noop", "--input", R"({"n":1})"});
+  REQUIRE(enq.exit_code == 0);
+  std::string id = Trim(enq.out);
+  CHECK(std::regex_match(id, std::regex("[0-9a-f-]{36}")));
+
+  auto wait = d.Cli({"wait", id, "--timeout", "30s"});
+  CHECK(wait.exit_code == 0);
+  CHECK_THAT(wait.out, Catch::Contains("succeeded"));
+
+  auto get = d.Cli({"get", id});
+  REQUIRE(get.exit_code == 0);
+  for (const char* field : {"type", "noop", "status", "succeeded", "attempt", "created",
+                            "finished", "input", "{\"n\":1}", "history:", "step_started",
+                            "run_succeeded"}) {
+    CHECK_THAT(get.out, Catch::Contains(field));
+  }
+
+  auto js = d.Cli({"--json", "get", id});
+  REQUIRE(js.exit_code == 0);
+  auto j = json::parse(js.out);
+  CHECK(j["status"] == "RUN_STATUS_SUCCEEDED");
+  CHECK(j["input"]["n"] == 1);
+  CHECK(j["history"].size() == 4);
+
+  auto pipe = d.Cli({"enqueue", "demo.pipeline", "--input", R"({"n":2})"});
+  std::string pid = Trim(pipe.out);
+  REQUIRE(d.Cli({"wait", pid}).exit_code == 0);
+  auto pj = json::parse(d.Cli({"--json", "get", pid}).out);
+  CHECK(pj["result"]["n"] == 20);
+  CHECK(pj["state"]["steps"].size() == 3);
+
+  auto types = d.Cli({"types"});
+  CHECK(types.exit_code == 0);
+  for (const char* t : {"noop", "demo.sleep", "demo.flaky", "demo.pipeline"}) {
+    CHECK_THAT(types.out, Catch::Contains(t));
+  }
+}
+
+TEST_CASE("wait exit codes: failed runs, timeouts, several ids") {
+  TestDatabase db(false);
+  Daemon d(db);
+  std::string ok = Trim(d.Cli({"enqueue", "noop"}).out);
+  std::string bad = Trim(d.Cli({"enqueue", "demo.flaky", "--input", R"({"permanent":true})"}).out);
+  std::string slow = Trim(d.Cli({"enqueue", "demo.sleep", "--input", R"({"ms":60000})"}).out);
+  CHECK(d.Cli({"wait", ok, bad, "--timeout", "30s"}).exit_code == 3);
+  auto timeout = d.Cli({"wait", ok, slow, "--timeout", "500ms"});
+  CHECK(timeout.exit_code == 4);
+  CHECK_THAT(timeout.err, Catch::Contains("timed out"));
+  CHECK(d.Cli({"wait", "--any", ok, slow, "--timeout", "30s"}).exit_code == 0);
+}
+
+TEST_CASE("list filters and pages, cancel ends a run") {
+  TestDatabase db(false);
+  Daemon d(db);
+  std::vector<std::string> failed;
+  for (int i = 0; i < 3; ++i) {
+    failed.push_back(
+        Trim(d.Cli({"enqueue", "demo.flaky", "--input", R"({"permanent":true})"}).out));
+  }
+  d.Cli({"enqueue", "noop"});
+  std::vector<std::string> wait = {"wait", "--timeout", "30s"};
+  wait.insert(wait.end(), failed.begin(), failed.end());
+  REQUIRE(d.Cli(wait).exit_code == 3);
+
+  auto page = d.Cli({"list", "--status", "failed", "--type", "demo.flaky", "--limit", "2"});
+  REQUIRE(page.exit_code == 0);
+  CHECK_THAT(page.err, Catch::Contains("--page-token"));
+  auto all = json::parse(
+      d.Cli({"--json", "list", "--status", "failed", "--type", "demo.flaky", "--limit", "2",
+             "--all"})
+          .out);
+  CHECK(all["runs"].size() == 3);
+  for (auto& r : all["runs"]) CHECK(r["status"] == "RUN_STATUS_FAILED");
+
+  std::string slow = Trim(d.Cli({"enqueue", "demo.sleep", "--input", R"({"ms":60000})"}).out);
+  auto c = d.Cli({"cancel", slow, "--reason", "changed my mind"});
+  CHECK(c.exit_code == 0);
+  CHECK_THAT(c.out, Catch::Contains("canceled"));
+  CHECK_THAT(d.Cli({"get", slow}).out, Catch::Contains("changed my mind"));
+  auto again = d.Cli({"cancel", slow});
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("FAILED_PRECONDITION"));
+}
+
+TEST_CASE("bad input through the CLI: message names the field, exit 1, nothing written") {
+  TestDatabase db(false);
+  Daemon d(db);
+  auto unknown = d.Cli({"enqueue", "no.such.type"});
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("NOT_FOUND") && Catch::Contains("workflow_type"));
+  auto json_bad = d.Cli({"enqueue", "noop", "--input", "{oops"});
+  CHECK(json_bad.exit_code == 1);
+  CHECK_THAT(json_bad.err, Catch::Contains("INVALID_ARGUMENT") && Catch::Contains("input"));
+  auto id_bad = d.Cli({"get", "42"});
+  CHECK(id_bad.exit_code == 1);
+  CHECK_THAT(id_bad.err, Catch::Contains("id"));
+  CHECK(d.Cli({"wait", "42"}).exit_code == 1);
+  CHECK(d.Cli({"list", "--status", "bogus"}).exit_code == 2);
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs") == "0");
+}
+
+TEST_CASE("an unreachable server is a clear error") {
+  auto r = Run({BuiltBinary("cueball"), "--server", "127.0.0.1:1", "list"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("UNAVAILABLE"));
+}
+
+TEST_CASE("cueballd migrate, and an edited applied migration stops the daemon naming the file") {
+  TestDatabase db(false);
+  auto m = Run({BuiltBinary("cueballd"), "migrate", "--database-url", db.url()});
+  CHECK(m.exit_code == 0);
+  CHECK_THAT(m.err, Catch::Contains("0001_runs_and_events.sql"));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_schema_migrations") != "0");
+  db.Exec("UPDATE cueball_schema_migrations SET checksum = 'x' WHERE version = 1");
+  Process p({BuiltBinary("cueballd"), "--database-url", db.url(), "--listen", "127.0.0.1:0"});
+  auto code = p.Wait(std::chrono::seconds(30));
+  REQUIRE(code);
+  CHECK(*code == 1);
+  CHECK_THAT(p.Stderr(), Catch::Contains("0001_runs_and_events.sql") && Catch::Contains("edited"));
+}
+
+TEST_CASE("configuration comes from the environment, flags win, bad values stop start-up") {
+  TestDatabase db(false);
+  // Environment only.
+  Process env_only({BuiltBinary("cueballd"), "--listen", "127.0.0.1:0"},
+                   {{"CUEBALL_DATABASE_URL", db.url()}, {"CUEBALL_WORKERS", "3"}});
+  CHECK(WaitFor([&] { return env_only.Stderr().find("workers=3") != std::string::npos; }));
+  env_only.Signal(SIGTERM);
+  CHECK(env_only.Wait(std::chrono::seconds(30)) == 0);
+  // Flag beats environment.
+  Process flag_wins({BuiltBinary("cueballd"), "--listen", "127.0.0.1:0", "--workers", "5"},
+                    {{"CUEBALL_DATABASE_URL", db.url()}, {"CUEBALL_WORKERS", "3"}});
+  CHECK(WaitFor([&] { return flag_wins.Stderr().find("workers=5") != std::string::npos; }));
+  flag_wins.Signal(SIGTERM);
+  CHECK(flag_wins.Wait(std::chrono::seconds(30)) == 0);
+  // Invalid values.
+  auto bad = Run({BuiltBinary("cueballd"), "--database-url", db.url(), "--workers", "0"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--workers"));
+  auto none = Run({BuiltBinary("cueballd")}, {{"CUEBALL_DATABASE_URL", ""}});
+  CHECK(none.exit_code == 2);
+  CHECK_THAT(none.err, Catch::Contains("--database-url"));
+}
+
+TEST_CASE("SIGINT stops the daemon cleanly and releases in-flight steps") {
+  TestDatabase db(false);
+  Daemon d(db);
+  std::string slow = Trim(d.Cli({"enqueue", "demo.sleep", "--input", R"({"ms":60000})"}).out);
+  REQUIRE(WaitFor([&] { return db.Scalar("SELECT status FROM cueball_runs") == "running"; }));
+  d.proc().Signal(SIGINT);
+  auto code = d.proc().Wait(std::chrono::seconds(30));
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK_THAT(d.proc().Stderr(), Catch::Contains("stopped"));
+  // Nothing is left RUNNING: the step was released for another daemon.
+  CHECK(db.Scalar("SELECT status FROM cueball_runs WHERE id = '" + slow + "'") == "enqueued");
+  CHECK(db.Scalar("SELECT attempt FROM cueball_runs WHERE id = '" + slow + "'") == "0");
+  // A restarted daemon picks the run up again.
+  Daemon again(db);
+  CHECK(WaitFor([&] { return db.Scalar("SELECT status FROM cueball_runs") == "running"; }));
+  CHECK(again.Cli({"cancel", slow}).exit_code == 0);
+}

@@ -1,0 +1,417 @@
+// The engine on real PostgreSQL, in one process: dispatcher, worker pool,
+// wait hub and LISTEN/NOTIFY wired as in cueballd. Covers each demo type's
+// lifecycle, retries, defer, throwing and hung steps, Wait all/any/timeout,
+// cancel, and every bad-input case (which must write nothing).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+
+#include "server/engine/change_router.h"
+#include "server/engine/run_service.h"
+#include "server/store/postgres/pg_listener.h"
+#include "server/store/postgres/pg_run_store.h"
+#include "tests/support/test_db.h"
+#include "tests/support/wait_for.h"
+#include "workers/builtin.h"
+
+using namespace cueball;
+using namespace cueball::engine;
+using cueball::testing::TestDatabase;
+using cueball::testing::WaitFor;
+
+namespace {
+
+std::atomic<int> g_hang_started{0};
+
+void RegisterTestTypes(Registry& r) {
+  REQUIRE(r.Register({"test.throw",
+                      "",
+                      {{"boom",
+                        [](StepContext&) -> StepResult { throw std::runtime_error("kaboom"); },
+                        RetryPolicy::Fixed(2, Millis(10)), Millis(5000)}}})
+              .ok());
+  REQUIRE(r.Register({"test.hang",
+                      "",
+                      {{"hang",
+                        [](StepContext& ctx) {
+                          ++g_hang_started;
+                          ctx.cancel.SleepFor(Millis(60000));
+                          return StepResult::Next();
+                        },
+                        RetryPolicy::Fixed(2, Millis(10)), Millis(200)}}})
+              .ok());
+}
+
+// One daemon's engine, in-process.
+struct Engine {
+  explicit Engine(const TestDatabase& db, int workers = 4)
+      : store(db.url(), 8), hub(&store, Millis(2000)) {
+    REQUIRE(workers::RegisterBuiltins(registry).ok());
+    RegisterTestTypes(registry);
+    DispatcherOptions o;
+    o.owner = "test-node";
+    o.workers = workers;
+    o.poll_interval = Millis(500);
+    o.drain_timeout = Millis(2000);
+    dispatcher = std::make_unique<Dispatcher>(&store, &registry, o);
+    service = std::make_unique<RunService>(&store, &registry, &hub, dispatcher.get(), Limits{});
+    router = std::make_unique<ChangeRouter>(dispatcher.get(), &hub);
+    listener = std::make_unique<store::pg::PgListener>(db.url(), router.get());
+    hub.Start();
+    listener->Start();
+    REQUIRE(WaitFor([&] { return listener->listening(); }));
+    dispatcher->Start();
+  }
+  ~Engine() {
+    hub.Stop();
+    dispatcher->Stop();
+    listener->Stop();
+  }
+
+  std::string Enqueue(const std::string& type, const std::string& input = "{}") {
+    EnqueueSpec s;
+    s.workflow_type = type;
+    s.input = input;
+    auto r = service->Enqueue({s}, false);
+    REQUIRE(r.ok());
+    return (*r)[0].run.id;
+  }
+
+  StatusOr<WaitResult> Wait(std::vector<std::string> ids, bool any, Millis timeout) {
+    std::promise<StatusOr<WaitResult>> p;
+    auto f = p.get_future();
+    service->Wait(ids, any, timeout, [&](StatusOr<WaitResult> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
+  Run WaitDone(const std::string& id) {
+    auto r = Wait({id}, false, Millis(30000));
+    REQUIRE(r.ok());
+    REQUIRE(r->satisfied);
+    auto run = service->Get(id, true);
+    REQUIRE(run.ok());
+    return *run;
+  }
+
+  Registry registry;
+  store::pg::PgRunStore store;
+  WaitHub hub;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<RunService> service;
+  std::unique_ptr<ChangeRouter> router;
+  std::unique_ptr<store::pg::PgListener> listener;
+};
+
+std::vector<std::string> Kinds(const Run& r) {
+  std::vector<std::string> k;
+  for (const auto& e : r.history) k.push_back(e.kind);
+  return k;
+}
+
+Json Parse(const std::optional<std::string>& s) { return Json::parse(s.value_or("null")); }
+
+}  // namespace
+
+TEST_CASE("noop runs to SUCCEEDED with a gap-free history") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("noop", R"({"n":1})"));
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.attempt == 1);
+  CHECK(r.started_at.has_value());
+  CHECK(r.finished_at.has_value());
+  CHECK(Kinds(r) == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
+                                             "run_succeeded"});
+  for (size_t i = 1; i < r.history.size(); ++i) CHECK(r.history[i].seq > r.history[i - 1].seq);
+}
+
+TEST_CASE("demo.pipeline carries state across its three steps") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("demo.pipeline", R"({"n":4})"));
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.step_name == "load");
+  CHECK(Parse(r.result)["n"] == 40);
+  CHECK(Json::parse(r.state)["steps"] == Json::array({"extract", "transform", "load"}));
+  int started = 0;
+  for (const auto& ev : r.history) started += ev.kind == "step_started";
+  CHECK(started == 3);
+}
+
+TEST_CASE("demo.flaky retries with backoff until it succeeds") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("demo.flaky", R"({"succeed_on":3})"));
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.attempt == 3);
+  CHECK(Parse(r.result)["succeeded_on_attempt"] == 3);
+  int retries = 0;
+  for (const auto& ev : r.history) {
+    if (ev.kind != "retry_scheduled") continue;
+    ++retries;
+    auto d = Json::parse(ev.data);
+    // demo.flaky: exponential from 100 ms, full jitter: delay in [0, 100 * 2^(n-1)].
+    CHECK(d["delay_ms"].get<int64_t>() >= 0);
+    CHECK(d["delay_ms"].get<int64_t>() <= 100 << (ev.attempt - 1));
+  }
+  CHECK(retries == 2);
+}
+
+TEST_CASE("demo.flaky fails the run once attempts are exhausted") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("demo.flaky", R"({"succeed_on":99})"));
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK(r.attempt == 5);
+  CHECK_THAT(r.error.value_or(""), Catch::Contains("attempt 5 fails"));
+  CHECK(Kinds(r).back() == "run_failed");
+}
+
+TEST_CASE("a permanent error fails at once") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("demo.flaky", R"({"permanent":true})"));
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK(r.attempt == 1);
+}
+
+TEST_CASE("a step that throws is a failed attempt, and the daemon goes on") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("test.throw"));
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK(r.attempt == 2);
+  CHECK_THAT(r.error.value_or(""), Catch::Contains("kaboom"));
+  CHECK(e.WaitDone(e.Enqueue("noop")).status == RunStatus::kSucceeded);
+}
+
+TEST_CASE("a step that outlives its timeout is cancelled and counted as a failed attempt") {
+  TestDatabase db;
+  Engine e(db);
+  g_hang_started = 0;
+  Run r = e.WaitDone(e.Enqueue("test.hang"));
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK(g_hang_started == 2);
+  CHECK_THAT(r.error.value_or(""), Catch::Contains("timed out"));
+}
+
+TEST_CASE("defer re-runs the step later without using an attempt") {
+  TestDatabase db;
+  Engine e(db);
+  Run r = e.WaitDone(e.Enqueue("demo.defer", R"({"ms":300})"));
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.attempt == 1);  // two executions, one attempt
+  auto kinds = Kinds(r);
+  CHECK(std::count(kinds.begin(), kinds.end(), "step_deferred") == 1);
+  CHECK(std::count(kinds.begin(), kinds.end(), "step_started") == 2);
+  // The second execution started no earlier than the deferral asked.
+  TimePoint deferred_at, restarted_at;
+  for (const auto& ev : r.history) {
+    if (ev.kind == "step_deferred") deferred_at = ev.created_at;
+    if (ev.kind == "step_started") restarted_at = ev.created_at;
+  }
+  CHECK(restarted_at - deferred_at >= std::chrono::milliseconds(250));
+}
+
+TEST_CASE("a delayed run does not start before its time") {
+  TestDatabase db;
+  Engine e(db);
+  EnqueueSpec s;
+  s.workflow_type = "noop";
+  s.delay = Millis(700);
+  auto res = e.service->Enqueue({s}, false);
+  REQUIRE(res.ok());
+  Run r = e.WaitDone((*res)[0].run.id);
+  CHECK(*r.started_at - r.created_at >= std::chrono::milliseconds(650));
+}
+
+TEST_CASE("wait all, wait any and wait timeout") {
+  TestDatabase db;
+  Engine e(db);
+  auto quick = e.Enqueue("noop");
+  auto slow = e.Enqueue("demo.sleep", R"({"ms":60000})");
+
+  auto any = e.Wait({quick, slow}, true, Millis(20000));
+  REQUIRE(any.ok());
+  CHECK(any->satisfied);
+  REQUIRE(any->runs.size() == 2);
+  CHECK(any->runs[0].id == quick);  // request order
+  CHECK(any->runs[0].status == RunStatus::kSucceeded);
+
+  auto all = e.Wait({quick, slow}, false, Millis(300));
+  REQUIRE(all.ok());
+  CHECK_FALSE(all->satisfied);
+  CHECK(all->runs[1].status != RunStatus::kSucceeded);
+
+  auto zero = e.Wait({slow}, false, Millis(0));
+  REQUIRE(zero.ok());
+  CHECK_FALSE(zero->satisfied);
+
+  REQUIRE(e.service->Cancel(slow, "test").ok());
+  auto after = e.Wait({quick, slow}, false, Millis(20000));
+  REQUIRE(after.ok());
+  CHECK(after->satisfied);
+  CHECK(after->runs[1].status == RunStatus::kCanceled);
+}
+
+TEST_CASE("many concurrent waiters are all woken") {
+  TestDatabase db;
+  Engine e(db, 8);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(e.Enqueue("demo.sleep", R"({"ms":100})"));
+  std::vector<std::promise<StatusOr<WaitResult>>> ps(200);
+  std::vector<std::future<StatusOr<WaitResult>>> fs;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    fs.push_back(ps[i].get_future());
+    e.service->Wait({ids[i % ids.size()]}, false, Millis(30000),
+                    [&ps, i](StatusOr<WaitResult> r) { ps[i].set_value(std::move(r)); });
+  }
+  for (auto& f : fs) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    CHECK(r->satisfied);
+  }
+}
+
+TEST_CASE("canceling a running step stops its handler and the run stays CANCELED") {
+  TestDatabase db;
+  Engine e(db);
+  auto id = e.Enqueue("demo.sleep", R"({"ms":60000})");
+  REQUIRE(WaitFor([&] { return e.service->Get(id, false)->status == RunStatus::kRunning; }));
+  REQUIRE(e.service->Cancel(id, "stop").ok());
+  REQUIRE(WaitFor([&] { return e.dispatcher->in_flight() == 0; }, Millis(10000)));
+  Run r = *e.service->Get(id, true);
+  CHECK(r.status == RunStatus::kCanceled);
+  CHECK(Kinds(r).back() == "run_canceled");
+}
+
+TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
+  TestDatabase db;
+  Engine e(db);
+  auto count = [&] { return db.Scalar("SELECT count(*) FROM cueball_runs"); };
+  auto enqueue = [&](EnqueueSpec s) { return e.service->Enqueue({s}, false).status(); };
+  EnqueueSpec ok;
+  ok.workflow_type = "noop";
+
+  struct Case {
+    const char* name;
+    std::function<void(EnqueueSpec&)> mutate;
+    StatusCode code;
+    const char* field;
+  };
+  std::vector<Case> cases = {
+      {"missing type", [](EnqueueSpec& s) { s.workflow_type = ""; }, StatusCode::kInvalidArgument,
+       "workflow_type"},
+      {"unknown type", [](EnqueueSpec& s) { s.workflow_type = "nope"; }, StatusCode::kNotFound,
+       "workflow_type"},
+      {"malformed JSON", [](EnqueueSpec& s) { s.input = "{bad"; }, StatusCode::kInvalidArgument,
+       "input"},
+      {"payload over the cap", [](EnqueueSpec& s) { s.input = "\"" + std::string(2 << 20, 'x') + "\""; },
+       StatusCode::kResourceExhausted, "input"},
+      {"bad queue", [](EnqueueSpec& s) { s.queue = "no spaces allowed"; },
+       StatusCode::kInvalidArgument, "queue"},
+      {"priority out of range", [](EnqueueSpec& s) { s.priority = 5000; },
+       StatusCode::kInvalidArgument, "priority"},
+      {"negative delay", [](EnqueueSpec& s) { s.delay = Millis(-1); }, StatusCode::kInvalidArgument,
+       "delay"},
+      {"absurd delay", [](EnqueueSpec& s) { s.delay = Millis(int64_t{400} * 86400000); },
+       StatusCode::kInvalidArgument, "delay"},
+      {"run_at and delay", [](EnqueueSpec& s) { s.delay = Millis(1); s.run_at = Now(); },
+       StatusCode::kInvalidArgument, "delay"},
+      {"long key", [](EnqueueSpec& s) { s.idempotency_key = std::string(300, 'k'); },
+       StatusCode::kInvalidArgument, "idempotency_key"},
+  };
+  for (auto& c : cases) {
+    INFO(c.name);
+    EnqueueSpec s = ok;
+    c.mutate(s);
+    Status st = enqueue(s);
+    CHECK(st.code() == c.code);
+    CHECK_THAT(st.message(), Catch::StartsWith(c.field));
+  }
+  CHECK(count() == "0");
+
+  // Batches: empty, oversized, and one bad item among good ones.
+  CHECK(e.service->Enqueue({}, true).status().code() == StatusCode::kInvalidArgument);
+  std::vector<EnqueueSpec> big(1001, ok);
+  CHECK(e.service->Enqueue(big, true).status().code() == StatusCode::kInvalidArgument);
+  std::vector<EnqueueSpec> mixed(3, ok);
+  mixed[2].input = "[1,";
+  auto m = e.service->Enqueue(mixed, true);
+  CHECK(m.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(m.status().message(), Catch::StartsWith("runs[2].input"));
+  CHECK(count() == "0");
+
+  // Reads and cancel.
+  CHECK(e.service->Get("not-a-uuid", false).status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.service->Get(RunId::NewV7().str(), false).status().code() == StatusCode::kNotFound);
+  CHECK(e.service->Cancel("", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.service->Cancel(RunId::NewV7().str(), "").status().code() == StatusCode::kNotFound);
+  ListSpec l;
+  l.page_size = 1001;
+  CHECK_THAT(e.service->List(l).status().message(), Catch::StartsWith("page_size"));
+  l.page_size = -1;
+  CHECK(e.service->List(l).status().code() == StatusCode::kInvalidArgument);
+  l.page_size = 10;
+  l.page_token = "garbage";
+  CHECK_THAT(e.service->List(l).status().message(), Catch::StartsWith("page_token"));
+
+  // Wait.
+  auto wait_error = [&](std::vector<std::string> ids, std::optional<Millis> t) {
+    std::promise<Status> p;
+    e.service->Wait(ids, false, t, [&](StatusOr<WaitResult> r) { p.set_value(r.status()); });
+    return p.get_future().get();
+  };
+  CHECK_THAT(wait_error({}, Millis(1)).message(), Catch::StartsWith("ids"));
+  CHECK_THAT(wait_error({"x"}, Millis(1)).message(), Catch::StartsWith("ids[0]"));
+  CHECK(wait_error({RunId::NewV7().str()}, Millis(1000)).code() == StatusCode::kNotFound);
+  std::string real = e.Enqueue("noop");
+  CHECK_THAT(wait_error({real}, Millis(-1)).message(), Catch::StartsWith("timeout"));
+  CHECK_THAT(wait_error({real}, Millis(int64_t{7200} * 1000)).message(),
+             Catch::StartsWith("timeout"));
+  std::vector<std::string> many(1001, real);
+  CHECK(wait_error(many, Millis(1)).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("list pages through runs with filters") {
+  TestDatabase db;
+  Engine e(db);
+  std::vector<std::string> failed;
+  for (int i = 0; i < 5; ++i) failed.push_back(e.Enqueue("demo.flaky", R"({"permanent":true})"));
+  for (int i = 0; i < 3; ++i) e.Enqueue("noop");
+  for (auto& id : failed) e.WaitDone(id);
+  ListSpec spec;
+  spec.statuses = {RunStatus::kFailed};
+  spec.workflow_type = "demo.flaky";
+  spec.page_size = 2;
+  std::vector<std::string> seen;
+  while (true) {
+    auto page = e.service->List(spec);
+    REQUIRE(page.ok());
+    for (auto& r : page->runs) {
+      CHECK(r.status == RunStatus::kFailed);
+      seen.push_back(r.id);
+    }
+    if (page->next_page_token.empty()) break;
+    spec.page_token = page->next_page_token;
+  }
+  std::sort(failed.begin(), failed.end());
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == failed);
+}
+
+TEST_CASE("idempotent enqueue through the engine returns the same run") {
+  TestDatabase db;
+  Engine e(db);
+  EnqueueSpec s;
+  s.workflow_type = "noop";
+  s.idempotency_key = "payment-7";
+  auto a = e.service->Enqueue({s}, false);
+  auto b = e.service->Enqueue({s}, false);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK((*a)[0].created);
+  CHECK_FALSE((*b)[0].created);
+  CHECK((*a)[0].run.id == (*b)[0].run.id);
+}

@@ -1,0 +1,70 @@
+// Domain value types: run ids, statuses and durations.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <thread>
+
+#include "server/domain/duration.h"
+#include "server/domain/run.h"
+
+using namespace cueball;
+
+TEST_CASE("new run ids are canonical UUIDv7 and sort by creation time") {
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 1000; ++i) {
+    auto id = RunId::NewV7().str();
+    REQUIRE(id.size() == 36);
+    CHECK(id[14] == '7');  // version nibble
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant
+    CHECK(seen.insert(id).second);
+    if (i % 100 == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (!prev.empty()) CHECK(prev.substr(0, 13) <= id.substr(0, 13));
+      prev = id;
+    }
+  }
+}
+
+TEST_CASE("run id parsing accepts any case and rejects malformed text") {
+  auto id = RunId::Parse("01A20501-79F8-7FFE-8C6E-F14D984AC55C");
+  REQUIRE(id);
+  CHECK(id->str() == "01a20501-79f8-7ffe-8c6e-f14d984ac55c");
+  CHECK_FALSE(RunId::Parse(""));
+  CHECK_FALSE(RunId::Parse("123"));
+  CHECK_FALSE(RunId::Parse("01a20501-79f8-7ffe-8c6e-f14d984ac55"));
+  CHECK_FALSE(RunId::Parse("01a20501x79f8-7ffe-8c6e-f14d984ac55c"));
+  CHECK_FALSE(RunId::Parse("01a20501-79f8-7ffe-8c6e-f14d984ac55g"));
+}
+
+TEST_CASE("run statuses round-trip through their names") {
+  for (auto s : {RunStatus::kEnqueued, RunStatus::kRunning, RunStatus::kWaiting,
+                 RunStatus::kSucceeded, RunStatus::kFailed, RunStatus::kCanceled}) {
+    CHECK(ParseRunStatus(RunStatusName(s)) == s);
+  }
+  CHECK_FALSE(ParseRunStatus("done"));
+  CHECK(IsTerminal(RunStatus::kCanceled));
+  CHECK_FALSE(IsTerminal(RunStatus::kWaiting));
+}
+
+TEST_CASE("durations parse with units and reject nonsense") {
+  CHECK(ParseDuration("250ms") == Millis(250));
+  CHECK(ParseDuration("30s") == Millis(30000));
+  CHECK(ParseDuration("30") == Millis(30000));
+  CHECK(ParseDuration("5m") == Millis(300000));
+  CHECK(ParseDuration("1h30m") == Millis(5400000));
+  CHECK(ParseDuration("0s") == Millis(0));
+  CHECK_FALSE(ParseDuration(""));
+  CHECK_FALSE(ParseDuration("-5s"));
+  CHECK_FALSE(ParseDuration("5 s"));
+  CHECK_FALSE(ParseDuration("5x"));
+  CHECK_FALSE(ParseDuration("99999999999999999999s"));
+  CHECK(FormatDuration(Millis(250)) == "250ms");
+  CHECK(FormatDuration(Millis(30000)) == "30s");
+  CHECK(FormatDuration(Millis(5400000)) == "1h30m");
+}
+
+TEST_CASE("times format as RFC 3339 UTC with milliseconds") {
+  CHECK(FormatTime(FromMicros(0)) == "1970-01-01T00:00:00.000Z");
+  CHECK(FormatTime(FromMicros(1234567)) == "1970-01-01T00:00:01.234Z");
+}
