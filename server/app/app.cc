@@ -13,6 +13,7 @@
 #include "server/engine/dispatcher.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
+#include "server/maintenance/rescuer.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_listener.h"
 #include "server/store/postgres/pg_pool.h"
@@ -90,6 +91,7 @@ int Run(const config::Config& cfg) {
   limits.max_payload_bytes = cfg.max_payload_bytes;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
   engine::ChangeRouter router(&dispatcher, &hub);
+  maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   store::pg::PgListener listener(cfg.database_url, &router);
 
   api::WorkflowsService service(&runs);
@@ -110,6 +112,7 @@ int Run(const config::Config& cfg) {
   hub.Start();
   listener.Start();
   dispatcher.Start();
+  rescuer.Start();
   server->GetHealthCheckService()->SetServingStatus(true);
   std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
   log->info("listening address={}:{} workers={} queues={} types={}", host, port, cfg.workers,
@@ -121,6 +124,7 @@ int Run(const config::Config& cfg) {
   server->GetHealthCheckService()->SetServingStatus(false);
   hub.Stop();  // answers every pending Wait before the server stops
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  rescuer.Stop();
   dispatcher.Stop();
   listener.Stop();
   log->info("stopped");

@@ -37,7 +37,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   CLI::App app{"cueballd: the cueball workflow daemon"};
   app.set_version_flag("--version", std::string("cueballd 0.1.0"));
   Config& c = *out;
-  std::string poll = "1s", lease = "5m", drain = "10s";
+  std::string poll = "1s", lease = "5m", drain = "10s", rescue = "5s";
   const DurationValidator duration;
 
   app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
@@ -73,6 +73,10 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_DRAIN_TIMEOUT")
       ->check(duration)
       ->capture_default_str();
+  app.add_option("--rescue-interval", rescue, "how often to look for expired leases")
+      ->envname("CUEBALL_RESCUE_INTERVAL")
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->envname("CUEBALL_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -105,6 +109,11 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   c.poll_interval = *ParseDuration(poll);
   c.lease = *ParseDuration(lease);
   c.drain_timeout = *ParseDuration(drain);
+  c.rescue_interval = *ParseDuration(rescue);
+  if (c.rescue_interval.count() < 100) {
+    std::cerr << "cueballd: --rescue-interval must be at least 100ms\n";
+    return ParseOutcome::kExitError;
+  }
   if (c.poll_interval.count() < 10) {
     std::cerr << "cueballd: --poll-interval must be at least 10ms\n";
     return ParseOutcome::kExitError;

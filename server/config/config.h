@@ -20,6 +20,7 @@ struct Config {
   Millis poll_interval{1000};
   Millis lease{300000};
   Millis drain_timeout{10000};
+  Millis rescue_interval{5000};
   std::string log_level = "info";
   std::string node_id;     // default: host-pid-random
   bool migrate_only = false;  // `cueballd migrate`

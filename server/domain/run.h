@@ -58,6 +58,7 @@ inline constexpr const char* kStepReleased = "step_released";
 inline constexpr const char* kRunSucceeded = "run_succeeded";
 inline constexpr const char* kRunFailed = "run_failed";
 inline constexpr const char* kRunCanceled = "run_canceled";
+inline constexpr const char* kRunRescued = "run_rescued";
 }  // namespace event_kind
 
 struct Event {

@@ -31,7 +31,15 @@ Millis ErrorBackoff(int failures) {
 }  // namespace
 
 Dispatcher::Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options)
-    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {}
+    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {
+  // Until leases are extended by heartbeats, a lease must outlive the step it
+  // covers, or a healthy long step would be rescued while it still runs.
+  for (const auto* t : registry_->All()) {
+    Millis longest(0);
+    for (const auto& s : t->steps) longest = std::max(longest, s.timeout);
+    leases_[t->name] = std::max(opts_.lease, longest + Millis(30000));
+  }
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -72,7 +80,7 @@ void Dispatcher::ClaimLoop() {
     Millis wait = opts_.poll_interval;
     if (free > 0) {
       const int want = std::min(free, opts_.claim_batch);
-      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease);
+      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease, leases_);
       if (!claimed.ok()) {
         ++failures;
         wait = ErrorBackoff(failures);

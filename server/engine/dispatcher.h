@@ -28,7 +28,8 @@ struct DispatcherOptions {
   std::vector<std::string> queues{"default"};
   int workers = 8;                         // concurrent steps
   int claim_batch = 100;                   // most runs claimed per statement
-  Millis lease{300000};                    // lease length on claim
+  Millis lease{300000};                    // lease length on claim; at least each
+                                           // type's longest step timeout + 30 s
   Millis poll_interval{1000};              // fallback poll when no NOTIFY arrives
   Millis drain_timeout{10000};             // Stop(): wait this long for in-flight steps
   int complete_batch = 500;                // most outcomes recorded per transaction
@@ -69,6 +70,7 @@ class Dispatcher {
   const Registry* const registry_;
   const DispatcherOptions opts_;
   std::vector<std::string> types_;
+  std::map<std::string, Millis> leases_;   // per type
 
   mutable std::mutex mu_;
   std::condition_variable claim_cv_;   // ClaimLoop waits for pokes / slots

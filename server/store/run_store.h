@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ struct ClaimedRun {
   Run run;
   std::string lease_id;  // fencing token of this attempt
   TimePoint lease_expires_at;
+  std::string lease_owner;  // filled by ExpiredLeases
 };
 
 struct NewEvent {
@@ -99,15 +101,23 @@ class RunStore {
   // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
   // LOCKED so concurrent claimers never get the same run. Each claimed run
   // gets attempt+1, a new lease id, owner and expiry, and a step_started event.
+  // `lease` is per workflow type (types missing from it get `default_lease`).
   virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                                   const std::vector<std::string>& queues,
                                                   const std::vector<std::string>& types,
-                                                  int limit, Millis lease) = 0;
+                                                  int limit, Millis default_lease,
+                                                  const std::map<std::string, Millis>& lease) = 0;
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,
   // whether it was accepted (false: the lease was no longer this attempt's).
   // Wakes waiters of runs that reached a terminal state.
   virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) = 0;
+
+  // Runs of these types whose lease has expired by the database clock (their
+  // daemon died or hung), oldest expiry first. Read-only: the caller decides
+  // and records an outcome fenced on each run's lease id.
+  virtual StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
+                                                          int limit) = 0;
 
   // How long until the earliest enqueued run of these queues/types is due, by
   // the database clock (zero if one is due now); nullopt if there is none.

@@ -224,3 +224,33 @@ TEST_CASE("SIGINT stops the daemon cleanly and releases in-flight steps") {
   CHECK(WaitFor([&] { return db.Scalar("SELECT status FROM cueball_runs") == "running"; }));
   CHECK(again.Cli({"cancel", slow}).exit_code == 0);
 }
+
+TEST_CASE("kill -9 a daemon mid-step: another daemon rescues the run and finishes it") {
+  TestDatabase db(false);
+  std::string id;
+  {
+    Daemon first(db);
+    id = Trim(first.Cli({"enqueue", "demo.sleep", "--input", R"({"ms":400})"}).out);
+    // Make the step slow only the first time: a long sleep we then interrupt by SIGKILL.
+    db.Exec("UPDATE cueball_runs SET input = '{\"ms\": 60000}' WHERE id = '" + id +
+            "' AND status = 'enqueued'");
+    REQUIRE(WaitFor([&] {
+      return db.Scalar("SELECT status FROM cueball_runs WHERE id = '" + id + "'") == "running";
+    }));
+    first.proc().Signal(SIGKILL);
+    REQUIRE(first.proc().Wait(std::chrono::seconds(10)) == -SIGKILL);
+  }
+  CHECK(db.Scalar("SELECT status FROM cueball_runs WHERE id = '" + id + "'") == "running");
+  // Time passes: the dead daemon's lease runs out (simulated, not slept).
+  db.Exec("UPDATE cueball_runs SET input = '{\"ms\": 100}', "
+          "lease_expires_at = now() - interval '1 second' WHERE id = '" + id + "'");
+  Daemon second(db, {"--rescue-interval", "200ms"});
+  auto wait = second.Cli({"wait", id, "--timeout", "60s"});
+  CHECK(wait.exit_code == 0);
+  auto j = json::parse(second.Cli({"--json", "get", id}).out);
+  CHECK(j["status"] == "RUN_STATUS_SUCCEEDED");
+  CHECK(j["attempt"] == 2);  // the lost attempt counts
+  bool rescued = false;
+  for (auto& e : j["history"]) rescued = rescued || e["kind"] == "run_rescued";
+  CHECK(rescued);
+}

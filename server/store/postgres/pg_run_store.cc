@@ -86,7 +86,9 @@ WITH picked AS (
 ), upd AS (
   UPDATE cueball_runs r
   SET status = 'running', attempt = r.attempt + 1, lease_id = gen_random_uuid(),
-      lease_owner = $1, lease_expires_at = now() + $5 * interval '1 millisecond',
+      lease_owner = $1,
+      lease_expires_at = now() + coalesce(($6::jsonb ->> r.workflow_type)::bigint, $5)
+                                 * interval '1 millisecond',
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
@@ -339,13 +341,16 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
 StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& queues,
                                                     const std::vector<std::string>& types,
-                                                    int limit, Millis lease) {
+                                                    int limit, Millis default_lease,
+                                                    const std::map<std::string, Millis>& lease) {
+  json leases = json::object();
+  for (const auto& [type, ms] : lease) leases[type] = ms.count();
   std::vector<ClaimedRun> out;
   static const std::string sql = WithCols(kClaimSql);
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_params(sql, owner, PgTextArray(queues), PgTextArray(types), limit,
-                              static_cast<int64_t>(lease.count()));
+                              static_cast<int64_t>(default_lease.count()), leases.dump());
     tx.commit();
     for (const auto& row : res) {
       ClaimedRun cr;
@@ -410,6 +415,32 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   });
   if (!st.ok()) return st;
   return accepted;
+}
+
+StatusOr<std::vector<ClaimedRun>> PgRunStore::ExpiredLeases(const std::vector<std::string>& types,
+                                                            int limit) {
+  std::vector<ClaimedRun> out;
+  Status st = pool_.With("expired leases", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        "SELECT " + Cols() +
+            ", lease_id::text, (extract(epoch from lease_expires_at) * 1000000)::bigint, "
+            "lease_owner FROM cueball_runs "
+            "WHERE status = 'running' AND lease_expires_at < now() "
+            "AND workflow_type = ANY($1::text[]) ORDER BY lease_expires_at LIMIT $2",
+        PgTextArray(types), limit);
+    for (const auto& row : res) {
+      ClaimedRun cr;
+      cr.run = RunFromRow(row);
+      cr.lease_id = row[kRunColumnCount].as<std::string>();
+      cr.lease_expires_at = FromMicros(row[kRunColumnCount + 1].as<int64_t>());
+      cr.lease_owner = row[kRunColumnCount + 2].as<std::string>();
+      out.push_back(std::move(cr));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(

@@ -30,8 +30,11 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
-                                          Millis lease) override;
+                                          Millis default_lease,
+                                          const std::map<std::string, Millis>& lease) override;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
+  StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
+                                                  int limit) override;
   StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
                                                    const std::vector<std::string>& types) override;
 

@@ -1,0 +1,71 @@
+#include "server/maintenance/rescuer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/engine/decide.h"
+
+namespace cueball::maintenance {
+
+Rescuer::Rescuer(store::RunStore* store, const engine::Registry* registry, Millis interval)
+    : store_(store), registry_(registry), interval_(interval) {}
+
+Rescuer::~Rescuer() { Stop(); }
+
+void Rescuer::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void Rescuer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+StatusOr<int> Rescuer::RunOnce() {
+  auto expired = store_->ExpiredLeases(registry_->Names(), 500);
+  if (!expired.ok()) return expired.status();
+  if (expired->empty()) return 0;
+  std::vector<store::Outcome> outcomes;
+  for (const auto& c : *expired) {
+    const engine::WorkflowType* type = registry_->Find(c.run.workflow_type);
+    if (!type) continue;
+    std::string why = "lease of " + c.lease_owner + " expired at " + FormatTime(c.lease_expires_at) +
+                      " (daemon died or step hung)";
+    auto o = engine::Decide(c.run, c.lease_id, *type, engine::StepResult::Retry(why),
+                            engine::Json::object(), Now(), rng_);
+    o.events.insert(o.events.begin(),
+                    {event_kind::kRunRescued, c.run.step_name, c.run.attempt,
+                     engine::Json({{"owner", c.lease_owner},
+                                   {"lease_expired_at", FormatTime(c.lease_expires_at)}})
+                         .dump()});
+    outcomes.push_back(std::move(o));
+  }
+  auto accepted = store_->RecordOutcomes(outcomes);
+  if (!accepted.ok()) return accepted.status();
+  int n = 0;
+  auto log = spdlog::get("maint");
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (!(*accepted)[i]) continue;
+    ++n;
+    if (log) {
+      log->warn("run rescued run={} step={} attempt={} status={}", outcomes[i].run_id,
+                outcomes[i].step_name, outcomes[i].attempt, RunStatusName(outcomes[i].status));
+    }
+  }
+  return n;
+}
+
+void Rescuer::Loop() {
+  auto log = spdlog::get("maint");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
+    }
+    auto r = RunOnce();
+    if (!r.ok() && log) log->warn("rescue pass failed error=\"{}\"", r.status().message());
+  }
+}
+
+}  // namespace cueball::maintenance

@@ -1,0 +1,41 @@
+// Rescuer: finds runs whose lease expired (their daemon died, or a step hung
+// past the lease) and puts them back per their step's retry policy: the lost
+// attempt counts as a failed attempt, with backoff, or fails the run when
+// attempts are exhausted. Runs in every daemon; recording is fenced on the
+// expired lease id, so two rescuers (or a late original) cannot both win.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "server/engine/workflow.h"
+#include "server/store/run_store.h"
+
+namespace cueball::maintenance {
+
+class Rescuer {
+ public:
+  Rescuer(store::RunStore* store, const engine::Registry* registry, Millis interval);
+  ~Rescuer();
+
+  void Start();
+  void Stop();
+  // One pass: returns how many runs were rescued (tests call this directly).
+  StatusOr<int> RunOnce();
+
+ private:
+  void Loop();
+
+  store::RunStore* const store_;
+  const engine::Registry* const registry_;
+  const Millis interval_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cueball::maintenance
