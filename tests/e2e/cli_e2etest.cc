@@ -4,7 +4,10 @@
 
 #include <signal.h>
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
+#include <future>
 #include <regex>
 
 #include "tests/support/process.h"
@@ -253,4 +256,67 @@ TEST_CASE("kill -9 a daemon mid-step: another daemon rescues the run and finishe
   bool rescued = false;
   for (auto& e : j["history"]) rescued = rescued || e["kind"] == "run_rescued";
   CHECK(rescued);
+}
+
+namespace {
+
+grpc::ByteBuffer Bytes(const std::string& s) {
+  grpc::Slice slice(s);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string Text(const grpc::ByteBuffer& b) {
+  std::vector<grpc::Slice> slices;
+  (void)b.Dump(&slices);
+  std::string out;
+  for (auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a generic gRPC client sees the health service SERVING and the API via reflection") {
+  TestDatabase db(false);
+  Daemon d(db);
+  auto channel = grpc::CreateChannel(d.address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+
+  // grpc.health.v1.Health/Check with service "": the reply is status = SERVING (1).
+  grpc::ClientContext hctx;
+  hctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request = Bytes(""), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&hctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) { done.set_value(s); });
+  auto hs = done.get_future().get();
+  REQUIRE(hs.ok());
+  CHECK(Text(response) == std::string("\x08\x01", 2));
+
+  // grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo: list_services.
+  grpc::CompletionQueue cq;
+  grpc::ClientContext rctx;
+  rctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(&rctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                               &cq);
+  void* tag;
+  bool ok;
+  auto step = [&](int t) {
+    REQUIRE(cq.Next(&tag, &ok));
+    REQUIRE(tag == reinterpret_cast<void*>(static_cast<intptr_t>(t)));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  REQUIRE(step(1));
+  call->Write(Bytes(std::string("\x3a\x00", 2)), reinterpret_cast<void*>(2));  // list_services ""
+  REQUIRE(step(2));
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(3));
+  REQUIRE(step(3));
+  CHECK_THAT(Text(reply), Catch::Contains("cueball.v1.Workflows"));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  step(4);
+  grpc::Status fs;
+  call->Finish(&fs, reinterpret_cast<void*>(5));
+  step(5);
+  CHECK(fs.ok());
 }
