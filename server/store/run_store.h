@@ -49,7 +49,7 @@ struct ClaimedRun {
   Run run;
   std::string lease_id;  // fencing token of this attempt
   TimePoint lease_expires_at;
-  std::string lease_owner;  // filled by ExpiredLeases
+  std::string lease_owner;  // the daemon holding the lease
 };
 
 struct NewEvent {

@@ -52,6 +52,19 @@ Run RunFromRow(const pqxx::row& row) {
 
 std::string Cols() { return kRunColumns; }
 
+// Queries returning leased runs select kRunColumns followed by these.
+constexpr const char* kLeaseColumns =
+    "lease_id::text, (extract(epoch from lease_expires_at) * 1000000)::bigint, lease_owner";
+
+ClaimedRun ClaimedFromRow(const pqxx::row& row) {
+  ClaimedRun cr;
+  cr.run = RunFromRow(row);
+  cr.lease_id = row[kRunColumnCount].as<std::string>();
+  cr.lease_expires_at = FromMicros(row[kRunColumnCount + 1].as<int64_t>());
+  cr.lease_owner = row[kRunColumnCount + 2].as<std::string>();
+  return cr;
+}
+
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
@@ -97,7 +110,7 @@ WITH picked AS (
   SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text)
   FROM upd
 )
-SELECT %COLS%, lease_id::text, (extract(epoch from lease_expires_at) * 1000000)::bigint
+SELECT %COLS%, %LEASE%
 FROM upd ORDER BY priority, run_at, id
 )SQL";
 
@@ -149,6 +162,8 @@ SELECT %COLS% FROM upd
 std::string WithCols(std::string sql) {
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
+  pos = sql.find("%LEASE%");
+  if (pos != std::string::npos) sql.replace(pos, 7, kLeaseColumns);
   return sql;
 }
 
@@ -352,13 +367,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
     auto res = tx.exec_params(sql, owner, PgTextArray(queues), PgTextArray(types), limit,
                               static_cast<int64_t>(default_lease.count()), leases.dump());
     tx.commit();
-    for (const auto& row : res) {
-      ClaimedRun cr;
-      cr.run = RunFromRow(row);
-      cr.lease_id = row[kRunColumnCount].as<std::string>();
-      cr.lease_expires_at = FromMicros(row[kRunColumnCount + 1].as<int64_t>());
-      out.push_back(std::move(cr));
-    }
+    for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -423,20 +432,12 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::ExpiredLeases(const std::vector<st
   Status st = pool_.With("expired leases", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
     auto res = tx.exec_params(
-        "SELECT " + Cols() +
-            ", lease_id::text, (extract(epoch from lease_expires_at) * 1000000)::bigint, "
-            "lease_owner FROM cueball_runs "
+        "SELECT " + Cols() + ", " + kLeaseColumns +
+            " FROM cueball_runs "
             "WHERE status = 'running' AND lease_expires_at < now() "
             "AND workflow_type = ANY($1::text[]) ORDER BY lease_expires_at LIMIT $2",
         PgTextArray(types), limit);
-    for (const auto& row : res) {
-      ClaimedRun cr;
-      cr.run = RunFromRow(row);
-      cr.lease_id = row[kRunColumnCount].as<std::string>();
-      cr.lease_expires_at = FromMicros(row[kRunColumnCount + 1].as<int64_t>());
-      cr.lease_owner = row[kRunColumnCount + 2].as<std::string>();
-      out.push_back(std::move(cr));
-    }
+    for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
   if (!st.ok()) return st;
