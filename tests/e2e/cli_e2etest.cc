@@ -10,6 +10,7 @@
 #include <future>
 #include <regex>
 
+#include "tests/support/daemon.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
@@ -18,42 +19,6 @@ using namespace cueball::testing;
 using nlohmann::json;
 
 namespace {
-
-class Daemon {
- public:
-  explicit Daemon(const TestDatabase& db, std::vector<std::string> extra = {},
-                  std::map<std::string, std::string> env = {}) {
-    std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(),
-                                     "--listen", "127.0.0.1:0", "--workers", "4",
-                                     "--drain-timeout", "1s"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<Process>(argv, env);
-    std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");
-    bool up = WaitFor([&] {
-      std::smatch m;
-      std::string err = proc_->Stderr();
-      if (std::regex_search(err, m, re)) {
-        address_ = "127.0.0.1:" + m[1].str();
-        return true;
-      }
-      return false;
-    });
-    INFO(proc_->Stderr());
-    REQUIRE(up);
-  }
-  Process& proc() { return *proc_; }
-  const std::string& address() const { return address_; }
-
-  CommandResult Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {BuiltBinary("cueball"), "--server", address_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv);
-  }
-
- private:
-  std::unique_ptr<Process> proc_;
-  std::string address_;
-};
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

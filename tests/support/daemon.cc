@@ -1,0 +1,36 @@
+#include "tests/support/daemon.h"
+
+#include <regex>
+#include <stdexcept>
+
+#include "tests/support/wait_for.h"
+
+namespace cueball::testing {
+
+Daemon::Daemon(const TestDatabase& db, std::vector<std::string> extra,
+               std::map<std::string, std::string> env) {
+  std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(),
+                                   "--listen", "127.0.0.1:0", "--workers", "4",
+                                   "--drain-timeout", "1s"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  proc_ = std::make_unique<Process>(argv, env);
+  std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");
+  bool up = WaitFor([&] {
+    std::smatch m;
+    std::string err = proc_->Stderr();
+    if (std::regex_search(err, m, re)) {
+      address_ = "127.0.0.1:" + m[1].str();
+      return true;
+    }
+    return false;
+  });
+  if (!up) throw std::runtime_error("cueballd did not start:\n" + proc_->Stderr());
+}
+
+CommandResult Daemon::Cli(std::vector<std::string> args) {
+  std::vector<std::string> argv = {BuiltBinary("cueball"), "--server", address_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv);
+}
+
+}  // namespace cueball::testing
