@@ -64,18 +64,22 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   app.add_option("--poll-interval", poll, "fallback poll when no NOTIFY arrives")
       ->envname("CUEBALL_POLL_INTERVAL")
       ->check(duration)
+      ->type_name("DURATION")
       ->capture_default_str();
-  app.add_option("--lease", lease, "how long a claimed step is held before it may be rescued")
+  app.add_option("--lease", lease, "shortest lease on a claimed step (each type gets at least its longest step timeout + 30s)")
       ->envname("CUEBALL_LEASE")
       ->check(duration)
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--drain-timeout", drain, "on SIGTERM, how long in-flight steps may finish")
       ->envname("CUEBALL_DRAIN_TIMEOUT")
       ->check(duration)
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--rescue-interval", rescue, "how often to look for expired leases")
       ->envname("CUEBALL_RESCUE_INTERVAL")
       ->check(duration)
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->envname("CUEBALL_LOG_LEVEL")

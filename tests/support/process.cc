@@ -31,6 +31,7 @@ std::string BuiltBinary(const std::string& name) {
 Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env) {
   char tmpl[] = "/tmp/cueball-proc.XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
   out_path_ = std::string(tmpl) + "/stdout";
   err_path_ = std::string(tmpl) + "/stderr";
   pid_ = fork();
@@ -60,6 +61,10 @@ Process::~Process() {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status_, 0);
   }
+  // Keep the output of a failed test's processes only while it runs.
+  unlink(out_path_.c_str());
+  unlink(err_path_.c_str());
+  rmdir(dir_.c_str());
 }
 
 void Process::Signal(int sig) {

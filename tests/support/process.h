@@ -37,7 +37,7 @@ class Process {
   pid_t pid_ = -1;
   bool reaped_ = false;
   int status_ = 0;
-  std::string out_path_, err_path_;
+  std::string dir_, out_path_, err_path_;
 };
 
 // Runs a command to completion (killed after `timeout`).
