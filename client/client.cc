@@ -34,9 +34,10 @@ grpc::Status Client::Get(const v1::GetRequest& req, v1::GetResponse* resp) {
 
 grpc::Status Client::Wait(const v1::WaitRequest& req, v1::WaitResponse* resp) {
   grpc::ClientContext ctx;
-  Millis wait = req.has_timeout() ? Millis(google::protobuf::util::TimeUtil::DurationToMilliseconds(
-                                        req.timeout()))
-                                  : Millis(60000);
+  Millis wait =
+      req.has_timeout()
+          ? Millis(google::protobuf::util::TimeUtil::DurationToMilliseconds(req.timeout()))
+          : Millis(60000);
   if (wait.count() < 0) wait = Millis(0);
   SetDeadline(&ctx, wait + rpc_timeout_);
   return stub_->Wait(&ctx, req, resp);
@@ -62,13 +63,20 @@ grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
 
 std::string StatusName(v1::RunStatus s) {
   switch (s) {
-    case v1::RUN_STATUS_ENQUEUED: return "enqueued";
-    case v1::RUN_STATUS_RUNNING: return "running";
-    case v1::RUN_STATUS_WAITING: return "waiting";
-    case v1::RUN_STATUS_SUCCEEDED: return "succeeded";
-    case v1::RUN_STATUS_FAILED: return "failed";
-    case v1::RUN_STATUS_CANCELED: return "canceled";
-    default: return "unspecified";
+    case v1::RUN_STATUS_ENQUEUED:
+      return "enqueued";
+    case v1::RUN_STATUS_RUNNING:
+      return "running";
+    case v1::RUN_STATUS_WAITING:
+      return "waiting";
+    case v1::RUN_STATUS_SUCCEEDED:
+      return "succeeded";
+    case v1::RUN_STATUS_FAILED:
+      return "failed";
+    case v1::RUN_STATUS_CANCELED:
+      return "canceled";
+    default:
+      return "unspecified";
   }
 }
 

@@ -3,10 +3,10 @@
 // proto contract is all it shares with the daemon. Thread-safe.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "cueball/v1/workflows.grpc.pb.h"
 #include "server/domain/run.h"

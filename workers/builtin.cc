@@ -45,8 +45,8 @@ StepResult Flaky(StepContext& ctx) {
     return StepResult::Fail("demo.flaky: permanent failure requested by input");
   }
   if (ctx.attempt < succeed_on) {
-    std::string msg = "demo.flaky: attempt " + std::to_string(ctx.attempt) + " fails (succeeds on " +
-                      std::to_string(succeed_on) + ")";
+    std::string msg = "demo.flaky: attempt " + std::to_string(ctx.attempt) +
+                      " fails (succeeds on " + std::to_string(succeed_on) + ")";
     if (ctx.input.is_object() && ctx.input.value("throw", false)) throw std::runtime_error(msg);
     return StepResult::Retry(msg);
   }

@@ -2,11 +2,11 @@
 // Exit codes: 0 success; 1 the call failed (the server's message is printed);
 // 2 usage error; for `wait`: 3 every run finished but not all succeeded,
 // 4 the timeout passed first.
-#include <cstdlib>
-#include <iostream>
+#include <google/protobuf/util/time_util.h>
 
 #include <CLI/CLI.hpp>
-#include <google/protobuf/util/time_util.h>
+#include <cstdlib>
+#include <iostream>
 
 #include "client/cli/output.h"
 #include "client/client.h"
@@ -24,16 +24,26 @@ constexpr int kExitTimeout = 4;
 
 const char* CodeName(grpc::StatusCode c) {
   switch (c) {
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    default: return "ERROR";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return "ERROR";
   }
 }
 
@@ -211,9 +221,9 @@ int main(int argc, char** argv) {
     req.set_page_token(l_token);
     for (const auto& name : l_status) {
       static const std::pair<const char*, v1::RunStatus> kNames[] = {
-          {"enqueued", v1::RUN_STATUS_ENQUEUED},   {"running", v1::RUN_STATUS_RUNNING},
-          {"waiting", v1::RUN_STATUS_WAITING},     {"succeeded", v1::RUN_STATUS_SUCCEEDED},
-          {"failed", v1::RUN_STATUS_FAILED},       {"canceled", v1::RUN_STATUS_CANCELED}};
+          {"enqueued", v1::RUN_STATUS_ENQUEUED}, {"running", v1::RUN_STATUS_RUNNING},
+          {"waiting", v1::RUN_STATUS_WAITING},   {"succeeded", v1::RUN_STATUS_SUCCEEDED},
+          {"failed", v1::RUN_STATUS_FAILED},     {"canceled", v1::RUN_STATUS_CANCELED}};
       bool found = false;
       for (const auto& [n, v] : kNames) {
         if (name == n) {

@@ -1,10 +1,10 @@
 #include "client/cli/output.h"
 
-#include <algorithm>
-#include <ostream>
-
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <ostream>
 
 #include "client/client.h"
 

@@ -3,12 +3,12 @@
 // state, result, event data) embedded as real JSON.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/message.h>
-#include <nlohmann/json.hpp>
 
 #include "cueball/v1/workflows.pb.h"
 

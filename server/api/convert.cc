@@ -11,7 +11,9 @@ void SetTime(TimePoint t, google::protobuf::Timestamp* out) {
   *out = TimeUtil::MicrosecondsToTimestamp(ToMicros(t));
 }
 
-google::protobuf::Duration ToDuration(Millis m) { return TimeUtil::MillisecondsToDuration(m.count()); }
+google::protobuf::Duration ToDuration(Millis m) {
+  return TimeUtil::MillisecondsToDuration(m.count());
+}
 
 }  // namespace
 
@@ -22,25 +24,38 @@ grpc::Status ToGrpc(const Status& s) {
 
 v1::RunStatus ToProto(RunStatus s) {
   switch (s) {
-    case RunStatus::kEnqueued: return v1::RUN_STATUS_ENQUEUED;
-    case RunStatus::kRunning: return v1::RUN_STATUS_RUNNING;
-    case RunStatus::kWaiting: return v1::RUN_STATUS_WAITING;
-    case RunStatus::kSucceeded: return v1::RUN_STATUS_SUCCEEDED;
-    case RunStatus::kFailed: return v1::RUN_STATUS_FAILED;
-    case RunStatus::kCanceled: return v1::RUN_STATUS_CANCELED;
+    case RunStatus::kEnqueued:
+      return v1::RUN_STATUS_ENQUEUED;
+    case RunStatus::kRunning:
+      return v1::RUN_STATUS_RUNNING;
+    case RunStatus::kWaiting:
+      return v1::RUN_STATUS_WAITING;
+    case RunStatus::kSucceeded:
+      return v1::RUN_STATUS_SUCCEEDED;
+    case RunStatus::kFailed:
+      return v1::RUN_STATUS_FAILED;
+    case RunStatus::kCanceled:
+      return v1::RUN_STATUS_CANCELED;
   }
   return v1::RUN_STATUS_UNSPECIFIED;
 }
 
 std::optional<RunStatus> FromProto(v1::RunStatus s) {
   switch (s) {
-    case v1::RUN_STATUS_ENQUEUED: return RunStatus::kEnqueued;
-    case v1::RUN_STATUS_RUNNING: return RunStatus::kRunning;
-    case v1::RUN_STATUS_WAITING: return RunStatus::kWaiting;
-    case v1::RUN_STATUS_SUCCEEDED: return RunStatus::kSucceeded;
-    case v1::RUN_STATUS_FAILED: return RunStatus::kFailed;
-    case v1::RUN_STATUS_CANCELED: return RunStatus::kCanceled;
-    default: return std::nullopt;
+    case v1::RUN_STATUS_ENQUEUED:
+      return RunStatus::kEnqueued;
+    case v1::RUN_STATUS_RUNNING:
+      return RunStatus::kRunning;
+    case v1::RUN_STATUS_WAITING:
+      return RunStatus::kWaiting;
+    case v1::RUN_STATUS_SUCCEEDED:
+      return RunStatus::kSucceeded;
+    case v1::RUN_STATUS_FAILED:
+      return RunStatus::kFailed;
+    case v1::RUN_STATUS_CANCELED:
+      return RunStatus::kCanceled;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -1,9 +1,9 @@
 #include "server/api/workflows_service.h"
 
-#include <mutex>
-
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
 
 #include "server/api/convert.h"
 
@@ -75,7 +75,8 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
       return;
     }
     try {
-      for (const auto& run : r->runs) ToProto(run, step_count_(run.workflow_type), resp_->add_runs());
+      for (const auto& run : r->runs)
+        ToProto(run, step_count_(run.workflow_type), resp_->add_runs());
       resp_->set_satisfied(r->satisfied);
       Finish(grpc::Status::OK);
     } catch (const std::exception& e) {

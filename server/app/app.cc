@@ -1,12 +1,12 @@
 #include "server/app/app.h"
 
-#include <csignal>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <csignal>
 
 #include "server/api/workflows_service.h"
 #include "server/engine/change_router.h"

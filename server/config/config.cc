@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <random>
-
-#include <CLI/CLI.hpp>
 
 #include "server/domain/duration.h"
 
@@ -66,7 +65,9 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
-  app.add_option("--lease", lease, "shortest lease on a claimed step (each type gets at least its longest step timeout + 30s)")
+  app.add_option("--lease", lease,
+                 "shortest lease on a claimed step (each type gets at least its longest step "
+                 "timeout + 30s)")
       ->envname("CUEBALL_LEASE")
       ->check(duration)
       ->type_name("DURATION")

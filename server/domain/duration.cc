@@ -24,12 +24,18 @@ std::optional<Millis> ParseDuration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     unit = text.substr(start, i - start);
     int64_t mult;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s" || (unit.empty() && !any && i == text.size())) mult = 1000;
-    else if (unit == "m") mult = 60 * 1000;
-    else if (unit == "h") mult = 3600 * 1000;
-    else if (unit == "d") mult = 24 * 3600 * 1000;
-    else return std::nullopt;
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s" || (unit.empty() && !any && i == text.size()))
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60 * 1000;
+    else if (unit == "h")
+      mult = 3600 * 1000;
+    else if (unit == "d")
+      mult = 24 * 3600 * 1000;
+    else
+      return std::nullopt;
     total_ms += n * mult;
     if (total_ms > kMaxMs) return std::nullopt;
     any = true;
@@ -43,8 +49,9 @@ std::string FormatDuration(Millis d) {
   int64_t s = ms / 1000;
   if (s % 60 != 0) return std::to_string(s) + "s";
   int64_t m = s / 60;
-  if (m % 60 != 0) return m >= 60 ? std::to_string(m / 60) + "h" + std::to_string(m % 60) + "m"
-                                  : std::to_string(m) + "m";
+  if (m % 60 != 0)
+    return m >= 60 ? std::to_string(m / 60) + "h" + std::to_string(m % 60) + "m"
+                   : std::to_string(m) + "m";
   return std::to_string(m / 60) + "h";
 }
 

@@ -76,12 +76,18 @@ RunId RunId::NewV7() {
 
 const char* RunStatusName(RunStatus s) {
   switch (s) {
-    case RunStatus::kEnqueued: return "enqueued";
-    case RunStatus::kRunning: return "running";
-    case RunStatus::kWaiting: return "waiting";
-    case RunStatus::kSucceeded: return "succeeded";
-    case RunStatus::kFailed: return "failed";
-    case RunStatus::kCanceled: return "canceled";
+    case RunStatus::kEnqueued:
+      return "enqueued";
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kWaiting:
+      return "waiting";
+    case RunStatus::kSucceeded:
+      return "succeeded";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kCanceled:
+      return "canceled";
   }
   return "unknown";
 }

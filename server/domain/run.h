@@ -16,7 +16,9 @@ using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
 using Millis = std::chrono::milliseconds;
 
-inline TimePoint Now() { return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now()); }
+inline TimePoint Now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now());
+}
 inline int64_t ToMicros(TimePoint t) { return t.time_since_epoch().count(); }
 inline TimePoint FromMicros(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 // RFC 3339 in UTC with millisecond precision, e.g. 2026-11-22T10:00:00.123Z.

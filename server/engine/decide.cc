@@ -25,8 +25,8 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
     o.error = error;
     o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
                         Data({{"error", error}, {"permanent", permanent}})});
-    o.events.push_back({event_kind::kRunFailed, run.step_name, run.attempt,
-                        Data({{"error", error}})});
+    o.events.push_back(
+        {event_kind::kRunFailed, run.step_name, run.attempt, Data({{"error", error}})});
   };
 
   if (!step) {

@@ -1,8 +1,8 @@
 #include "server/engine/dispatcher.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "server/engine/decide.h"
 
@@ -179,8 +179,7 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     }
   }
   if (!result) result = StepResult::Fail("step index out of range");
-  store::Outcome outcome =
-      Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
+  store::Outcome outcome = Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
   Log()->debug("step finished run={} type={} step={} attempt={} status={}", run.id,
                run.workflow_type, run.step_name, run.attempt, RunStatusName(outcome.status));
   PushOutcome(std::move(outcome));
@@ -234,14 +233,15 @@ void Dispatcher::CompleterLoop() {
         exiting = completer_exit_;
       }
       if (exiting && failures >= 5) {
-        Log()->error("giving up recording outcomes count={} error=\"{}\"; their leases will "
-                     "expire and the runs will be rescued",
-                     batch.size(), accepted.status().message());
+        Log()->error(
+            "giving up recording outcomes count={} error=\"{}\"; their leases will "
+            "expire and the runs will be rescued",
+            batch.size(), accepted.status().message());
         break;
       }
       Millis wait = ErrorBackoff(failures);
-      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}",
-                  accepted.status().message(), wait.count());
+      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}", accepted.status().message(),
+                  wait.count());
       std::this_thread::sleep_for(wait);
     }
     {

@@ -24,15 +24,15 @@
 namespace cueball::engine {
 
 struct DispatcherOptions {
-  std::string owner;                       // this daemon's id, recorded on leases
+  std::string owner;  // this daemon's id, recorded on leases
   std::vector<std::string> queues{"default"};
-  int workers = 8;                         // concurrent steps
-  int claim_batch = 100;                   // most runs claimed per statement
-  Millis lease{300000};                    // lease length on claim; at least each
-                                           // type's longest step timeout + 30 s
-  Millis poll_interval{1000};              // fallback poll when no NOTIFY arrives
-  Millis drain_timeout{10000};             // Stop(): wait this long for in-flight steps
-  int complete_batch = 500;                // most outcomes recorded per transaction
+  int workers = 8;              // concurrent steps
+  int claim_batch = 100;        // most runs claimed per statement
+  Millis lease{300000};         // lease length on claim; at least each
+                                // type's longest step timeout + 30 s
+  Millis poll_interval{1000};   // fallback poll when no NOTIFY arrives
+  Millis drain_timeout{10000};  // Stop(): wait this long for in-flight steps
+  int complete_batch = 500;     // most outcomes recorded per transaction
 };
 
 class Dispatcher {
@@ -70,14 +70,14 @@ class Dispatcher {
   const Registry* const registry_;
   const DispatcherOptions opts_;
   std::vector<std::string> types_;
-  std::map<std::string, Millis> leases_;   // per type
+  std::map<std::string, Millis> leases_;  // per type
 
   mutable std::mutex mu_;
-  std::condition_variable claim_cv_;   // ClaimLoop waits for pokes / slots
-  std::condition_variable work_cv_;    // workers wait for attempts
-  std::condition_variable idle_cv_;    // Stop waits for in-flight to reach zero
+  std::condition_variable claim_cv_;  // ClaimLoop waits for pokes / slots
+  std::condition_variable work_cv_;   // workers wait for attempts
+  std::condition_variable idle_cv_;   // Stop waits for in-flight to reach zero
   bool poked_ = false;
-  bool stopping_ = false;              // no more claims
+  bool stopping_ = false;  // no more claims
   bool workers_exit_ = false;
   std::deque<std::shared_ptr<Attempt>> ready_;
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
@@ -85,7 +85,7 @@ class Dispatcher {
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<store::Outcome> outcomes_;
-  int unrecorded_ = 0;                 // outcomes pushed but not yet recorded
+  int unrecorded_ = 0;  // outcomes pushed but not yet recorded
   bool completer_exit_ = false;
 
   std::thread claimer_;

@@ -14,10 +14,10 @@ namespace cueball::engine {
 enum class Backoff { kFixed, kExponential };
 
 struct RetryPolicy {
-  int max_attempts = 3;                   // >= 1; 1 means no retries
+  int max_attempts = 3;  // >= 1; 1 means no retries
   Backoff backoff = Backoff::kExponential;
-  Millis initial_delay{1000};             // fixed: the delay; exponential: the base
-  Millis max_delay{60000};                // cap on any single delay
+  Millis initial_delay{1000};  // fixed: the delay; exponential: the base
+  Millis max_delay{60000};     // cap on any single delay
 
   static RetryPolicy None() { return {1, Backoff::kFixed, Millis(0), Millis(0)}; }
   static RetryPolicy Fixed(int attempts, Millis delay) {

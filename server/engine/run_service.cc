@@ -62,7 +62,8 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
     return InvalidArgument(p + "priority: must be between -1000 and 1000, got " +
                            std::to_string(s.priority));
   }
-  if (s.run_at && s.delay) return InvalidArgument(p + "delay: give either run_at or delay, not both");
+  if (s.run_at && s.delay)
+    return InvalidArgument(p + "delay: give either run_at or delay, not both");
   if (s.delay) {
     if (s.delay->count() < 0) return InvalidArgument(p + "delay: must not be negative");
     if (*s.delay > limits_.max_delay) {

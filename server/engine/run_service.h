@@ -29,12 +29,12 @@ struct Limits {
 
 struct EnqueueSpec {
   std::string workflow_type;
-  std::string input;                  // JSON text; empty means {}
-  std::string queue;                  // empty means "default"
-  int priority = 0;                   // -1000..1000, lower runs first
+  std::string input;  // JSON text; empty means {}
+  std::string queue;  // empty means "default"
+  int priority = 0;   // -1000..1000, lower runs first
   std::optional<TimePoint> run_at;
   std::optional<Millis> delay;
-  std::string idempotency_key;        // empty means none
+  std::string idempotency_key;  // empty means none
 };
 
 struct ListSpec {
@@ -43,7 +43,7 @@ struct ListSpec {
   std::string queue;
   std::optional<TimePoint> created_after;
   std::optional<TimePoint> created_before;
-  int page_size = 0;                  // 0 means the default
+  int page_size = 0;  // 0 means the default
   std::string page_token;
 };
 
@@ -55,12 +55,12 @@ struct RunPage {
 class RunService {
  public:
   // `dispatcher` may be null (an api-only process); it is poked on enqueue.
-  RunService(store::RunStore* store, const Registry* registry, WaitHub* hub,
-             Dispatcher* dispatcher, Limits limits);
+  RunService(store::RunStore* store, const Registry* registry, WaitHub* hub, Dispatcher* dispatcher,
+             Limits limits);
 
   // Enqueues all or none. With `batch`, errors name the item ("runs[i].input").
   StatusOr<std::vector<store::EnqueueResult>> Enqueue(const std::vector<EnqueueSpec>& specs,
-                                                     bool batch);
+                                                      bool batch);
   StatusOr<Run> Get(const std::string& id, bool with_history);
   StatusOr<RunPage> List(const ListSpec& spec);
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason);

@@ -1,8 +1,8 @@
 #include "server/engine/wait_hub.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace cueball::engine {
 namespace {
@@ -14,7 +14,9 @@ WaitHub::WaitHub(store::RunStore* store, Millis recheck_interval)
 
 WaitHub::~WaitHub() { Stop(); }
 
-void WaitHub::Start() { thread_ = std::thread([this] { Loop(); }); }
+void WaitHub::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void WaitHub::Stop() {
   {
@@ -99,8 +101,7 @@ void WaitHub::Loop() {
       auto wake = next_recheck;
       for (const auto& [h, w] : waiters_) wake = std::min(wake, w->deadline);
       cv_.wait_until(lock, wake, [&] {
-        return stop_ || resync_ || !fresh_.empty() || !ready_.empty() ||
-               SteadyClock::now() >= wake;
+        return stop_ || resync_ || !fresh_.empty() || !ready_.empty() || SteadyClock::now() >= wake;
       });
       if (stop_) {
         auto left = std::move(waiters_);

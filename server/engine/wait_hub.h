@@ -54,14 +54,14 @@ class WaitHub {
  private:
   struct Waiter {
     uint64_t handle = 0;
-    std::vector<std::string> ids;      // as requested (deduplicated, order kept)
-    std::set<std::string> remaining;   // not yet seen terminal
+    std::vector<std::string> ids;     // as requested (deduplicated, order kept)
+    std::set<std::string> remaining;  // not yet seen terminal
     bool any = false;
     std::chrono::steady_clock::time_point deadline;
     Done done;
-    bool registered = false;           // initial check done
+    bool registered = false;  // initial check done
     bool aborted = false;
-    Status error;                      // set when the wait must end with an error
+    Status error;  // set when the wait must end with an error
   };
 
   void Loop();
@@ -79,8 +79,8 @@ class WaitHub {
   uint64_t next_handle_ = 1;
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::string, std::set<uint64_t>> by_run_;
-  std::vector<uint64_t> fresh_;    // registered, initial check pending
-  std::set<uint64_t> ready_;       // satisfied, timed out or aborted: finish them
+  std::vector<uint64_t> fresh_;  // registered, initial check pending
+  std::set<uint64_t> ready_;     // satisfied, timed out or aborted: finish them
   std::thread thread_;
 };
 

@@ -13,8 +13,10 @@ Status Registry::Register(WorkflowType type) {
   std::set<std::string> names;
   for (const auto& s : type.steps) {
     if (s.name.empty() || !names.insert(s.name).second) {
-      return InvalidArgument("workflow type '" + type.name + "': step names must be unique and "
-                             "non-empty ('" + s.name + "')");
+      return InvalidArgument("workflow type '" + type.name +
+                             "': step names must be unique and "
+                             "non-empty ('" +
+                             s.name + "')");
     }
     if (!s.handler) {
       return InvalidArgument("workflow type '" + type.name + "': step '" + s.name +

@@ -7,11 +7,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "server/domain/run.h"
 #include "server/domain/status.h"
@@ -26,9 +25,9 @@ struct StepContext {
   const std::string& run_id;
   const std::string& workflow_type;
   const std::string& step;
-  int attempt;            // 1-based attempt number of this step
-  const Json& input;      // the run's input
-  Json& state;            // persisted state; changes are saved when the step completes
+  int attempt;        // 1-based attempt number of this step
+  const Json& input;  // the run's input
+  Json& state;        // persisted state; changes are saved when the step completes
   const CancelToken& cancel;
 };
 
@@ -37,7 +36,9 @@ class StepResult {
   enum class Kind { kNext, kComplete, kRetry, kFail, kDefer, kRelease };
 
   // Step done: go on to the next step, or finish the run with `result` if last.
-  static StepResult Next(Json result = nullptr) { return StepResult(Kind::kNext, std::move(result)); }
+  static StepResult Next(Json result = nullptr) {
+    return StepResult(Kind::kNext, std::move(result));
+  }
   // Finish the whole run now with `result`, skipping any remaining steps.
   static StepResult Complete(Json result) { return StepResult(Kind::kComplete, std::move(result)); }
   // The attempt failed but may succeed later; retried per the step's policy

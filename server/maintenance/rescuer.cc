@@ -11,7 +11,9 @@ Rescuer::Rescuer(store::RunStore* store, const engine::Registry* registry, Milli
 
 Rescuer::~Rescuer() { Stop(); }
 
-void Rescuer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Rescuer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Rescuer::Stop() {
   {
@@ -30,8 +32,8 @@ StatusOr<int> Rescuer::RunOnce() {
   for (const auto& c : *expired) {
     const engine::WorkflowType* type = registry_->Find(c.run.workflow_type);
     if (!type) continue;
-    std::string why = "lease of " + c.lease_owner + " expired at " + FormatTime(c.lease_expires_at) +
-                      " (daemon died or step hung)";
+    std::string why = "lease of " + c.lease_owner + " expired at " +
+                      FormatTime(c.lease_expires_at) + " (daemon died or step hung)";
     auto o = engine::Decide(c.run, c.lease_id, *type, engine::StepResult::Retry(why),
                             engine::Json::object(), Now(), rng_);
     o.events.insert(o.events.begin(),

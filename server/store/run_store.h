@@ -23,7 +23,7 @@ struct NewRun {
   std::string first_step;
   std::string queue = "default";
   int priority = 0;
-  std::string input = "{}";       // valid JSON text
+  std::string input = "{}";         // valid JSON text
   std::optional<TimePoint> run_at;  // nullopt: now (database clock)
   std::optional<std::string> idempotency_key;
   std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
@@ -68,10 +68,10 @@ struct Outcome {
   int step_index = 0;
   std::string step_name;
   int attempt = 0;
-  std::optional<std::string> state;   // nullopt: keep the stored state
+  std::optional<std::string> state;  // nullopt: keep the stored state
   std::optional<std::string> result;
   std::optional<std::string> error;
-  std::optional<TimePoint> run_at;    // for enqueued: when to run next; nullopt: now
+  std::optional<TimePoint> run_at;  // for enqueued: when to run next; nullopt: now
   std::vector<NewEvent> events;
 };
 
@@ -104,8 +104,8 @@ class RunStore {
   // `lease` is per workflow type (types missing from it get `default_lease`).
   virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                                   const std::vector<std::string>& queues,
-                                                  const std::vector<std::string>& types,
-                                                  int limit, Millis default_lease,
+                                                  const std::vector<std::string>& types, int limit,
+                                                  Millis default_lease,
                                                   const std::map<std::string, Millis>& lease) = 0;
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,

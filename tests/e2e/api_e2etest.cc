@@ -1,10 +1,9 @@
 // End to end through the gRPC wire with the C++ client library: the status
 // codes and messages a service calling cueballd sees, batches, paging,
 // deadlines and concurrent idempotent enqueues across client connections.
-#include <catch2/catch.hpp>
-
 #include <google/protobuf/util/time_util.h>
 
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
 #include <thread>

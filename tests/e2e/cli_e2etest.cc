@@ -1,13 +1,12 @@
 // End to end: a real cueballd process on a fresh database, driven by the real
 // cueball CLI, checking what a person at a terminal would see.
-#include <catch2/catch.hpp>
-
-#include <signal.h>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/support/daemon.h"
@@ -41,9 +40,8 @@ TEST_CASE("the five-minute tour: enqueue, wait, get, list") {
 
   auto get = d.Cli({"get", id});
   REQUIRE(get.exit_code == 0);
-  for (const char* field : {"type", "noop", "status", "succeeded", "attempt", "created",
-                            "finished", "input", "{\"n\":1}", "history:", "step_started",
-                            "run_succeeded"}) {
+  for (const char* field : {"type", "noop", "status", "succeeded", "attempt", "created", "finished",
+                            "input", "{\"n\":1}", "history:", "step_started", "run_succeeded"}) {
     CHECK_THAT(get.out, Catch::Contains(field));
   }
 
@@ -97,10 +95,9 @@ TEST_CASE("list filters and pages, cancel ends a run") {
   auto page = d.Cli({"list", "--status", "failed", "--type", "demo.flaky", "--limit", "2"});
   REQUIRE(page.exit_code == 0);
   CHECK_THAT(page.err, Catch::Contains("--page-token"));
-  auto all = json::parse(
-      d.Cli({"--json", "list", "--status", "failed", "--type", "demo.flaky", "--limit", "2",
-             "--all"})
-          .out);
+  auto all = json::parse(d.Cli({"--json", "list", "--status", "failed", "--type", "demo.flaky",
+                                "--limit", "2", "--all"})
+                             .out);
   CHECK(all["runs"].size() == 3);
   for (auto& r : all["runs"]) CHECK(r["status"] == "RUN_STATUS_FAILED");
 
@@ -210,8 +207,10 @@ TEST_CASE("kill -9 a daemon mid-step: another daemon rescues the run and finishe
   }
   CHECK(db.Scalar("SELECT status FROM cueball_runs WHERE id = '" + id + "'") == "running");
   // Time passes: the dead daemon's lease runs out (simulated, not slept).
-  db.Exec("UPDATE cueball_runs SET input = '{\"ms\": 100}', "
-          "lease_expires_at = now() - interval '1 second' WHERE id = '" + id + "'");
+  db.Exec(
+      "UPDATE cueball_runs SET input = '{\"ms\": 100}', "
+      "lease_expires_at = now() - interval '1 second' WHERE id = '" +
+      id + "'");
   Daemon second(db, {"--rescue-interval", "200ms"});
   auto wait = second.Cli({"wait", id, "--timeout", "60s"});
   CHECK(wait.exit_code == 0);
@@ -261,8 +260,8 @@ TEST_CASE("a generic gRPC client sees the health service SERVING and the API via
   grpc::CompletionQueue cq;
   grpc::ClientContext rctx;
   rctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto call = stub.PrepareCall(&rctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                               &cq);
+  auto call = stub.PrepareCall(
+      &rctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   auto step = [&](int t) {

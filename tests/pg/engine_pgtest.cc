@@ -2,9 +2,8 @@
 // wait hub and LISTEN/NOTIFY wired as in cueballd. Covers each demo type's
 // lifecycle, retries, defer, throwing and hung steps, Wait all/any/timeout,
 // cancel, and every bad-input case (which must write nothing).
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <future>
 
 #include "server/engine/change_router.h"
@@ -25,12 +24,12 @@ namespace {
 std::atomic<int> g_hang_started{0};
 
 void RegisterTestTypes(Registry& r) {
-  REQUIRE(r.Register({"test.throw",
-                      "",
-                      {{"boom",
-                        [](StepContext&) -> StepResult { throw std::runtime_error("kaboom"); },
-                        RetryPolicy::Fixed(2, Millis(10)), Millis(5000)}}})
-              .ok());
+  REQUIRE(
+      r.Register({"test.throw",
+                  "",
+                  {{"boom", [](StepContext&) -> StepResult { throw std::runtime_error("kaboom"); },
+                    RetryPolicy::Fixed(2, Millis(10)), Millis(5000)}}})
+          .ok());
   REQUIRE(r.Register({"test.hang",
                       "",
                       {{"hang",
@@ -121,8 +120,8 @@ TEST_CASE("noop runs to SUCCEEDED with a gap-free history") {
   CHECK(r.attempt == 1);
   CHECK(r.started_at.has_value());
   CHECK(r.finished_at.has_value());
-  CHECK(Kinds(r) == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
-                                             "run_succeeded"});
+  CHECK(Kinds(r) ==
+        std::vector<std::string>{"enqueued", "step_started", "step_succeeded", "run_succeeded"});
   for (size_t i = 1; i < r.history.size(); ++i) CHECK(r.history[i].seq > r.history[i - 1].seq);
 }
 
@@ -307,7 +306,8 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
        "workflow_type"},
       {"malformed JSON", [](EnqueueSpec& s) { s.input = "{bad"; }, StatusCode::kInvalidArgument,
        "input"},
-      {"payload over the cap", [](EnqueueSpec& s) { s.input = "\"" + std::string(2 << 20, 'x') + "\""; },
+      {"payload over the cap",
+       [](EnqueueSpec& s) { s.input = "\"" + std::string(2 << 20, 'x') + "\""; },
        StatusCode::kResourceExhausted, "input"},
       {"bad queue", [](EnqueueSpec& s) { s.queue = "no spaces allowed"; },
        StatusCode::kInvalidArgument, "queue"},
@@ -317,7 +317,11 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
        "delay"},
       {"absurd delay", [](EnqueueSpec& s) { s.delay = Millis(int64_t{400} * 86400000); },
        StatusCode::kInvalidArgument, "delay"},
-      {"run_at and delay", [](EnqueueSpec& s) { s.delay = Millis(1); s.run_at = Now(); },
+      {"run_at and delay",
+       [](EnqueueSpec& s) {
+         s.delay = Millis(1);
+         s.run_at = Now();
+       },
        StatusCode::kInvalidArgument, "delay"},
       {"long key", [](EnqueueSpec& s) { s.idempotency_key = std::string(300, 'k'); },
        StatusCode::kInvalidArgument, "idempotency_key"},

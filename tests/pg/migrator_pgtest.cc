@@ -1,9 +1,8 @@
 // Migrations on real PostgreSQL: applied once, in order, under the advisory
 // lock; an edited, removed, renamed or out-of-order applied file stops
 // everything with an error naming the file.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "server/store/postgres/migrator.h"

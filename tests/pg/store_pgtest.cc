@@ -1,8 +1,7 @@
 // PgRunStore on real PostgreSQL: idempotent enqueue under concurrency,
 // all-or-none batches, SKIP LOCKED claims, lease fencing, cancel, listing.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <set>
 #include <thread>
 
@@ -160,8 +159,9 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   REQUIRE(first->size() == 1);
   const std::string stale_lease = (*first)[0].lease_id;
   // Simulate a rescue: the run goes back to the queue and another node claims it.
-  db.Exec("UPDATE cueball_runs SET status = 'enqueued', lease_id = NULL, lease_owner = NULL, "
-          "lease_expires_at = NULL");
+  db.Exec(
+      "UPDATE cueball_runs SET status = 'enqueued', lease_id = NULL, lease_owner = NULL, "
+      "lease_expires_at = NULL");
   auto second = s.Claim("node-b", kQ, kT, 1, Millis(60000), {});
   REQUIRE(second->size() == 1);
   CHECK((*second)[0].run.attempt == 2);

@@ -9,9 +9,15 @@ namespace cueball::testing {
 
 Daemon::Daemon(const TestDatabase& db, std::vector<std::string> extra,
                std::map<std::string, std::string> env) {
-  std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(),
-                                   "--listen", "127.0.0.1:0", "--workers", "4",
-                                   "--drain-timeout", "1s"};
+  std::vector<std::string> argv = {BuiltBinary("cueballd"),
+                                   "--database-url",
+                                   db.url(),
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--workers",
+                                   "4",
+                                   "--drain-timeout",
+                                   "1s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = std::make_unique<Process>(argv, env);
   std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");

@@ -1,10 +1,9 @@
 #include "tests/support/test_db.h"
 
 #include <cstdlib>
+#include <pqxx/pqxx>
 #include <random>
 #include <stdexcept>
-
-#include <pqxx/pqxx>
 
 #include "server/store/postgres/migrator.h"
 

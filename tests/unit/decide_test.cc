@@ -1,7 +1,7 @@
 // Decide(): what the engine records for each kind of step result.
-#include <catch2/catch.hpp>
-
 #include "server/engine/decide.h"
+
+#include <catch2/catch.hpp>
 
 using namespace cueball;
 using namespace cueball::engine;
@@ -11,8 +11,11 @@ namespace {
 WorkflowType ThreeSteps() {
   auto ok = [](StepContext&) { return StepResult::Next(); };
   auto policy = RetryPolicy::Exponential(3, Millis(1000), Millis(10000));
-  return {"t", "", {{"a", ok, policy, Millis(1000)}, {"b", ok, policy, Millis(1000)},
-                    {"c", ok, policy, Millis(1000)}}};
+  return {"t",
+          "",
+          {{"a", ok, policy, Millis(1000)},
+           {"b", ok, policy, Millis(1000)},
+           {"c", ok, policy, Millis(1000)}}};
 }
 
 Run Claimed(int step_index, const std::string& step, int attempt) {
@@ -38,8 +41,8 @@ TEST_CASE("a successful middle step moves to the next step with a fresh attempt 
   std::mt19937_64 rng(1);
   auto type = ThreeSteps();
   auto now = Now();
-  auto o = Decide(Claimed(0, "a", 2), "lease", type, StepResult::Next({{"x", 1}}),
-                  Json{{"k", "v"}}, now, rng);
+  auto o = Decide(Claimed(0, "a", 2), "lease", type, StepResult::Next({{"x", 1}}), Json{{"k", "v"}},
+                  now, rng);
   CHECK(o.status == RunStatus::kEnqueued);
   CHECK(o.step_index == 1);
   CHECK(o.step_name == "b");

@@ -1,6 +1,5 @@
 // Domain value types: run ids, statuses and durations.
 #include <catch2/catch.hpp>
-
 #include <set>
 #include <thread>
 
@@ -15,7 +14,7 @@ TEST_CASE("new run ids are canonical UUIDv7 and sort by creation time") {
   for (int i = 0; i < 1000; ++i) {
     auto id = RunId::NewV7().str();
     REQUIRE(id.size() == 36);
-    CHECK(id[14] == '7');  // version nibble
+    CHECK(id[14] == '7');                                          // version nibble
     CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant
     CHECK(seen.insert(id).second);
     if (i % 100 == 0) {

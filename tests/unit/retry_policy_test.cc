@@ -1,7 +1,7 @@
 // Backoff decisions: ceilings, full jitter bounds, caps, and attempt limits.
-#include <catch2/catch.hpp>
-
 #include "server/engine/retry_policy.h"
+
+#include <catch2/catch.hpp>
 
 using namespace cueball;
 using namespace cueball::engine;
@@ -36,7 +36,8 @@ TEST_CASE("full jitter draws within [0, ceiling] and actually spreads") {
 TEST_CASE("fixed backoff is the same delay every time") {
   auto p = RetryPolicy::Fixed(4, Millis(250));
   std::mt19937_64 rng(1);
-  for (int attempt = 1; attempt <= 4; ++attempt) CHECK(BackoffDelay(p, attempt, rng) == Millis(250));
+  for (int attempt = 1; attempt <= 4; ++attempt)
+    CHECK(BackoffDelay(p, attempt, rng) == Millis(250));
 }
 
 TEST_CASE("attempts left counts used attempts against max_attempts") {

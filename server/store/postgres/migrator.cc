@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-
 #include <pqxx/pqxx>
 
 #include "server/store/postgres/pg_pool.h"
@@ -38,8 +37,8 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
   MigrationReport report;
   try {
     pqxx::connection conn(dsn_);
-    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" +
-                                    std::to_string(kMigrationLockKey) + ")");
+    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) +
+                                    ")");
     // The lock is per session: it goes with the connection on every return path.
     {
       pqxx::work tx(conn);
@@ -75,11 +74,11 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
                              [&](const Migration& m) { return m.version == version; });
       if (it == migrations_.end()) {
         if (version > max_known) {
-          return FailedPrecondition("database schema is at migration " + a.name +
-                                    ", newer than this build knows (latest " +
-                                    (migrations_.empty() ? std::string("none")
-                                                         : migrations_.back().name) +
-                                    "); upgrade cueballd");
+          return FailedPrecondition(
+              "database schema is at migration " + a.name +
+              ", newer than this build knows (latest " +
+              (migrations_.empty() ? std::string("none") : migrations_.back().name) +
+              "); upgrade cueballd");
         }
         return FailedPrecondition("applied migration " + a.name +
                                   " is missing from this build; migrations are append-only");
@@ -107,8 +106,8 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
     report.current_version = max_applied;
     if (!apply) {
       if (!pending.empty()) {
-        return FailedPrecondition(std::to_string(pending.size()) +
-                                  " migration(s) pending, first " + pending.front()->name);
+        return FailedPrecondition(std::to_string(pending.size()) + " migration(s) pending, first " +
+                                  pending.front()->name);
       }
       return report;
     }

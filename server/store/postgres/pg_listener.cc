@@ -1,11 +1,11 @@
 #include "server/store/postgres/pg_listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
-#include <random>
-
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
+#include <random>
 
 #include "server/store/postgres/pg_run_store.h"
 
@@ -34,7 +34,9 @@ PgListener::PgListener(std::string dsn, ChangeListener* sink) : dsn_(std::move(d
 
 PgListener::~PgListener() { Stop(); }
 
-void PgListener::Start() { thread_ = std::thread([this] { Loop(); }); }
+void PgListener::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void PgListener::Stop() {
   stop_ = true;

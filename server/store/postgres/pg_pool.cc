@@ -23,8 +23,7 @@ Status StatusFromCurrentException(const std::string& what) {
     const std::string cls = state.substr(0, 2);
     std::string msg = what + ": " + e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" ||
-        cls == "53") {
+    if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" || cls == "53") {
       return Unavailable(msg);
     }
     if (state == "40001" || state == "40P01") return Aborted(msg);

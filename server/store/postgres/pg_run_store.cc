@@ -1,9 +1,8 @@
 #include "server/store/postgres/pg_run_store.h"
 
 #include <map>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace cueball::store::pg {
 namespace {
@@ -199,8 +198,12 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
   std::vector<std::string> ids, keys;
   for (size_t i = 0; i < runs.size(); ++i) {
     const NewRun& r = runs[i];
-    json row = {{"ord", i},        {"id", r.id},       {"workflow_type", r.workflow_type},
-                {"step_name", r.first_step}, {"queue", r.queue}, {"priority", r.priority},
+    json row = {{"ord", i},
+                {"id", r.id},
+                {"workflow_type", r.workflow_type},
+                {"step_name", r.first_step},
+                {"queue", r.queue},
+                {"priority", r.priority},
                 {"input", r.input}};
     if (r.idempotency_key) {
       row["idempotency_key"] = *r.idempotency_key;
@@ -242,9 +245,9 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       }
       if (!got) return Internal("enqueue: run " + want.id + " missing after insert");
       if (got->workflow_type != want.workflow_type) {
-        return AlreadyExists(want.field_prefix + "idempotency_key: '" +
-                             *want.idempotency_key + "' already belongs to run " + got->id +
-                             " of workflow type '" + got->workflow_type + "'");
+        return AlreadyExists(want.field_prefix + "idempotency_key: '" + *want.idempotency_key +
+                             "' already belongs to run " + got->id + " of workflow type '" +
+                             got->workflow_type + "'");
       }
       out.push_back({*got, got->id == want.id});
     }
@@ -380,8 +383,8 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     const Outcome& o = outcomes[i];
     json events = json::array();
     for (const auto& e : o.events) {
-      events.push_back({{"kind", e.kind}, {"step", e.step}, {"attempt", e.attempt},
-                        {"data", e.data}});
+      events.push_back(
+          {{"kind", e.kind}, {"step", e.step}, {"attempt", e.attempt}, {"data", e.data}});
     }
     json row = {{"ord", i},
                 {"run_id", o.run_id},
@@ -431,12 +434,12 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::ExpiredLeases(const std::vector<st
   std::vector<ClaimedRun> out;
   Status st = pool_.With("expired leases", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    auto res = tx.exec_params(
-        "SELECT " + Cols() + ", " + kLeaseColumns +
-            " FROM cueball_runs "
-            "WHERE status = 'running' AND lease_expires_at < now() "
-            "AND workflow_type = ANY($1::text[]) ORDER BY lease_expires_at LIMIT $2",
-        PgTextArray(types), limit);
+    auto res =
+        tx.exec_params("SELECT " + Cols() + ", " + kLeaseColumns +
+                           " FROM cueball_runs "
+                           "WHERE status = 'running' AND lease_expires_at < now() "
+                           "AND workflow_type = ANY($1::text[]) ORDER BY lease_expires_at LIMIT $2",
+                       PgTextArray(types), limit);
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
