@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "client/cli/output.h"
 #include "client/client.h"
@@ -57,6 +59,22 @@ int Usage(const std::string& msg) {
   return kExitUsage;
 }
 
+// "@path" reads the file, "@-" reads stdin; anything else is the text itself.
+bool ReadInputArg(const std::string& arg, std::string* out) {
+  if (arg.empty() || arg[0] != '@') {
+    *out = arg;
+    return true;
+  }
+  if (arg == "@-") {
+    out->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return true;
+  }
+  std::ifstream in(arg.substr(1), std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
 struct Globals {
   std::string server = client::kDefaultServer;
   bool json = false;
@@ -79,7 +97,7 @@ int main(int argc, char** argv) {
   std::string e_type, e_input, e_queue, e_key, e_delay, e_run_at;
   int e_priority = 0;
   enq->add_option("type", e_type, "workflow type")->required();
-  enq->add_option("--input", e_input, "input as JSON text (default {})");
+  enq->add_option("--input", e_input, "input as JSON text, @FILE or @- for stdin (default {})");
   enq->add_option("--queue", e_queue, "queue (default \"default\")");
   enq->add_option("--priority", e_priority, "-1000..1000, lower runs first");
   enq->add_option("--delay", e_delay, "start no sooner than this from now (e.g. 30s)");
@@ -140,7 +158,11 @@ int main(int argc, char** argv) {
   if (enq->parsed()) {
     v1::EnqueueRequest req;
     req.set_workflow_type(e_type);
-    req.set_input(e_input);
+    std::string input;
+    if (!ReadInputArg(e_input, &input)) {
+      return Usage("--input: cannot read " + e_input.substr(1));
+    }
+    req.set_input(input);
     req.set_queue(e_queue);
     req.set_priority(e_priority);
     req.set_idempotency_key(e_key);

@@ -3,6 +3,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <future>
@@ -283,4 +284,32 @@ TEST_CASE("a generic gRPC client sees the health service SERVING and the API via
   call->Finish(&fs, reinterpret_cast<void*>(5));
   step(5);
   CHECK(fs.ok());
+}
+
+TEST_CASE("an unreachable database stops start-up with the reason and no password") {
+  auto r = Run({BuiltBinary("cueballd"), "--database-url",
+                "postgresql://postgres:hunter2@127.0.0.1:1/cueball"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("Connection refused"));
+  CHECK_THAT(r.err, !Catch::Contains("hunter2"));
+}
+
+TEST_CASE("enqueue reads input from a file or stdin with @") {
+  TestDatabase db(false);
+  Daemon d(db);
+  char path[] = "/tmp/cueball-input.XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string body = R"({"n": 7})";
+  REQUIRE(write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+  close(fd);
+  auto enq = d.Cli({"enqueue", "demo.pipeline", "--input", std::string("@") + path});
+  unlink(path);
+  REQUIRE(enq.exit_code == 0);
+  std::string id = Trim(enq.out);
+  REQUIRE(d.Cli({"wait", id}).exit_code == 0);
+  CHECK(json::parse(d.Cli({"--json", "get", id}).out)["result"]["n"] == 70);
+  auto missing = d.Cli({"enqueue", "noop", "--input", "@/no/such/file.json"});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("/no/such/file.json"));
 }

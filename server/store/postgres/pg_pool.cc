@@ -15,7 +15,11 @@ Status StatusFromCurrentException(const std::string& what) {
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    return Unavailable(what + ": database connection lost");
+    // libpq says why (refused, auth failed, no such database); never the password.
+    std::string why = e.what();
+    auto nl = why.find('\n');
+    if (nl != std::string::npos) why.resize(nl);
+    return Unavailable(what + ": database unavailable: " + why);
   } catch (const pqxx::in_doubt_error& e) {
     return Unavailable(what + ": connection lost during commit; the outcome is unknown");
   } catch (const pqxx::sql_error& e) {
