@@ -313,3 +313,14 @@ TEST_CASE("enqueue reads input from a file or stdin with @") {
   CHECK(missing.exit_code == 2);
   CHECK_THAT(missing.err, Catch::Contains("/no/such/file.json"));
 }
+
+TEST_CASE("the CLI finds the daemon through CUEBALL_SERVER, and --server wins over it") {
+  TestDatabase db(false);
+  Daemon d(db);
+  auto via_env = Run({BuiltBinary("cueball"), "types"}, {{"CUEBALL_SERVER", d.address()}});
+  CHECK(via_env.exit_code == 0);
+  CHECK_THAT(via_env.out, Catch::Contains("noop"));
+  auto flag_wins = Run({BuiltBinary("cueball"), "--server", d.address(), "types"},
+                       {{"CUEBALL_SERVER", "127.0.0.1:1"}});
+  CHECK(flag_wins.exit_code == 0);
+}
