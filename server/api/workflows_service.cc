@@ -47,8 +47,9 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
     // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.
     auto deadline = ctx->deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
-      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now()) -
-                  Millis(50);
+      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
+      // Leave room for the reply to travel: 100 ms plus 5% of the time left, at most 1 s.
+      left -= std::min(Millis(1000), Millis(100) + left / 20);
       if (left.count() < 0) left = Millis(0);
       Millis wanted = timeout.value_or(runs_->limits().default_wait_timeout);
       if (wanted.count() >= 0 && left < wanted) timeout = left;

@@ -115,7 +115,7 @@ TEST_CASE("Wait answers before the caller's deadline with satisfied=false") {
   w.add_ids(er.run().id());
   *w.mutable_timeout() = TimeUtil::SecondsToDuration(60);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(800));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(2000));
   auto channel = grpc::CreateChannel(d.address(), grpc::InsecureChannelCredentials());
   auto stub = v1::Workflows::NewStub(channel);
   v1::WaitResponse wr;

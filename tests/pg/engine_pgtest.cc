@@ -204,13 +204,15 @@ TEST_CASE("defer re-runs the step later without using an attempt") {
   auto kinds = Kinds(r);
   CHECK(std::count(kinds.begin(), kinds.end(), "step_deferred") == 1);
   CHECK(std::count(kinds.begin(), kinds.end(), "step_started") == 2);
-  // The second execution started no earlier than the deferral asked.
-  TimePoint deferred_at, restarted_at;
+  // The second execution started no earlier than the deferral asked: the
+  // handler asked for now + 300 ms after the first claim, so the second claim
+  // is at least 300 ms after the first.
+  std::vector<TimePoint> starts;
   for (const auto& ev : r.history) {
-    if (ev.kind == "step_deferred") deferred_at = ev.created_at;
-    if (ev.kind == "step_started") restarted_at = ev.created_at;
+    if (ev.kind == "step_started") starts.push_back(ev.created_at);
   }
-  CHECK(restarted_at - deferred_at >= std::chrono::milliseconds(250));
+  REQUIRE(starts.size() == 2);
+  CHECK(starts[1] - starts[0] >= std::chrono::milliseconds(290));
 }
 
 TEST_CASE("a delayed run does not start before its time") {
@@ -222,7 +224,9 @@ TEST_CASE("a delayed run does not start before its time") {
   auto res = e.service->Enqueue({s}, false);
   REQUIRE(res.ok());
   Run r = e.WaitDone((*res)[0].run.id);
-  CHECK(*r.started_at - r.created_at >= std::chrono::milliseconds(650));
+  // run_at is now + 700 ms when validated; created_at is the insert's own
+  // clock, a little later under load, so allow for that.
+  CHECK(*r.started_at - r.created_at >= std::chrono::milliseconds(500));
 }
 
 TEST_CASE("wait all, wait any and wait timeout") {
