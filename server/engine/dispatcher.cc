@@ -77,6 +77,19 @@ void Dispatcher::ClaimLoop() {
       free = opts_.workers - static_cast<int>(running_.size());
       poked_ = false;
     }
+    // While steps are running and only a few slots are free, wait briefly for
+    // more to free up, so that claims come in batches rather than one run per
+    // statement. With nothing running the claim goes out at once (latency).
+    if (free > 0 && free < opts_.workers / 2 && free < opts_.claim_batch) {
+      std::unique_lock<std::mutex> lock(mu_);
+      claim_cv_.wait_for(lock, opts_.claim_coalesce, [&] {
+        return stopping_ || opts_.workers - static_cast<int>(running_.size()) >=
+                                std::min(opts_.workers / 2, opts_.claim_batch);
+      });
+      if (stopping_) return;
+      free = opts_.workers - static_cast<int>(running_.size());
+      poked_ = false;
+    }
     Millis wait = opts_.poll_interval;
     if (free > 0) {
       const int want = std::min(free, opts_.claim_batch);

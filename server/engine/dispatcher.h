@@ -33,6 +33,7 @@ struct DispatcherOptions {
   Millis poll_interval{1000};   // fallback poll when no NOTIFY arrives
   Millis drain_timeout{10000};  // Stop(): wait this long for in-flight steps
   int complete_batch = 500;     // most outcomes recorded per transaction
+  Millis claim_coalesce{2};     // wait for more free slots before a small claim
 };
 
 class Dispatcher {
