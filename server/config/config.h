@@ -13,7 +13,7 @@ namespace cueball::config {
 struct Config {
   std::string database_url;
   std::string listen = "127.0.0.1:7420";
-  int workers = 8;
+  int workers = 32;
   std::vector<std::string> queues{"default"};
   int db_pool_size = 16;
   size_t max_payload_bytes = 1 << 20;
