@@ -55,6 +55,12 @@ grpc::Status Client::Cancel(const v1::CancelRequest& req, v1::CancelResponse* re
   return stub_->Cancel(&ctx, req, resp);
 }
 
+grpc::Status Client::Retry(const v1::RetryRequest& req, v1::RetryResponse* resp) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, rpc_timeout_);
+  return stub_->Retry(&ctx, req, resp);
+}
+
 grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, rpc_timeout_);

@@ -27,6 +27,7 @@ class Client {
   grpc::Status Wait(const v1::WaitRequest& req, v1::WaitResponse* resp);
   grpc::Status List(const v1::ListRequest& req, v1::ListResponse* resp);
   grpc::Status Cancel(const v1::CancelRequest& req, v1::CancelResponse* resp);
+  grpc::Status Retry(const v1::RetryRequest& req, v1::RetryResponse* resp);
   grpc::Status ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp);
 
  private:

@@ -143,6 +143,12 @@ int main(int argc, char** argv) {
   cancel->add_option("id", c_id, "run id")->required();
   cancel->add_option("--reason", c_reason, "why (recorded in the history)");
 
+  // retry
+  auto* retry = app.add_subcommand("retry", "re-enqueue a failed run from its failed step");
+  std::string r_id, r_reason;
+  retry->add_option("id", r_id, "run id")->required();
+  retry->add_option("--reason", r_reason, "why (recorded in the history)");
+
   // types
   auto* types = app.add_subcommand("types", "list the workflow types the daemon runs");
 
@@ -296,6 +302,21 @@ int main(int argc, char** argv) {
       std::cout << cli::ToJson(resp.run()).dump(2) << "\n";
     } else {
       std::cout << resp.run().id() << " canceled\n";
+    }
+    return 0;
+  }
+
+  if (retry->parsed()) {
+    v1::RetryRequest req;
+    req.set_id(r_id);
+    req.set_reason(r_reason);
+    v1::RetryResponse resp;
+    auto s = c.Retry(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp.run()).dump(2) << "\n";
+    } else {
+      std::cout << resp.run().id() << " retrying from step " << resp.run().step() << "\n";
     }
     return 0;
   }

@@ -198,6 +198,17 @@ grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequ
   });
 }
 
+grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryRequest* req,
+                                     v1::RetryResponse* resp) {
+  return Guard("Retry", [&] {
+    auto run = runs_->Retry(req->id(), req->reason());
+    if (!run.ok()) return ToGrpc(run.status());
+    ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
+    Log()->info("run retried run={} type={} step={}", run->id, run->workflow_type, run->step_name);
+    return grpc::Status::OK;
+  });
+}
+
 grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext*,
                                                  const v1::ListWorkflowTypesRequest*,
                                                  v1::ListWorkflowTypesResponse* resp) {

@@ -28,6 +28,8 @@ class WorkflowsService final : public WorkflowsServiceBase {
                     v1::ListResponse* resp) override;
   grpc::Status Cancel(grpc::ServerContext* ctx, const v1::CancelRequest* req,
                       v1::CancelResponse* resp) override;
+  grpc::Status Retry(grpc::ServerContext* ctx, const v1::RetryRequest* req,
+                     v1::RetryResponse* resp) override;
   grpc::Status ListWorkflowTypes(grpc::ServerContext* ctx, const v1::ListWorkflowTypesRequest* req,
                                  v1::ListWorkflowTypesResponse* resp) override;
 

@@ -61,6 +61,7 @@ inline constexpr const char* kRunSucceeded = "run_succeeded";
 inline constexpr const char* kRunFailed = "run_failed";
 inline constexpr const char* kRunCanceled = "run_canceled";
 inline constexpr const char* kRunRescued = "run_rescued";
+inline constexpr const char* kRunRetried = "run_retried";
 }  // namespace event_kind
 
 struct Event {

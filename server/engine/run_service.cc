@@ -171,6 +171,18 @@ StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reaso
   return run;
 }
 
+StatusOr<Run> RunService::Retry(const std::string& id, const std::string& reason) {
+  std::string canonical;
+  Status st = ParseId(id, "id", &canonical);
+  if (!st.ok()) return st;
+  if (reason.size() > kMaxReasonBytes) {
+    return InvalidArgument("reason: must be at most 1000 bytes");
+  }
+  auto run = store_->Retry(canonical, reason.empty() ? "retried by request" : reason);
+  if (run.ok() && dispatcher_) dispatcher_->Poke();
+  return run;
+}
+
 uint64_t RunService::Wait(const std::vector<std::string>& ids, bool any,
                           std::optional<Millis> timeout, WaitHub::Done done) {
   if (ids.empty()) {

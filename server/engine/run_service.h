@@ -64,6 +64,7 @@ class RunService {
   StatusOr<Run> Get(const std::string& id, bool with_history);
   StatusOr<RunPage> List(const ListSpec& spec);
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason);
+  StatusOr<Run> Retry(const std::string& id, const std::string& reason);
   // Validates, then waits asynchronously; `done` runs exactly once (on the
   // hub's thread, or inline with a validation error). Returns a handle for
   // AbortWait (0 if `done` already ran).

@@ -97,6 +97,11 @@ class RunStore {
   // NOT_FOUND if absent, FAILED_PRECONDITION if it already finished.
   virtual StatusOr<Run> Cancel(const std::string& id, const std::string& reason) = 0;
 
+  // Moves a FAILED run back to ENQUEUED at the step that failed, with its
+  // attempt count reset, and wakes dispatchers. NOT_FOUND if absent,
+  // FAILED_PRECONDITION if it is not FAILED.
+  virtual StatusOr<Run> Retry(const std::string& id, const std::string& reason) = 0;
+
   // Claims up to `limit` ready runs (status enqueued, run_at <= now) of the given
   // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
   // LOCKED so concurrent claimers never get the same run. Each claimed run

@@ -324,3 +324,20 @@ TEST_CASE("the CLI finds the daemon through CUEBALL_SERVER, and --server wins ov
                        {{"CUEBALL_SERVER", "127.0.0.1:1"}});
   CHECK(flag_wins.exit_code == 0);
 }
+
+TEST_CASE("cueball retry re-runs a failed run, and refuses one that did not fail") {
+  TestDatabase db(false);
+  Daemon d(db);
+  std::string id = Trim(d.Cli({"enqueue", "demo.flaky", "--input", R"({"succeed_on":99})"}).out);
+  REQUIRE(d.Cli({"wait", id, "--timeout", "60s"}).exit_code == 3);
+  // Make the next attempts succeed, as if the dependency had been fixed.
+  db.Exec("UPDATE cueball_runs SET input = '{\"succeed_on\": 1}' WHERE id = '" + id + "'");
+  auto r = d.Cli({"retry", id, "--reason", "fixed upstream"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("flaky"));
+  CHECK(d.Cli({"wait", id, "--timeout", "60s"}).exit_code == 0);
+  CHECK_THAT(d.Cli({"get", id}).out, Catch::Contains("run_retried"));
+  auto again = d.Cli({"retry", id});
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("FAILED_PRECONDITION"));
+}

@@ -22,6 +22,7 @@ using cueball::testing::WaitFor;
 namespace {
 
 std::atomic<int> g_hang_started{0};
+std::atomic<int> g_once_calls{0};
 
 void RegisterTestTypes(Registry& r) {
   REQUIRE(
@@ -30,6 +31,24 @@ void RegisterTestTypes(Registry& r) {
                   {{"boom", [](StepContext&) -> StepResult { throw std::runtime_error("kaboom"); },
                     RetryPolicy::Fixed(2, Millis(10)), Millis(5000)}}})
           .ok());
+  // Fails permanently on its first execution ever, succeeds afterwards: a
+  // failed run that a retry can fix. Step "b" comes after a step that always
+  // succeeds, so a retry must resume at "b", not start over.
+  REQUIRE(r.Register({"test.once",
+                      "",
+                      {{"a",
+                        [](StepContext& ctx) {
+                          ctx.state["a_runs"] = ctx.state.value("a_runs", 0) + 1;
+                          return StepResult::Next();
+                        },
+                        RetryPolicy::None(), Millis(5000)},
+                       {"b",
+                        [](StepContext&) {
+                          return g_once_calls++ == 0 ? StepResult::Fail("first time fails")
+                                                     : StepResult::Next("fixed");
+                        },
+                        RetryPolicy::None(), Millis(5000)}}})
+              .ok());
   REQUIRE(r.Register({"test.hang",
                       "",
                       {{"hang",
@@ -422,4 +441,32 @@ TEST_CASE("idempotent enqueue through the engine returns the same run") {
   CHECK((*a)[0].created);
   CHECK_FALSE((*b)[0].created);
   CHECK((*a)[0].run.id == (*b)[0].run.id);
+}
+
+TEST_CASE("retry re-enqueues a failed run from its failed step, recorded as an event") {
+  TestDatabase db;
+  Engine e(db);
+  g_once_calls = 0;
+  auto id = e.Enqueue("test.once");
+  Run failed = e.WaitDone(id);
+  REQUIRE(failed.status == RunStatus::kFailed);
+  CHECK(failed.step_name == "b");
+
+  auto retried = e.service->Retry(id, "dependency fixed");
+  REQUIRE(retried.ok());
+  CHECK(retried->status == RunStatus::kEnqueued);
+  CHECK(retried->step_name == "b");
+  CHECK(retried->attempt == 0);
+  Run done = e.WaitDone(id);
+  CHECK(done.status == RunStatus::kSucceeded);
+  CHECK(Parse(done.result) == "fixed");
+  CHECK(Json::parse(done.state)["a_runs"] == 1);  // step "a" did not run again
+  auto kinds = Kinds(done);
+  CHECK(std::count(kinds.begin(), kinds.end(), "run_retried") == 1);
+
+  auto again = e.service->Retry(id, "");
+  CHECK(again.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(again.status().message(), Catch::Contains("only failed runs"));
+  CHECK(e.service->Retry("bad", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.service->Retry(RunId::NewV7().str(), "").status().code() == StatusCode::kNotFound);
 }

@@ -158,6 +158,21 @@ WITH upd AS (
 SELECT %COLS% FROM upd
 )SQL";
 
+constexpr const char* kRetrySql = R"SQL(
+WITH upd AS (
+  UPDATE cueball_runs
+  SET status = 'enqueued', attempt = 0, error = NULL, result = NULL, finished_at = NULL,
+      run_at = now(), updated_at = now()
+  WHERE id = $1::uuid AND status = 'failed'
+  RETURNING *
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT id, 'run_retried', step_name, 0, jsonb_build_object('reason', $2::text)
+  FROM upd
+)
+SELECT %COLS% FROM upd
+)SQL";
+
 std::string WithCols(std::string sql) {
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
@@ -349,6 +364,27 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     }
     run = RunFromRow(res[0]);
     tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, id);
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return run;
+}
+
+StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason) {
+  Run run;
+  static const std::string sql = WithCols(kRetrySql);
+  Status st = pool_.With("retry", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(sql, id, reason);
+    if (res.empty()) {
+      auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
+      if (cur.empty()) return NotFound("id: no run with id " + id);
+      return FailedPrecondition("id: run " + id + " is " + cur[0][0].as<std::string>() +
+                                "; only failed runs can be retried");
+    }
+    run = RunFromRow(res[0]);
+    tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, run.queue);
     tx.commit();
     return Status::Ok();
   });

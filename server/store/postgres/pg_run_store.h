@@ -27,6 +27,7 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<Run>> GetMany(const std::vector<std::string>& ids) override;
   StatusOr<std::vector<Run>> List(const RunFilter& filter) override;
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
+  StatusOr<Run> Retry(const std::string& id, const std::string& reason) override;
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
