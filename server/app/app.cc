@@ -77,7 +77,7 @@ int Run(const config::Config& cfg) {
     return 1;
   }
 
-  store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size);
+  store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size, cfg.statement_timeout);
   engine::WaitHub hub(&store);
   engine::DispatcherOptions dopts;
   dopts.owner = cfg.node_id;

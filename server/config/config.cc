@@ -36,7 +36,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   CLI::App app{"cueballd: the cueball workflow daemon"};
   app.set_version_flag("--version", std::string("cueballd 0.1.0"));
   Config& c = *out;
-  std::string poll = "1s", lease = "5m", drain = "10s", rescue = "5s";
+  std::string poll = "1s", lease = "5m", drain = "10s", rescue = "5s", stmt = "30s";
   const DurationValidator duration;
 
   app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
@@ -82,6 +82,11 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
+  app.add_option("--statement-timeout", stmt, "longest a database statement may run")
+      ->envname("CUEBALL_STATEMENT_TIMEOUT")
+      ->check(duration)
+      ->type_name("DURATION")
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->envname("CUEBALL_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -115,6 +120,11 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   c.lease = *ParseDuration(lease);
   c.drain_timeout = *ParseDuration(drain);
   c.rescue_interval = *ParseDuration(rescue);
+  c.statement_timeout = *ParseDuration(stmt);
+  if (c.statement_timeout.count() < 100) {
+    std::cerr << "cueballd: --statement-timeout must be at least 100ms\n";
+    return ParseOutcome::kExitError;
+  }
   if (c.rescue_interval.count() < 100) {
     std::cerr << "cueballd: --rescue-interval must be at least 100ms\n";
     return ParseOutcome::kExitError;

@@ -21,6 +21,7 @@ struct Config {
   Millis lease{300000};
   Millis drain_timeout{10000};
   Millis rescue_interval{5000};
+  Millis statement_timeout{30000};
   std::string log_level = "info";
   std::string node_id;        // default: host-pid-random
   bool migrate_only = false;  // `cueballd migrate`

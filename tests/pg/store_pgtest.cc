@@ -2,6 +2,7 @@
 // all-or-none batches, SKIP LOCKED claims, lease fencing, cancel, listing.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -250,4 +251,31 @@ TEST_CASE("claim leases are per workflow type, with a default for the rest") {
                   "WHERE workflow_type = 'noop'") == "t");
   CHECK(db.Scalar("SELECT lease_expires_at - now() > interval '500 seconds' FROM cueball_runs "
                   "WHERE workflow_type = 'other'") == "t");
+}
+
+TEST_CASE("connection defaults are added to URL and key=value DSNs, never over the user's") {
+  auto url = pg::WithConnectionDefaults("postgresql://u@h:5432/db", 1500);
+  CHECK_THAT(url, Catch::StartsWith("postgresql://u@h:5432/db?connect_timeout=5&keepalives=1"));
+  CHECK_THAT(url, Catch::Contains("options=-c%20statement_timeout%3D1500"));
+  auto mine = pg::WithConnectionDefaults("postgresql://u@h/db?connect_timeout=9", 0);
+  CHECK_THAT(mine, Catch::Contains("connect_timeout=9") && !Catch::Contains("connect_timeout=5"));
+  CHECK_THAT(mine, !Catch::Contains("statement_timeout"));
+  auto kv = pg::WithConnectionDefaults("host=h dbname=db", 1500);
+  CHECK_THAT(kv, Catch::Contains(" keepalives_idle='30'") &&
+                     Catch::Contains(" options='-c statement_timeout=1500'"));
+}
+
+TEST_CASE(
+    "a statement past the statement timeout fails as DEADLINE_EXCEEDED, and the pool recovers") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 1, Millis(200));
+  // Hold a lock the store's claim must wait for, longer than the timeout.
+  pqxx::connection blocker(db.url());
+  pqxx::work tx(blocker);
+  tx.exec("LOCK TABLE cueball_runs IN ACCESS EXCLUSIVE MODE");
+  auto r = s.Claim("node", kQ, kT, 1, Millis(1000), {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kDeadlineExceeded);
+  tx.abort();
+  CHECK(s.Claim("node", kQ, kT, 1, Millis(1000), {}).ok());
 }

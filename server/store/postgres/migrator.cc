@@ -21,7 +21,7 @@ struct Applied {
 }  // namespace
 
 Migrator::Migrator(std::string dsn, std::vector<Migration> migrations)
-    : dsn_(std::move(dsn)), migrations_(std::move(migrations)) {
+    : dsn_(WithConnectionDefaults(dsn, 0)), migrations_(std::move(migrations)) {
   std::sort(migrations_.begin(), migrations_.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
 }

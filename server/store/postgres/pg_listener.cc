@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
 
 namespace cueball::store::pg {
@@ -30,7 +31,8 @@ class Receiver final : public pqxx::notification_receiver {
 
 }  // namespace
 
-PgListener::PgListener(std::string dsn, ChangeListener* sink) : dsn_(std::move(dsn)), sink_(sink) {}
+PgListener::PgListener(std::string dsn, ChangeListener* sink)
+    : dsn_(WithConnectionDefaults(dsn, 0)), sink_(sink) {}
 
 PgListener::~PgListener() { Stop(); }
 

@@ -1,6 +1,8 @@
 #include "server/store/postgres/pg_pool.h"
 
 #include <regex>
+#include <utility>
+#include <vector>
 
 namespace cueball::store::pg {
 
@@ -9,6 +11,32 @@ std::string RedactDsn(const std::string& dsn) {
   static const std::regex kKvPassword(R"((password\s*=\s*)(\S+))");
   std::string out = std::regex_replace(dsn, kUrlPassword, "$1****@");
   return std::regex_replace(out, kKvPassword, "$1****");
+}
+
+std::string WithConnectionDefaults(const std::string& dsn, int statement_timeout_ms) {
+  const bool url = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+  std::vector<std::pair<std::string, std::string>> defaults = {{"connect_timeout", "5"},
+                                                               {"keepalives", "1"},
+                                                               {"keepalives_idle", "30"},
+                                                               {"keepalives_interval", "10"},
+                                                               {"keepalives_count", "3"}};
+  if (statement_timeout_ms > 0) {
+    // libpq passes `options` to the server as command-line switches.
+    defaults.push_back({"options", "-c statement_timeout=" + std::to_string(statement_timeout_ms)});
+  }
+  std::string out = dsn;
+  for (const auto& [key, value] : defaults) {
+    if (dsn.find(key + "=") != std::string::npos) continue;  // the user's setting wins
+    if (url) {
+      std::string v = value;
+      for (size_t i = 0; (i = v.find(' ', i)) != std::string::npos;) v.replace(i, 1, "%20");
+      for (size_t i = 0; (i = v.find('=', i)) != std::string::npos; i += 3) v.replace(i, 1, "%3D");
+      out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + v;
+    } else {
+      out += " " + key + "='" + value + "'";
+    }
+  }
+  return out;
 }
 
 Status StatusFromCurrentException(const std::string& what) {

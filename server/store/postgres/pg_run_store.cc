@@ -206,7 +206,8 @@ std::string PgTextArray(const std::vector<std::string>& items) {
   return out;
 }
 
-PgRunStore::PgRunStore(std::string dsn, int pool_size) : pool_(std::move(dsn), pool_size) {}
+PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout)
+    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   json rows = json::array();

@@ -19,8 +19,9 @@ inline constexpr const char* kFinishedChannel = "cueball_finished";
 
 class PgRunStore final : public RunStore {
  public:
-  // `pool_size` connections at most; they are opened on first use.
-  PgRunStore(std::string dsn, int pool_size);
+  // `pool_size` connections at most, opened on first use; every statement is
+  // cancelled after `statement_timeout` (DEADLINE_EXCEEDED).
+  PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout = Millis(30000));
 
   StatusOr<std::vector<EnqueueResult>> Enqueue(const std::vector<NewRun>& runs) override;
   StatusOr<Run> Get(const std::string& id, bool with_history) override;
