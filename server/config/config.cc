@@ -36,7 +36,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   CLI::App app{"cueballd: the cueball workflow daemon"};
   app.set_version_flag("--version", std::string("cueballd 0.1.0"));
   Config& c = *out;
-  std::string poll = "1s", lease = "5m", drain = "10s", rescue = "5s", stmt = "30s";
+  std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s";
   const DurationValidator duration;
 
   app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
@@ -66,8 +66,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--lease", lease,
-                 "shortest lease on a claimed step (each type gets at least its longest step "
-                 "timeout + 30s)")
+                 "how long a claimed step is held without a heartbeat (renewed every lease/3)")
       ->envname("CUEBALL_LEASE")
       ->check(duration)
       ->type_name("DURATION")

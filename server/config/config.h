@@ -18,7 +18,7 @@ struct Config {
   int db_pool_size = 16;
   size_t max_payload_bytes = 1 << 20;
   Millis poll_interval{1000};
-  Millis lease{300000};
+  Millis lease{30000};
   Millis drain_timeout{10000};
   Millis rescue_interval{5000};
   Millis statement_timeout{30000};

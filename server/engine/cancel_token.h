@@ -10,7 +10,7 @@
 
 namespace cueball::engine {
 
-enum class CancelReason { kNone, kRunCanceled, kTimeout, kShutdown };
+enum class CancelReason { kNone, kRunCanceled, kTimeout, kShutdown, kLeaseLost };
 
 class CancelToken {
  public:

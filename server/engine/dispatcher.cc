@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "server/engine/decide.h"
 
@@ -31,15 +32,7 @@ Millis ErrorBackoff(int failures) {
 }  // namespace
 
 Dispatcher::Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options)
-    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {
-  // Until leases are extended by heartbeats, a lease must outlive the step it
-  // covers, or a healthy long step would be rescued while it still runs.
-  for (const auto* t : registry_->All()) {
-    Millis longest(0);
-    for (const auto& s : t->steps) longest = std::max(longest, s.timeout);
-    leases_[t->name] = std::max(opts_.lease, longest + Millis(30000));
-  }
-}
+    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -93,7 +86,7 @@ void Dispatcher::ClaimLoop() {
     Millis wait = opts_.poll_interval;
     if (free > 0) {
       const int want = std::min(free, opts_.claim_batch);
-      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease, leases_);
+      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease);
       if (!claimed.ok()) {
         ++failures;
         wait = ErrorBackoff(failures);
@@ -185,8 +178,11 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
         result = StepResult::Release("daemon shutting down");
         break;
       case CancelReason::kRunCanceled:
-        // The run is already terminal; the store would refuse any outcome.
-        Log()->debug("step stopped run={} step={} reason=canceled", run.id, run.step_name);
+      case CancelReason::kLeaseLost:
+        // The run is terminal or belongs to another attempt now; the store
+        // would refuse any outcome from this one.
+        Log()->info("step stopped run={} step={} reason={}", run.id, run.step_name,
+                    a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost" : "canceled");
         Finish(run.id);
         return;
     }
@@ -266,12 +262,38 @@ void Dispatcher::CompleterLoop() {
 }
 
 void Dispatcher::WatchdogLoop() {
+  const Millis heartbeat_every = std::max(Millis(100), opts_.lease / 3);
+  auto next_heartbeat = SteadyClock::now() + heartbeat_every;
   while (!watchdog_exit_) {
     std::this_thread::sleep_for(Millis(50));
     auto now = SteadyClock::now();
+    std::vector<std::string> leases;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, a] : running_) {
+        if (now >= a->deadline && !a->cancel.cancelled()) a->cancel.Cancel(CancelReason::kTimeout);
+        if (now >= next_heartbeat) leases.push_back(a->claimed.lease_id);
+      }
+    }
+    if (now < next_heartbeat) continue;
+    next_heartbeat = now + heartbeat_every;
+    if (leases.empty()) continue;
+    // Heartbeat: keep the leases of steps still running here, so a long step
+    // is never rescued while its daemon is alive.
+    auto lost = store_->ExtendLeases(leases, opts_.lease);
+    if (!lost.ok()) {
+      Log()->warn("lease heartbeat failed count={} error=\"{}\"", leases.size(),
+                  lost.status().message());
+      continue;
+    }
+    if (lost->empty()) continue;
+    std::set<std::string> gone(lost->begin(), lost->end());
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, a] : running_) {
-      if (now >= a->deadline && !a->cancel.cancelled()) a->cancel.Cancel(CancelReason::kTimeout);
+      if (gone.count(a->claimed.lease_id)) {
+        Log()->warn("lease lost run={} step={}; stopping the step", id, a->claimed.run.step_name);
+        a->cancel.Cancel(CancelReason::kLeaseLost);
+      }
     }
   }
 }

@@ -4,7 +4,9 @@
 // poked (NOTIFY, a freed slot) or until the next due run_at, polling only as a
 // fallback. Step timeouts cancel the handler's token; a handler that throws
 // is a failed attempt. Stop() stops claiming, lets in-flight steps finish for
-// up to the drain timeout, then cancels them and releases their runs.
+// up to the drain timeout, then cancels them and releases their runs. While a
+// step runs, its lease is extended by a heartbeat; a step whose lease was lost
+// (rescued elsewhere) is stopped.
 #pragma once
 
 #include <atomic>
@@ -26,10 +28,9 @@ namespace cueball::engine {
 struct DispatcherOptions {
   std::string owner;  // this daemon's id, recorded on leases
   std::vector<std::string> queues{"default"};
-  int workers = 8;              // concurrent steps
-  int claim_batch = 100;        // most runs claimed per statement
-  Millis lease{300000};         // lease length on claim; at least each
-                                // type's longest step timeout + 30 s
+  int workers = 8;        // concurrent steps
+  int claim_batch = 100;  // most runs claimed per statement
+  Millis lease{30000};    // lease length; extended by a heartbeat every lease/3 while a step runs
   Millis poll_interval{1000};   // fallback poll when no NOTIFY arrives
   Millis drain_timeout{10000};  // Stop(): wait this long for in-flight steps
   int complete_batch = 500;     // most outcomes recorded per transaction
@@ -71,7 +72,6 @@ class Dispatcher {
   const Registry* const registry_;
   const DispatcherOptions opts_;
   std::vector<std::string> types_;
-  std::map<std::string, Millis> leases_;  // per type
 
   mutable std::mutex mu_;
   std::condition_variable claim_cv_;  // ClaimLoop waits for pokes / slots

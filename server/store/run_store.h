@@ -106,12 +106,16 @@ class RunStore {
   // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
   // LOCKED so concurrent claimers never get the same run. Each claimed run
   // gets attempt+1, a new lease id, owner and expiry, and a step_started event.
-  // `lease` is per workflow type (types missing from it get `default_lease`).
   virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                                   const std::vector<std::string>& queues,
                                                   const std::vector<std::string>& types, int limit,
-                                                  Millis default_lease,
-                                                  const std::map<std::string, Millis>& lease) = 0;
+                                                  Millis lease) = 0;
+
+  // Heartbeat: pushes the expiry of these leases to now + `lease` (database
+  // clock), where the run is still RUNNING under that lease. Returns the lease
+  // ids that could not be extended (lost: rescued or canceled meanwhile).
+  virtual StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
+                                                          Millis lease) = 0;
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,
   // whether it was accepted (false: the lease was no longer this attempt's).

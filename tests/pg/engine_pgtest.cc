@@ -8,6 +8,7 @@
 
 #include "server/engine/change_router.h"
 #include "server/engine/run_service.h"
+#include "server/maintenance/rescuer.h"
 #include "server/store/postgres/pg_listener.h"
 #include "server/store/postgres/pg_run_store.h"
 #include "tests/support/test_db.h"
@@ -63,7 +64,7 @@ void RegisterTestTypes(Registry& r) {
 
 // One daemon's engine, in-process.
 struct Engine {
-  explicit Engine(const TestDatabase& db, int workers = 4)
+  explicit Engine(const TestDatabase& db, int workers = 4, Millis lease = Millis(30000))
       : store(db.url(), 8), hub(&store, Millis(2000)) {
     REQUIRE(workers::RegisterBuiltins(registry).ok());
     RegisterTestTypes(registry);
@@ -72,6 +73,7 @@ struct Engine {
     o.workers = workers;
     o.poll_interval = Millis(500);
     o.drain_timeout = Millis(2000);
+    o.lease = lease;
     dispatcher = std::make_unique<Dispatcher>(&store, &registry, o);
     service = std::make_unique<RunService>(&store, &registry, &hub, dispatcher.get(), Limits{});
     router = std::make_unique<ChangeRouter>(dispatcher.get(), &hub);
@@ -469,4 +471,30 @@ TEST_CASE("retry re-enqueues a failed run from its failed step, recorded as an e
   CHECK_THAT(again.status().message(), Catch::Contains("only failed runs"));
   CHECK(e.service->Retry("bad", "").status().code() == StatusCode::kInvalidArgument);
   CHECK(e.service->Retry(RunId::NewV7().str(), "").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("heartbeats keep a step that outlives its lease from being rescued") {
+  TestDatabase db;
+  Engine e(db, 4, Millis(1000));
+  maintenance::Rescuer rescuer(&e.store, &e.registry, Millis(100));
+  rescuer.Start();
+  Run r = e.WaitDone(e.Enqueue("demo.sleep", R"({"ms":3000})"));
+  rescuer.Stop();
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.attempt == 1);
+  auto kinds = Kinds(r);
+  CHECK(std::count(kinds.begin(), kinds.end(), "run_rescued") == 0);
+}
+
+TEST_CASE("a step whose lease is lost is stopped") {
+  TestDatabase db;
+  Engine e(db, 4, Millis(1000));
+  auto id = e.Enqueue("demo.sleep", R"({"ms":60000})");
+  REQUIRE(WaitFor([&] { return e.dispatcher->in_flight() == 1; }));
+  // Another daemon rescued the run meanwhile (simulated): the lease is gone.
+  db.Exec(
+      "UPDATE cueball_runs SET status = 'enqueued', lease_id = NULL, lease_owner = NULL, "
+      "lease_expires_at = NULL, run_at = now() + interval '1 hour'");
+  CHECK(WaitFor([&] { return e.dispatcher->in_flight() == 0; }, Millis(10000)));
+  CHECK(e.service->Get(id, false)->status == RunStatus::kEnqueued);
 }

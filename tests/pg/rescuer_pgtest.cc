@@ -33,7 +33,7 @@ TEST_CASE("an expired lease is rescued as a failed attempt and the old holder is
   auto run = FlakyRun();
   REQUIRE(s.Enqueue({run}).ok());
   // A daemon claims it and then "dies" (never completes).
-  auto claimed = s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000), {});
+  auto claimed = s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000));
   REQUIRE(claimed->size() == 1);
   CHECK(*rescuer.RunOnce() == 0);  // lease still valid: nothing to do
   db.Exec("UPDATE cueball_runs SET lease_expires_at = now() - interval '1 second'");
@@ -64,7 +64,7 @@ TEST_CASE("a rescued run whose attempts are used up fails") {
   auto run = FlakyRun();
   REQUIRE(s.Enqueue({run}).ok());
   db.Exec("UPDATE cueball_runs SET attempt = 4");  // demo.flaky allows 5
-  REQUIRE(s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000), {})->size() == 1);
+  REQUIRE(s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000))->size() == 1);
   db.Exec("UPDATE cueball_runs SET lease_expires_at = now() - interval '1 second'");
   CHECK(*rescuer.RunOnce() == 1);
   CHECK(db.Scalar("SELECT status FROM cueball_runs") == "failed");

@@ -98,7 +98,7 @@ TEST_CASE("claims follow priority, then run_at, and skip runs not yet due") {
   auto low = MakeRun("noop", 5), high = MakeRun("noop", -5), later = MakeRun("noop", -10);
   later.run_at = Now() + std::chrono::hours(1);
   REQUIRE(s.Enqueue({low, high, later}).ok());
-  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000), {});
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000));
   REQUIRE(c.ok());
   REQUIRE(c->size() == 2);
   CHECK((*c)[0].run.id == high.id);
@@ -118,10 +118,10 @@ TEST_CASE("claims only take the queues and types asked for") {
   other_queue.queue = "emails";
   auto unknown_type = MakeRun("not-mine");
   REQUIRE(s.Enqueue({other_queue, unknown_type}).ok());
-  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000), {});
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000));
   REQUIRE(c.ok());
   CHECK(c->empty());
-  auto e = s.Claim("node-a", {"emails"}, kT, 10, Millis(60000), {});
+  auto e = s.Claim("node-a", {"emails"}, kT, 10, Millis(60000));
   REQUIRE(e.ok());
   CHECK(e->size() == 1);
 }
@@ -138,7 +138,7 @@ TEST_CASE("concurrent claimers never receive the same run") {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       while (true) {
-        auto c = s.Claim("node-" + std::to_string(t), kQ, kT, 7, Millis(60000), {});
+        auto c = s.Claim("node-" + std::to_string(t), kQ, kT, 7, Millis(60000));
         if (!c.ok() || c->empty()) return;
         std::lock_guard<std::mutex> lock(mu);
         for (auto& r : *c) claimed.insert(r.run.id);
@@ -155,7 +155,7 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   pg::PgRunStore s(db.url(), 4);
   auto run = MakeRun();
   REQUIRE(s.Enqueue({run}).ok());
-  auto first = s.Claim("node-a", kQ, kT, 1, Millis(60000), {});
+  auto first = s.Claim("node-a", kQ, kT, 1, Millis(60000));
   REQUIRE(first.ok());
   REQUIRE(first->size() == 1);
   const std::string stale_lease = (*first)[0].lease_id;
@@ -163,7 +163,7 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   db.Exec(
       "UPDATE cueball_runs SET status = 'enqueued', lease_id = NULL, lease_owner = NULL, "
       "lease_expires_at = NULL");
-  auto second = s.Claim("node-b", kQ, kT, 1, Millis(60000), {});
+  auto second = s.Claim("node-b", kQ, kT, 1, Millis(60000));
   REQUIRE(second->size() == 1);
   CHECK((*second)[0].run.attempt == 2);
 
@@ -241,16 +241,23 @@ TEST_CASE("list filters by type, status and queue and pages newest first") {
   CHECK(s.List(by_queue)->empty());
 }
 
-TEST_CASE("claim leases are per workflow type, with a default for the rest") {
+TEST_CASE("heartbeats extend live leases and report the ones that were lost") {
   TestDatabase db;
   pg::PgRunStore s(db.url(), 4);
-  REQUIRE(s.Enqueue({MakeRun("noop"), MakeRun("other")}).ok());
-  auto c = s.Claim("node-a", kQ, kT, 10, Millis(600000), {{"noop", Millis(5000)}});
+  REQUIRE(s.Enqueue({MakeRun(), MakeRun()}).ok());
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(2000));
   REQUIRE(c->size() == 2);
-  CHECK(db.Scalar("SELECT lease_expires_at - now() < interval '10 seconds' FROM cueball_runs "
-                  "WHERE workflow_type = 'noop'") == "t");
-  CHECK(db.Scalar("SELECT lease_expires_at - now() > interval '500 seconds' FROM cueball_runs "
-                  "WHERE workflow_type = 'other'") == "t");
+  std::vector<std::string> leases = {(*c)[0].lease_id, (*c)[1].lease_id};
+  auto lost = s.ExtendLeases(leases, Millis(600000));
+  REQUIRE(lost.ok());
+  CHECK(lost->empty());
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE lease_expires_at - now() > "
+                  "interval '500 seconds'") == "2");
+  // One run is canceled meanwhile: its lease is reported lost.
+  REQUIRE(s.Cancel((*c)[1].run.id, "x").ok());
+  lost = s.ExtendLeases(leases, Millis(600000));
+  REQUIRE(lost.ok());
+  CHECK(*lost == std::vector<std::string>{(*c)[1].lease_id});
 }
 
 TEST_CASE("connection defaults are added to URL and key=value DSNs, never over the user's") {
@@ -273,9 +280,9 @@ TEST_CASE(
   pqxx::connection blocker(db.url());
   pqxx::work tx(blocker);
   tx.exec("LOCK TABLE cueball_runs IN ACCESS EXCLUSIVE MODE");
-  auto r = s.Claim("node", kQ, kT, 1, Millis(1000), {});
+  auto r = s.Claim("node", kQ, kT, 1, Millis(1000));
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == StatusCode::kDeadlineExceeded);
   tx.abort();
-  CHECK(s.Claim("node", kQ, kT, 1, Millis(1000), {}).ok());
+  CHECK(s.Claim("node", kQ, kT, 1, Millis(1000)).ok());
 }

@@ -98,9 +98,7 @@ WITH picked AS (
 ), upd AS (
   UPDATE cueball_runs r
   SET status = 'running', attempt = r.attempt + 1, lease_id = gen_random_uuid(),
-      lease_owner = $1,
-      lease_expires_at = now() + coalesce(($6::jsonb ->> r.workflow_type)::bigint, $5)
-                                 * interval '1 millisecond',
+      lease_owner = $1, lease_expires_at = now() + $5 * interval '1 millisecond',
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
@@ -372,6 +370,28 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
   return run;
 }
 
+StatusOr<std::vector<std::string>> PgRunStore::ExtendLeases(
+    const std::vector<std::string>& lease_ids, Millis lease) {
+  std::vector<std::string> lost;
+  if (lease_ids.empty()) return lost;
+  Status st = pool_.With("extend leases", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "WITH want AS (SELECT unnest($1::uuid[]) AS lease_id), "
+        "ext AS (UPDATE cueball_runs r SET lease_expires_at = now() + $2 * interval "
+        "'1 millisecond' FROM want WHERE r.lease_id = want.lease_id AND r.status = 'running' "
+        "RETURNING r.lease_id) "
+        "SELECT want.lease_id::text FROM want LEFT JOIN ext USING (lease_id) "
+        "WHERE ext.lease_id IS NULL",
+        PgTextArray(lease_ids), static_cast<int64_t>(lease.count()));
+    tx.commit();
+    for (const auto& row : res) lost.push_back(row[0].as<std::string>());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return lost;
+}
+
 StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason) {
   Run run;
   static const std::string sql = WithCols(kRetrySql);
@@ -396,16 +416,13 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
 StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& queues,
                                                     const std::vector<std::string>& types,
-                                                    int limit, Millis default_lease,
-                                                    const std::map<std::string, Millis>& lease) {
-  json leases = json::object();
-  for (const auto& [type, ms] : lease) leases[type] = ms.count();
+                                                    int limit, Millis lease) {
   std::vector<ClaimedRun> out;
   static const std::string sql = WithCols(kClaimSql);
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_params(sql, owner, PgTextArray(queues), PgTextArray(types), limit,
-                              static_cast<int64_t>(default_lease.count()), leases.dump());
+                              static_cast<int64_t>(lease.count()));
     tx.commit();
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();

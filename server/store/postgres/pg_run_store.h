@@ -32,8 +32,9 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
-                                          Millis default_lease,
-                                          const std::map<std::string, Millis>& lease) override;
+                                          Millis lease) override;
+  StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
+                                                  Millis lease) override;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
