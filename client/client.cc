@@ -67,6 +67,12 @@ grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
   return stub_->ListWorkflowTypes(&ctx, v1::ListWorkflowTypesRequest(), resp);
 }
 
+grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, rpc_timeout_);
+  return stub_->ListNodes(&ctx, v1::ListNodesRequest(), resp);
+}
+
 std::string StatusName(v1::RunStatus s) {
   switch (s) {
     case v1::RUN_STATUS_ENQUEUED:

@@ -29,6 +29,7 @@ class Client {
   grpc::Status Cancel(const v1::CancelRequest& req, v1::CancelResponse* resp);
   grpc::Status Retry(const v1::RetryRequest& req, v1::RetryResponse* resp);
   grpc::Status ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp);
+  grpc::Status ListNodes(v1::ListNodesResponse* resp);
 
  private:
   void SetDeadline(grpc::ClientContext* ctx, Millis d) const;

@@ -152,6 +152,11 @@ int main(int argc, char** argv) {
   // types
   auto* types = app.add_subcommand("types", "list the workflow types the daemon runs");
 
+  // nodes
+  auto* nodes = app.add_subcommand("nodes", "list the daemons sharing the database");
+  bool n_all = false;
+  nodes->add_flag("--all", n_all, "include stopped and silent daemons (seen in the last hour)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -318,6 +323,28 @@ int main(int argc, char** argv) {
     } else {
       std::cout << resp.run().id() << " retrying from step " << resp.run().step() << "\n";
     }
+    return 0;
+  }
+
+  if (nodes->parsed()) {
+    v1::ListNodesResponse resp;
+    auto s = c.ListNodes(&resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+      return 0;
+    }
+    cli::Table t({"ID", "ALIVE", "HOST", "PID", "LISTEN", "WORKERS", "QUEUES", "VERSION", "STARTED",
+                  "LAST SEEN"});
+    for (const auto& n : resp.nodes()) {
+      if (!n_all && !n.alive()) continue;
+      std::string queues;
+      for (const auto& q : n.queues()) queues += (queues.empty() ? "" : ",") + q;
+      t.Add({n.id(), n.alive() ? "yes" : "no", n.host(), std::to_string(n.pid()), n.listen(),
+             std::to_string(n.workers()), queues, n.version(), cli::FormatTimestamp(n.started_at()),
+             cli::FormatTimestamp(n.last_seen_at())});
+    }
+    t.Print(std::cout);
     return 0;
   }
 

@@ -118,4 +118,19 @@ void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out) {
   }
 }
 
+void ToProto(const maintenance::NodeView& v, v1::Node* out) {
+  const auto& n = v.info;
+  out->set_id(n.id);
+  out->set_host(n.host);
+  out->set_pid(n.pid);
+  out->set_version(n.version);
+  out->set_listen(n.listen);
+  for (const auto& q : n.queues) out->add_queues(q);
+  out->set_workers(n.workers);
+  SetTime(n.started_at, out->mutable_started_at());
+  SetTime(n.last_seen_at, out->mutable_last_seen_at());
+  if (n.stopped_at) SetTime(*n.stopped_at, out->mutable_stopped_at());
+  out->set_alive(v.alive);
+}
+
 }  // namespace cueball::api

@@ -9,6 +9,7 @@
 #include "server/domain/status.h"
 #include "server/engine/run_service.h"
 #include "server/engine/workflow.h"
+#include "server/maintenance/node_registry.h"
 
 namespace cueball::api {
 
@@ -18,5 +19,6 @@ v1::RunStatus ToProto(RunStatus s);
 std::optional<RunStatus> FromProto(v1::RunStatus s);
 engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req);
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out);
+void ToProto(const maintenance::NodeView& node, v1::Node* out);
 
 }  // namespace cueball::api

@@ -96,7 +96,8 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-WorkflowsService::WorkflowsService(engine::RunService* runs) : runs_(runs) {}
+WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes)
+    : runs_(runs), nodes_(nodes) {}
 
 int WorkflowsService::StepCount(const std::string& type) const {
   const auto* t = runs_->registry().Find(type);
@@ -205,6 +206,17 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryReques
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
     Log()->info("run retried run={} type={} step={}", run->id, run->workflow_type, run->step_name);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+                                         v1::ListNodesResponse* resp) {
+  return Guard("ListNodes", [&] {
+    if (!nodes_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "node registry is off");
+    auto nodes = nodes_->List();
+    if (!nodes.ok()) return ToGrpc(nodes.status());
+    for (const auto& v : *nodes) ToProto(v, resp->add_nodes());
     return grpc::Status::OK;
   });
 }

@@ -7,6 +7,7 @@
 
 #include "cueball/v1/workflows.grpc.pb.h"
 #include "server/engine/run_service.h"
+#include "server/maintenance/node_registry.h"
 
 namespace cueball::api {
 
@@ -14,7 +15,8 @@ using WorkflowsServiceBase = v1::Workflows::WithCallbackMethod_Wait<v1::Workflow
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
-  explicit WorkflowsService(engine::RunService* runs);
+  // `nodes` may be null: ListNodes then answers UNIMPLEMENTED.
+  WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes = nullptr);
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -30,6 +32,8 @@ class WorkflowsService final : public WorkflowsServiceBase {
                       v1::CancelResponse* resp) override;
   grpc::Status Retry(grpc::ServerContext* ctx, const v1::RetryRequest* req,
                      v1::RetryResponse* resp) override;
+  grpc::Status ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest* req,
+                         v1::ListNodesResponse* resp) override;
   grpc::Status ListWorkflowTypes(grpc::ServerContext* ctx, const v1::ListWorkflowTypesRequest* req,
                                  v1::ListWorkflowTypesResponse* resp) override;
 
@@ -39,6 +43,7 @@ class WorkflowsService final : public WorkflowsServiceBase {
                            std::vector<v1::EnqueueResponse*> outs);
 
   engine::RunService* const runs_;
+  maintenance::NodeRegistry* const nodes_;
 };
 
 }  // namespace cueball::api

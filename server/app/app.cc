@@ -5,17 +5,21 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
 
 #include "server/api/workflows_service.h"
+#include "server/domain/version.h"
 #include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
+#include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_listener.h"
+#include "server/store/postgres/pg_node_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
 #include "workers/builtin.h"
@@ -94,7 +98,18 @@ int Run(const config::Config& cfg) {
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   store::pg::PgListener listener(cfg.database_url, &router);
 
-  api::WorkflowsService service(&runs);
+  store::pg::PgNodeStore node_store(cfg.database_url);
+  store::NodeInfo self;
+  self.id = cfg.node_id;
+  char host_name[256] = {0};
+  gethostname(host_name, sizeof host_name - 1);
+  self.host = host_name;
+  self.pid = static_cast<int>(getpid());
+  self.version = kVersion;
+  self.queues = cfg.queues;
+  self.workers = cfg.workers;
+  maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
+  api::WorkflowsService service(&runs, &nodes);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -113,9 +128,11 @@ int Run(const config::Config& cfg) {
   listener.Start();
   dispatcher.Start();
   rescuer.Start();
+  const std::string address =
+      cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
+  nodes.Start(address);
   server->GetHealthCheckService()->SetServingStatus(true);
-  std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
-  log->info("listening address={}:{} workers={} queues={} types={}", host, port, cfg.workers,
+  log->info("listening address={} workers={} queues={} types={}", address, cfg.workers,
             fmt::join(cfg.queues, ","), fmt::join(registry.Names(), ","));
 
   int sig = WaitForShutdownSignal();
@@ -125,6 +142,7 @@ int Run(const config::Config& cfg) {
   hub.Stop();  // answers every pending Wait before the server stops
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   rescuer.Stop();
+  nodes.Stop();
   dispatcher.Stop();
   listener.Stop();
   log->info("stopped");

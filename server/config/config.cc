@@ -7,6 +7,7 @@
 #include <random>
 
 #include "server/domain/duration.h"
+#include "server/domain/version.h"
 
 namespace cueball::config {
 namespace {
@@ -34,9 +35,10 @@ std::string DefaultNodeId() {
 
 ParseOutcome Parse(int argc, char** argv, Config* out) {
   CLI::App app{"cueballd: the cueball workflow daemon"};
-  app.set_version_flag("--version", std::string("cueballd 0.1.0"));
+  app.set_version_flag("--version", std::string("cueballd ") + kVersion);
   Config& c = *out;
-  std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s";
+  std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s",
+              node_hb = "5s";
   const DurationValidator duration;
 
   app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
@@ -86,6 +88,12 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
+  app.add_option("--node-heartbeat", node_hb,
+                 "how often this daemon reports itself alive (dead after 3 missed)")
+      ->envname("CUEBALL_NODE_HEARTBEAT")
+      ->check(duration)
+      ->type_name("DURATION")
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->envname("CUEBALL_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -120,6 +128,11 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   c.drain_timeout = *ParseDuration(drain);
   c.rescue_interval = *ParseDuration(rescue);
   c.statement_timeout = *ParseDuration(stmt);
+  c.node_heartbeat = *ParseDuration(node_hb);
+  if (c.node_heartbeat.count() < 100) {
+    std::cerr << "cueballd: --node-heartbeat must be at least 100ms\n";
+    return ParseOutcome::kExitError;
+  }
   if (c.statement_timeout.count() < 100) {
     std::cerr << "cueballd: --statement-timeout must be at least 100ms\n";
     return ParseOutcome::kExitError;

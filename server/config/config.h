@@ -22,6 +22,7 @@ struct Config {
   Millis drain_timeout{10000};
   Millis rescue_interval{5000};
   Millis statement_timeout{30000};
+  Millis node_heartbeat{5000};
   std::string log_level = "info";
   std::string node_id;        // default: host-pid-random
   bool migrate_only = false;  // `cueballd migrate`

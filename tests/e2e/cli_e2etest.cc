@@ -341,3 +341,25 @@ TEST_CASE("cueball retry re-runs a failed run, and refuses one that did not fail
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("FAILED_PRECONDITION"));
 }
+
+TEST_CASE("cueball nodes lists every daemon on the database and their liveness") {
+  TestDatabase db(false);
+  Daemon one(db, {"--node-id", "node-one", "--node-heartbeat", "200ms"});
+  auto two = std::make_unique<Daemon>(
+      db, std::vector<std::string>{"--node-id", "node-two", "--node-heartbeat", "200ms"});
+  auto nodes = one.Cli({"nodes"});
+  REQUIRE(nodes.exit_code == 0);
+  CHECK_THAT(nodes.out, Catch::Contains("node-one") && Catch::Contains("node-two"));
+  CHECK_THAT(nodes.out, Catch::Contains(two->address()));
+  two->proc().Signal(SIGTERM);
+  REQUIRE(two->proc().Wait(std::chrono::seconds(30)) == 0);
+  two.reset();
+  auto after = one.Cli({"nodes"});
+  CHECK_THAT(after.out, Catch::Contains("node-one") && !Catch::Contains("node-two"));
+  auto all = json::parse(one.Cli({"--json", "nodes", "--all"}).out);
+  bool two_dead = false;
+  for (auto& n : all["nodes"]) {
+    if (n["id"] == "node-two") two_dead = n["alive"] == false;
+  }
+  CHECK(two_dead);
+}

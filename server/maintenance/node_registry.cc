@@ -1,0 +1,62 @@
+#include "server/maintenance/node_registry.h"
+
+#include <spdlog/spdlog.h>
+
+namespace cueball::maintenance {
+
+NodeRegistry::NodeRegistry(store::NodeStore* store, store::NodeInfo self, Millis interval)
+    : store_(store), self_(std::move(self)), interval_(interval) {}
+
+NodeRegistry::~NodeRegistry() { Stop(); }
+
+void NodeRegistry::Start(const std::string& listen) {
+  self_.listen = listen;
+  Status st = store_->RegisterNode(self_);
+  auto log = spdlog::get("maint");
+  if (!st.ok() && log) log->warn("node registration failed error=\"{}\"", st.message());
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void NodeRegistry::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  (void)store_->StopNode(self_.id);
+}
+
+Status NodeRegistry::Beat() {
+  Status st = store_->TouchNode(self_.id);
+  if (st.code() == StatusCode::kNotFound) st = store_->RegisterNode(self_);
+  return st;
+}
+
+void NodeRegistry::Loop() {
+  auto log = spdlog::get("maint");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
+    }
+    Status st = Beat();
+    if (!st.ok() && log) log->warn("node heartbeat failed error=\"{}\"", st.message());
+  }
+}
+
+StatusOr<std::vector<NodeView>> NodeRegistry::List() {
+  auto nodes = store_->ListNodes(Millis(3600 * 1000));
+  if (!nodes.ok()) return nodes.status();
+  std::vector<NodeView> out;
+  for (auto& n : *nodes) {
+    NodeView v;
+    v.alive = !n.stopped_at && n.since_seen <= interval_ * 3;
+    v.info = std::move(n);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace cueball::maintenance
