@@ -18,8 +18,15 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 // Runs a handler body, turning any escaped exception into INTERNAL (logged once).
+grpc::Status RateLimited(const RateLimiter* limiter) {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "request rate limit of " + std::to_string(static_cast<int>(limiter->rate())) +
+                          " per second exceeded; retry later");
+}
+
 template <typename F>
-grpc::Status Guard(const char* method, F&& body) {
+grpc::Status Guard(const char* method, RateLimiter* limiter, F&& body) {
+  if (limiter && !limiter->TryAcquire()) return RateLimited(limiter);
   try {
     grpc::Status s = body();
     if (!s.ok()) {
@@ -96,8 +103,9 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes)
-    : runs_(runs), nodes_(nodes) {}
+WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes,
+                                   RateLimiter* limiter)
+    : runs_(runs), nodes_(nodes), limiter_(limiter) {}
 
 int WorkflowsService::StepCount(const std::string& type) const {
   const auto* t = runs_->registry().Find(type);
@@ -121,13 +129,13 @@ grpc::Status WorkflowsService::EnqueueMany(const std::vector<const v1::EnqueueRe
 
 grpc::Status WorkflowsService::Enqueue(grpc::ServerContext*, const v1::EnqueueRequest* req,
                                        v1::EnqueueResponse* resp) {
-  return Guard("Enqueue", [&] { return EnqueueMany({req}, false, {resp}); });
+  return Guard("Enqueue", limiter_, [&] { return EnqueueMany({req}, false, {resp}); });
 }
 
 grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext*,
                                             const v1::EnqueueBatchRequest* req,
                                             v1::EnqueueBatchResponse* resp) {
-  return Guard("EnqueueBatch", [&] {
+  return Guard("EnqueueBatch", limiter_, [&] {
     std::vector<const v1::EnqueueRequest*> reqs;
     std::vector<v1::EnqueueResponse*> outs;
     for (const auto& r : req->runs()) {
@@ -142,7 +150,7 @@ grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext*,
 
 grpc::Status WorkflowsService::Get(grpc::ServerContext*, const v1::GetRequest* req,
                                    v1::GetResponse* resp) {
-  return Guard("Get", [&] {
+  return Guard("Get", limiter_, [&] {
     auto run = runs_->Get(req->id(), req->include_history());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -153,6 +161,11 @@ grpc::Status WorkflowsService::Get(grpc::ServerContext*, const v1::GetRequest* r
 grpc::ServerUnaryReactor* WorkflowsService::Wait(grpc::CallbackServerContext* ctx,
                                                  const v1::WaitRequest* req,
                                                  v1::WaitResponse* resp) {
+  if (limiter_ && !limiter_->TryAcquire()) {
+    auto* rejected = ctx->DefaultReactor();
+    rejected->Finish(RateLimited(limiter_));
+    return rejected;
+  }
   auto* reactor = new WaitReactor(runs_, [this](const std::string& t) { return StepCount(t); });
   reactor->Start(ctx, req, resp);
   return reactor;
@@ -160,7 +173,7 @@ grpc::ServerUnaryReactor* WorkflowsService::Wait(grpc::CallbackServerContext* ct
 
 grpc::Status WorkflowsService::List(grpc::ServerContext*, const v1::ListRequest* req,
                                     v1::ListResponse* resp) {
-  return Guard("List", [&] {
+  return Guard("List", limiter_, [&] {
     engine::ListSpec spec;
     spec.workflow_type = req->workflow_type();
     spec.queue = req->queue();
@@ -190,7 +203,7 @@ grpc::Status WorkflowsService::List(grpc::ServerContext*, const v1::ListRequest*
 
 grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequest* req,
                                       v1::CancelResponse* resp) {
-  return Guard("Cancel", [&] {
+  return Guard("Cancel", limiter_, [&] {
     auto run = runs_->Cancel(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -201,7 +214,7 @@ grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequ
 
 grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryRequest* req,
                                      v1::RetryResponse* resp) {
-  return Guard("Retry", [&] {
+  return Guard("Retry", limiter_, [&] {
     auto run = runs_->Retry(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -212,7 +225,7 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryReques
 
 grpc::Status WorkflowsService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
                                          v1::ListNodesResponse* resp) {
-  return Guard("ListNodes", [&] {
+  return Guard("ListNodes", limiter_, [&] {
     if (!nodes_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "node registry is off");
     auto nodes = nodes_->List();
     if (!nodes.ok()) return ToGrpc(nodes.status());
@@ -224,7 +237,7 @@ grpc::Status WorkflowsService::ListNodes(grpc::ServerContext*, const v1::ListNod
 grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext*,
                                                  const v1::ListWorkflowTypesRequest*,
                                                  v1::ListWorkflowTypesResponse* resp) {
-  return Guard("ListWorkflowTypes", [&] {
+  return Guard("ListWorkflowTypes", limiter_, [&] {
     for (const auto* t : runs_->registry().All()) ToProto(*t, resp->add_types());
     return grpc::Status::OK;
   });

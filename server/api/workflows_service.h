@@ -6,6 +6,7 @@
 #pragma once
 
 #include "cueball/v1/workflows.grpc.pb.h"
+#include "server/api/rate_limiter.h"
 #include "server/engine/run_service.h"
 #include "server/maintenance/node_registry.h"
 
@@ -15,8 +16,10 @@ using WorkflowsServiceBase = v1::Workflows::WithCallbackMethod_Wait<v1::Workflow
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
-  // `nodes` may be null: ListNodes then answers UNIMPLEMENTED.
-  WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes = nullptr);
+  // `nodes` may be null: ListNodes then answers UNIMPLEMENTED. `limiter` may
+  // be null: no request rate limit.
+  WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes = nullptr,
+                   RateLimiter* limiter = nullptr);
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -44,6 +47,7 @@ class WorkflowsService final : public WorkflowsServiceBase {
 
   engine::RunService* const runs_;
   maintenance::NodeRegistry* const nodes_;
+  RateLimiter* const limiter_;
 };
 
 }  // namespace cueball::api

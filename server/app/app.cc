@@ -93,6 +93,8 @@ int Run(const config::Config& cfg) {
   engine::Dispatcher dispatcher(&store, &registry, dopts);
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
+  limits.max_waiters = cfg.max_waiters;
+  limits.max_queued = cfg.max_queued;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
   engine::ChangeRouter router(&dispatcher, &hub);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
@@ -109,7 +111,8 @@ int Run(const config::Config& cfg) {
   self.queues = cfg.queues;
   self.workers = cfg.workers;
   maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
-  api::WorkflowsService service(&runs, &nodes);
+  api::RateLimiter limiter(cfg.max_request_rate);
+  api::WorkflowsService service(&runs, &nodes, &limiter);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

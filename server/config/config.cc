@@ -94,6 +94,21 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
+  app.add_option("--max-waiters", c.max_waiters, "concurrent Wait calls before RESOURCE_EXHAUSTED")
+      ->envname("CUEBALL_MAX_WAITERS")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--max-queued", c.max_queued,
+                 "enqueued runs in the database before Enqueue answers RESOURCE_EXHAUSTED "
+                 "(0: no limit)")
+      ->envname("CUEBALL_MAX_QUEUED")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--max-request-rate", c.max_request_rate,
+                 "RPCs per second before RESOURCE_EXHAUSTED (0: no limit; health is exempt)")
+      ->envname("CUEBALL_MAX_REQUEST_RATE")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->envname("CUEBALL_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

@@ -23,6 +23,9 @@ struct Config {
   Millis rescue_interval{5000};
   Millis statement_timeout{30000};
   Millis node_heartbeat{5000};
+  size_t max_waiters = 10000;
+  int64_t max_queued = 0;       // 0: no limit
+  double max_request_rate = 0;  // RPCs per second; 0: no limit
   std::string log_level = "info";
   std::string node_id;        // default: host-pid-random
   bool migrate_only = false;  // `cueballd migrate`

@@ -111,9 +111,38 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
     r.field_prefix = prefix;
     rows.push_back(std::move(r));
   }
+  Status depth = CheckQueuedDepth(rows.size());
+  if (!depth.ok()) return depth;
   auto result = store_->Enqueue(rows);
-  if (result.ok() && dispatcher_) dispatcher_->Poke();
+  if (!result.ok()) return result;
+  size_t created = 0;
+  for (const auto& r : *result) created += r.created;
+  CountEnqueued(created);
+  if (dispatcher_) dispatcher_->Poke();
   return result;
+}
+
+Status RunService::CheckQueuedDepth(size_t adding) {
+  if (limits_.max_queued <= 0) return Status::Ok();
+  std::lock_guard<std::mutex> lock(depth_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - depth_read_at_ >= std::chrono::seconds(1)) {
+    auto n = store_->CountEnqueued();
+    if (!n.ok()) return n.status();
+    depth_ = *n;
+    depth_read_at_ = now;
+  }
+  if (depth_ + static_cast<int64_t>(adding) > limits_.max_queued) {
+    return ResourceExhausted("runs: " + std::to_string(depth_) +
+                             " runs are already queued (limit " +
+                             std::to_string(limits_.max_queued) + "); retry later");
+  }
+  return Status::Ok();
+}
+
+void RunService::CountEnqueued(size_t added) {
+  std::lock_guard<std::mutex> lock(depth_mu_);
+  depth_ += static_cast<int64_t>(added);
 }
 
 StatusOr<Run> RunService::Get(const std::string& id, bool with_history) {
@@ -212,6 +241,11 @@ uint64_t RunService::Wait(const std::vector<std::string>& ids, bool any,
   if (t > limits_.max_wait_timeout) {
     done(InvalidArgument("timeout: must be at most " +
                          std::to_string(limits_.max_wait_timeout.count() / 1000) + " seconds"));
+    return 0;
+  }
+  if (hub_->waiting() >= limits_.max_waiters) {
+    done(ResourceExhausted("ids: " + std::to_string(limits_.max_waiters) +
+                           " Wait calls are already waiting on this daemon; retry later"));
     return 0;
   }
   return hub_->Wait(std::move(canonical), any, t, std::move(done));

@@ -5,6 +5,7 @@
 // Thread-safe.
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct Limits {
   int max_page_size = 1000;
   int default_page_size = 50;
   Millis max_delay{int64_t{366} * 24 * 3600 * 1000};  // how far ahead run_at/delay may be
+  size_t max_waiters = 10000;                         // concurrent Wait calls in this daemon
+  int64_t max_queued = 0;                             // enqueued runs in the database; 0: no limit
 };
 
 struct EnqueueSpec {
@@ -77,12 +80,20 @@ class RunService {
 
  private:
   Status Validate(const EnqueueSpec& spec, const std::string& prefix) const;
+  // RESOURCE_EXHAUSTED if `adding` more runs would pass max_queued. The depth
+  // is read from the database at most once a second and counted up locally
+  // in between, so the check costs no query on most enqueues.
+  Status CheckQueuedDepth(size_t adding);
+  void CountEnqueued(size_t added);
 
   store::RunStore* const store_;
   const Registry* const registry_;
   WaitHub* const hub_;
   Dispatcher* const dispatcher_;
   const Limits limits_;
+  std::mutex depth_mu_;
+  int64_t depth_ = 0;
+  std::chrono::steady_clock::time_point depth_read_at_{};
 };
 
 }  // namespace cueball::engine

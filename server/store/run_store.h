@@ -128,6 +128,9 @@ class RunStore {
   virtual StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                           int limit) = 0;
 
+  // How many runs are ENQUEUED (ready or scheduled), across all queues.
+  virtual StatusOr<int64_t> CountEnqueued() = 0;
+
   // How long until the earliest enqueued run of these queues/types is due, by
   // the database clock (zero if one is due now); nullopt if there is none.
   virtual StatusOr<std::optional<Millis>> TimeUntilNextRun(

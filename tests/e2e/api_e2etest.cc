@@ -3,6 +3,7 @@
 // deadlines and concurrent idempotent enqueues across client connections.
 #include <google/protobuf/util/time_util.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
@@ -11,6 +12,7 @@
 #include "client/client.h"
 #include "tests/support/daemon.h"
 #include "tests/support/test_db.h"
+#include "tests/support/wait_for.h"
 
 using namespace cueball;
 using namespace cueball::testing;
@@ -163,4 +165,67 @@ TEST_CASE("many clients enqueueing with one idempotency key get one run") {
   CHECK(created == 1);
   CHECK(ids.size() == 1);
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs") == "1");
+}
+
+TEST_CASE("backpressure: queued depth, concurrent waiters and request rate") {
+  TestDatabase db(false);
+  SECTION("queued depth") {
+    // This daemon serves another queue, so runs on "default" stay queued.
+    Daemon d(db, {"--max-queued", "5", "--queues", "elsewhere"});
+    client::Client c(d.address());
+    v1::EnqueueResponse resp;
+    for (int i = 0; i < 5; ++i) REQUIRE(c.Enqueue(Req("noop"), &resp).ok());
+    auto s = c.Enqueue(Req("noop"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK_THAT(s.error_message(), Catch::Contains("limit 5"));
+    CHECK(db.Scalar("SELECT count(*) FROM cueball_runs") == "5");
+  }
+  SECTION("concurrent waiters") {
+    Daemon d(db, {"--max-waiters", "2"});
+    client::Client c(d.address());
+    v1::EnqueueResponse slow;
+    REQUIRE(c.Enqueue(Req("demo.sleep", R"({"ms":60000})"), &slow).ok());
+    v1::WaitRequest w;
+    w.add_ids(slow.run().id());
+    *w.mutable_timeout() = TimeUtil::SecondsToDuration(20);
+    std::vector<std::thread> waiters;
+    std::atomic<int> waited{0};
+    for (int i = 0; i < 2; ++i) {
+      waiters.emplace_back([&] {
+        v1::WaitResponse r;
+        if (client::Client(d.address()).Wait(w, &r).ok()) ++waited;
+      });
+    }
+    // Once both are registered, a third is turned away at once.
+    grpc::Status third;
+    bool rejected = WaitFor([&] {
+      v1::WaitRequest quick = w;
+      *quick.mutable_timeout() = TimeUtil::MillisecondsToDuration(1);
+      v1::WaitResponse r;
+      third = c.Wait(quick, &r);
+      return third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    });
+    CHECK(rejected);
+    CHECK_THAT(third.error_message(), Catch::Contains("Wait calls"));
+    v1::CancelRequest cancel;
+    cancel.set_id(slow.run().id());
+    v1::CancelResponse cr;
+    REQUIRE(c.Cancel(cancel, &cr).ok());  // releases the two waiters
+    for (auto& t : waiters) t.join();
+    CHECK(waited == 2);
+  }
+  SECTION("request rate") {
+    Daemon d(db, {"--max-request-rate", "5"});
+    client::Client c(d.address());
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 40; ++i) {
+      v1::ListWorkflowTypesResponse r;
+      auto s = c.ListWorkflowTypes(&r);
+      if (s.ok()) ++ok;
+      if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++limited;
+    }
+    CHECK(limited > 0);
+    CHECK(ok >= 5);
+    CHECK(ok + limited == 40);
+  }
 }

@@ -501,6 +501,18 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::ExpiredLeases(const std::vector<st
   return out;
 }
 
+StatusOr<int64_t> PgRunStore::CountEnqueued() {
+  int64_t n = 0;
+  Status st = pool_.With("count enqueued", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    // Served by the partial index of enqueued runs.
+    n = tx.exec("SELECT count(*) FROM cueball_runs WHERE status = 'enqueued'")[0][0].as<int64_t>();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
 StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
     const std::vector<std::string>& queues, const std::vector<std::string>& types) {
   std::optional<Millis> next;

@@ -38,6 +38,7 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
+  StatusOr<int64_t> CountEnqueued() override;
   StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
                                                    const std::vector<std::string>& types) override;
 
