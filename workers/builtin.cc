@@ -1,5 +1,6 @@
 #include "workers/builtin.h"
 
+#include <fstream>
 #include <stdexcept>
 
 namespace cueball::workers {
@@ -33,6 +34,14 @@ StepResult Sleep(StepContext& ctx) {
   std::string err;
   if (!IntField(ctx.input, "ms", 1000, &ms, &err)) return StepResult::Fail(err);
   if (ms < 0 || ms > 3600 * 1000) return StepResult::Fail("input.ms must be within 0..3600000");
+  // Optional execution log: one line per execution, so tests (and people) can
+  // count how often a step really ran under at-least-once delivery.
+  if (ctx.input.is_object() && ctx.input.contains("log")) {
+    if (!ctx.input["log"].is_string()) return StepResult::Fail("input.log must be a path");
+    std::ofstream log(ctx.input["log"].get<std::string>(), std::ios::app);
+    if (!log) return StepResult::Retry("cannot open input.log");
+    log << ctx.run_id + " " + std::to_string(ctx.attempt) + "\n" << std::flush;
+  }
   if (!ctx.cancel.SleepFor(Millis(ms))) return StepResult::Retry("sleep interrupted");
   return StepResult::Next({{"slept_ms", ms}});
 }
@@ -97,7 +106,8 @@ Status RegisterBuiltins(engine::Registry& registry) {
   std::vector<engine::WorkflowType> types = {
       {"noop", "One step that succeeds at once.", {{"noop", Noop, quick, Millis(10000)}}},
       {"demo.sleep",
-       "Sleeps input.ms milliseconds (default 1000); stops early when canceled.",
+       "Sleeps input.ms milliseconds (default 1000); stops early when canceled. "
+       "With input.log, appends one line per execution to that file.",
        {{"sleep", Sleep, RetryPolicy::Exponential(3, Millis(500), Millis(5000)), Millis(3700000)}}},
       {"demo.flaky",
        "Fails its step until attempt input.succeed_on (default 3), then succeeds; "

@@ -1,6 +1,7 @@
 // The built-in workflow types every cueballd registers:
 //   noop           one step that succeeds at once
-//   demo.sleep     one step that sleeps input.ms milliseconds (honours cancellation)
+//   demo.sleep     one step that sleeps input.ms milliseconds (honours cancellation;
+//                  input.log: append a line per execution to that file)
 //   demo.flaky     fails until attempt input.succeed_on, then succeeds (retries)
 //   demo.defer     defers itself once by input.ms milliseconds, then succeeds
 //   demo.pipeline  extract -> transform -> load, carrying state between steps

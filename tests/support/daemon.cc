@@ -1,5 +1,6 @@
 #include "tests/support/daemon.h"
 
+#include <algorithm>
 #include <regex>
 #include <stdexcept>
 
@@ -9,19 +10,23 @@ namespace cueball::testing {
 
 Daemon::Daemon(const TestDatabase& db, std::vector<std::string> extra,
                std::map<std::string, std::string> env) {
-  std::vector<std::string> argv = {BuiltBinary("cueballd"),
-                                   "--database-url",
-                                   db.url(),
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--workers",
-                                   "4",
-                                   "--drain-timeout",
-                                   "1s"};
+  std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(), "--listen",
+                                   "127.0.0.1:0"};
+  auto has = [&](const std::string& flag) {
+    return std::find(extra.begin(), extra.end(), flag) != extra.end();
+  };
+  // Small, quick defaults unless the test sets its own.
+  if (!has("--workers")) argv.insert(argv.end(), {"--workers", "4"});
+  if (!has("--drain-timeout")) argv.insert(argv.end(), {"--drain-timeout", "1s"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = std::make_unique<Process>(argv, env);
   std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");
+  bool exited = false;
   bool up = WaitFor([&] {
+    if (proc_->Wait(std::chrono::milliseconds(0))) {
+      exited = true;  // it will not come up: stop waiting
+      return true;
+    }
     std::smatch m;
     std::string err = proc_->Stderr();
     if (std::regex_search(err, m, re)) {
@@ -30,7 +35,7 @@ Daemon::Daemon(const TestDatabase& db, std::vector<std::string> extra,
     }
     return false;
   });
-  if (!up) throw std::runtime_error("cueballd did not start:\n" + proc_->Stderr());
+  if (!up || exited) throw std::runtime_error("cueballd did not start:\n" + proc_->Stderr());
 }
 
 CommandResult Daemon::Cli(std::vector<std::string> args) {

@@ -1,0 +1,191 @@
+// Fault tests with real processes and real PostgreSQL: daemons killed,
+// paused and stopped under load, several daemons on one database. Loads are
+// modest and every wait has a generous deadline, for a 2-core machine.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "client/client.h"
+#include "tests/support/daemon.h"
+#include "tests/support/test_db.h"
+#include "tests/support/wait_for.h"
+
+using namespace cueball;
+using namespace cueball::testing;
+
+namespace {
+
+std::vector<std::string> EnqueueMany(const std::string& address, int n, const std::string& type,
+                                     const std::string& input) {
+  client::Client c(address);
+  std::vector<std::string> ids;
+  for (int done = 0; done < n;) {
+    v1::EnqueueBatchRequest req;
+    int k = std::min(500, n - done);
+    for (int i = 0; i < k; ++i) {
+      auto* r = req.add_runs();
+      r->set_workflow_type(type);
+      r->set_input(input);
+    }
+    v1::EnqueueBatchResponse resp;
+    auto s = c.EnqueueBatch(req, &resp);
+    REQUIRE(s.ok());
+    for (const auto& r : resp.runs()) ids.push_back(r.run().id());
+    done += k;
+  }
+  return ids;
+}
+
+int Count(const TestDatabase& db, const std::string& where) {
+  return std::stoi(db.Scalar("SELECT count(*) FROM cueball_runs WHERE " + where));
+}
+
+// Executions per run id, from demo.sleep's input.log.
+std::map<std::string, int> Executions(const std::string& path) {
+  std::map<std::string, int> n;
+  std::ifstream in(path);
+  std::string id, attempt;
+  while (in >> id >> attempt) ++n[id];
+  return n;
+}
+
+std::string TempFile() {
+  char path[] = "/tmp/cueball-exec.XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  chmod(path, 0666);
+  return path;
+}
+
+const std::chrono::milliseconds kLong = std::chrono::seconds(120);
+
+}  // namespace
+
+TEST_CASE("kill -9 with hundreds of steps in flight: another daemon finishes every run") {
+  TestDatabase db(false);
+  const std::string log = TempFile();
+  const std::vector<std::string> fast = {"--workers",         "150",  "--lease", "2s",
+                                         "--rescue-interval", "200ms"};
+  std::unique_ptr<Daemon> first = std::make_unique<Daemon>(db, fast);
+  const int n = 300;
+  EnqueueMany(first->address(), n, "demo.sleep", R"({"ms":1500,"log":")" + log + R"("})");
+  REQUIRE(WaitFor([&] { return Count(db, "status = 'running'") >= 100; }, kLong));
+  first->proc().Signal(SIGKILL);
+  REQUIRE(first->proc().Wait(std::chrono::seconds(10)) == -SIGKILL);
+  const int in_flight = Count(db, "status = 'running'");
+  first.reset();
+
+  Daemon second(db, fast);
+  CHECK(WaitFor([&] { return Count(db, "status = 'succeeded'") == n; }, kLong));
+  CHECK(Count(db, "status <> 'succeeded'") == 0);
+  auto exec = Executions(log);
+  unlink(log.c_str());
+  int total = 0;
+  for (const auto& [id, k] : exec) total += k;
+  CHECK(exec.size() == static_cast<size_t>(n));  // every run really ran
+  INFO("executions " << total << ", in flight at the kill " << in_flight);
+  CHECK(total - n <= in_flight);  // duplicates only for steps that were in flight
+}
+
+TEST_CASE("a paused daemon's runs are rescued, and its late completions are refused") {
+  TestDatabase db(false);
+  const std::vector<std::string> fast = {"--workers",         "50",   "--lease", "1s",
+                                         "--rescue-interval", "200ms"};
+  Daemon paused(db, fast);
+  const int n = 20;
+  auto ids = EnqueueMany(paused.address(), n, "demo.sleep", R"({"ms":1500})");
+  REQUIRE(WaitFor([&] { return Count(db, "status = 'running'") == n; }, kLong));
+  paused.proc().Signal(SIGSTOP);
+  Daemon rescuer(db, fast);
+  CHECK(WaitFor([&] { return Count(db, "status = 'succeeded'") == n; }, kLong));
+  paused.proc().Signal(SIGCONT);
+  // The paused daemon wakes up, finishes its old steps and is refused: the
+  // runs stay as the second daemon recorded them.
+  CHECK(WaitFor(
+      [&] {
+        auto err = paused.proc().Stderr();
+        return err.find("late completion refused") != std::string::npos ||
+               err.find("lease lost") != std::string::npos;
+      },
+      kLong));
+  CHECK(Count(db, "status = 'succeeded'") == n);
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_succeeded'") ==
+        std::to_string(n));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_rescued'") ==
+        std::to_string(n));
+}
+
+TEST_CASE("three daemons drain one queue and without crashes no run executes twice") {
+  TestDatabase db(false);
+  Daemon a(db, {"--workers", "16"});
+  Daemon b(db, {"--workers", "16"});
+  Daemon c(db, {"--workers", "16"});
+  const int n = 3000;
+  EnqueueMany(a.address(), n, "noop", "{}");
+  CHECK(WaitFor([&] { return Count(db, "status = 'succeeded'") == n; }, kLong));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'step_started'") ==
+        std::to_string(n));
+  CHECK(Count(db, "attempt <> 1") == 0);
+  // Every daemon took part.
+  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_events "
+                  "WHERE kind = 'step_started'") == "3");
+}
+
+TEST_CASE("SIGTERM under load exits within the drain timeout and leaves nothing RUNNING") {
+  TestDatabase db(false);
+  Daemon d(db, {"--workers", "100", "--drain-timeout", "2s"});
+  EnqueueMany(d.address(), 200, "demo.sleep", R"({"ms":30000})");
+  REQUIRE(WaitFor([&] { return Count(db, "status = 'running'") == 100; }, kLong));
+  auto start = std::chrono::steady_clock::now();
+  d.proc().Signal(SIGTERM);
+  auto code = d.proc().Wait(std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(took < std::chrono::seconds(15));  // drain 2 s plus release; generous for CI
+  CHECK(Count(db, "status = 'running'") == 0);
+  CHECK(Count(db, "status = 'enqueued'") == 200);
+  CHECK(Count(db, "attempt <> 0") == 0);  // released runs used no attempt
+}
+
+TEST_CASE("100 concurrent enqueues with one key across two daemons make one run") {
+  TestDatabase db(false);
+  Daemon a(db);
+  Daemon b(db);
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 10; ++t) {
+    threads.emplace_back([&, t] {
+      client::Client c(t % 2 ? a.address() : b.address());
+      for (int i = 0; i < 10; ++i) {
+        v1::EnqueueRequest r;
+        r.set_workflow_type("noop");
+        r.set_idempotency_key("one-key");
+        v1::EnqueueResponse resp;
+        auto s = c.Enqueue(r, &resp);
+        if (!s.ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        ids.insert(resp.run().id());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(ids.size() == 1);
+  CHECK(Count(db, "true") == 1);
+}
