@@ -1,6 +1,7 @@
 // Fault tests with real processes and real PostgreSQL: daemons killed,
 // paused and stopped under load, several daemons on one database. Loads are
 // modest and every wait has a generous deadline, for a 2-core machine.
+#include <google/protobuf/util/time_util.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,4 +189,55 @@ TEST_CASE("100 concurrent enqueues with one key across two daemons make one run"
   CHECK(failures == 0);
   CHECK(ids.size() == 1);
   CHECK(Count(db, "true") == 1);
+}
+
+TEST_CASE("a waiter on one daemon is woken by a completion on another") {
+  TestDatabase db(false);
+  Daemon waiter_side(db, {"--queues", "nothing-here"});  // executes nothing itself
+  Daemon worker_side(db);
+  client::Client c(waiter_side.address());
+  v1::EnqueueResponse e;
+  v1::EnqueueRequest r;
+  r.set_workflow_type("demo.sleep");
+  r.set_input(R"({"ms":300})");
+  REQUIRE(c.Enqueue(r, &e).ok());
+  v1::WaitRequest w;
+  w.add_ids(e.run().id());
+  *w.mutable_timeout() = google::protobuf::util::TimeUtil::SecondsToDuration(60);
+  v1::WaitResponse wr;
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(c.Wait(w, &wr).ok());
+  CHECK(wr.satisfied());
+  CHECK(wr.runs(0).status() == v1::RUN_STATUS_SUCCEEDED);
+  // Woken by NOTIFY, not by the 5 s fallback re-check.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_events "
+                  "WHERE kind = 'step_started'") == "1");
+}
+
+TEST_CASE("cancel racing completion ends in one consistent final state") {
+  TestDatabase db(false);
+  Daemon d(db, {"--workers", "32"});
+  client::Client c(d.address());
+  const int n = 60;
+  auto ids = EnqueueMany(d.address(), n, "demo.sleep", R"({"ms":50})");
+  int canceled = 0;
+  for (const auto& id : ids) {
+    v1::CancelRequest cr;
+    cr.set_id(id);
+    v1::CancelResponse resp;
+    auto s = c.Cancel(cr, &resp);
+    if (s.ok()) ++canceled;
+    // Otherwise the run finished first: that is the race, and it is fine.
+    if (!s.ok()) CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  CHECK(WaitFor([&] { return Count(db, "status IN ('succeeded', 'canceled')") == n; }, kLong));
+  CHECK(Count(db, "status = 'canceled'") == canceled);
+  // Exactly one terminal event per run, and it matches the final status.
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs r WHERE (SELECT count(*) FROM "
+                  "cueball_events e WHERE e.run_id = r.id AND e.kind IN ('run_succeeded', "
+                  "'run_canceled', 'run_failed')) <> 1") == "0");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs r WHERE status = 'canceled' AND EXISTS "
+                  "(SELECT 1 FROM cueball_events e WHERE e.run_id = r.id AND "
+                  "e.kind = 'run_succeeded')") == "0");
 }
