@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Manages a private PostgreSQL cluster for development and tests.
 #   scripts/pg.sh start DIR [PORT]   init (first time) and start; prints nothing else
+#   scripts/pg.sh restart DIR        restart it in immediate mode (crash + recovery)
 #   scripts/pg.sh stop DIR           stop it (fast shutdown)
 #   scripts/pg.sh url DIR [PORT]     print the connection URL
 # The cluster lives in DIR/data, listens on 127.0.0.1:PORT (default 55432) and on
@@ -8,7 +9,7 @@
 # server runs as the `postgres` user, which owns DIR.
 set -euo pipefail
 
-cmd=${1:?usage: pg.sh start|stop|url DIR [PORT]}
+cmd=${1:?usage: pg.sh start|restart|stop|url DIR [PORT]}
 dir=${2:?usage: pg.sh start|stop|url DIR [PORT]}
 port=${3:-55432}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -36,6 +37,11 @@ case "$cmd" in
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" \
       start >/dev/null || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
+    ;;
+  restart)
+    # Immediate mode: like a crash, then recovery; reuses the start options.
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m immediate -w -t 60 restart \
+      >/dev/null || { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
     ;;
   stop)
     if [ -f "$dir/data/PG_VERSION" ]; then

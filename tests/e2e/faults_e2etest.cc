@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -240,4 +241,112 @@ TEST_CASE("cancel racing completion ends in one consistent final state") {
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs r WHERE status = 'canceled' AND EXISTS "
                   "(SELECT 1 FROM cueball_events e WHERE e.run_id = r.id AND "
                   "e.kind = 'run_succeeded')") == "0");
+}
+
+namespace {
+
+// A private PostgreSQL for tests that restart it, so other tests never notice.
+class PrivatePostgres {
+ public:
+  PrivatePostgres() {
+    char tmpl[] = "/tmp/cueball-pgpriv.XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    dir_ = tmpl;
+    for (int i = 0; i < 5 && url_.empty(); ++i) {
+      int port = 40000 + static_cast<int>(getpid() % 10000) + i * 7;
+      if (Script({"start", dir_, std::to_string(port)}) == 0) {
+        url_ = "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres";
+      }
+    }
+    REQUIRE_FALSE(url_.empty());
+  }
+  ~PrivatePostgres() {
+    Script({"stop", dir_});
+    cueball::testing::Run({"/bin/rm", "-rf", dir_});
+  }
+  const std::string& url() const { return url_; }
+  int Restart() { return Script({"restart", dir_}); }
+
+ private:
+  static int Script(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/bin/bash",
+                                     std::string(CUEBALL_SOURCE_DIR) + "/scripts/pg.sh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = cueball::testing::Run(argv, {}, std::chrono::seconds(90));
+    if (r.exit_code != 0) WARN("pg.sh " << args[0] << " failed: " << r.err);
+    return r.exit_code;
+  }
+  std::string dir_, url_;
+};
+
+}  // namespace
+
+TEST_CASE("PostgreSQL restarts under load: nothing acknowledged is lost and the daemon recovers") {
+  PrivatePostgres pg;
+  Daemon d(pg.url(), {"--workers", "16", "--statement-timeout", "5s"});
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acked;
+  std::map<int, int> errors;  // gRPC code -> count
+  std::thread producer([&] {
+    client::Client c(d.address(), std::chrono::milliseconds(3000));
+    while (!stop) {
+      v1::EnqueueRequest r;
+      r.set_workflow_type("noop");
+      v1::EnqueueResponse resp;
+      auto s = c.Enqueue(r, &resp);
+      std::lock_guard<std::mutex> lock(mu);
+      if (s.ok()) {
+        acked.push_back(resp.run().id());
+      } else {
+        ++errors[static_cast<int>(s.error_code())];
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  });
+  REQUIRE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acked.size() >= 50;
+  }));
+  REQUIRE(pg.Restart() == 0);
+  size_t before_recovery;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    before_recovery = acked.size();
+  }
+  // The daemon recovers by itself: enqueues are acknowledged again.
+  CHECK(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return acked.size() >= before_recovery + 50;
+      },
+      kLong));
+  stop = true;
+  producer.join();
+
+  // Every acknowledged run exists and finishes.
+  client::Client c(d.address());
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ids = acked;
+  }
+  for (size_t i = 0; i < ids.size(); i += 500) {
+    v1::WaitRequest w;
+    for (size_t j = i; j < std::min(ids.size(), i + 500); ++j) w.add_ids(ids[j]);
+    *w.mutable_timeout() = google::protobuf::util::TimeUtil::SecondsToDuration(90);
+    v1::WaitResponse wr;
+    auto s = c.Wait(w, &wr);
+    REQUIRE(s.ok());
+    CHECK(wr.satisfied());
+    for (const auto& r : wr.runs()) CHECK(r.status() == v1::RUN_STATUS_SUCCEEDED);
+    CHECK(wr.runs_size() == w.ids_size());
+  }
+  // Clients saw only retryable errors during the gap, never INTERNAL.
+  for (const auto& [code, count] : errors) {
+    INFO("code " << code << " x" << count);
+    CHECK((code == static_cast<int>(grpc::StatusCode::UNAVAILABLE) ||
+           code == static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED)));
+  }
+  CHECK_THAT(d.proc().Stderr(), !Catch::Contains("terminate called"));
 }

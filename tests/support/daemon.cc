@@ -9,9 +9,13 @@
 namespace cueball::testing {
 
 Daemon::Daemon(const TestDatabase& db, std::vector<std::string> extra,
+               std::map<std::string, std::string> env)
+    : Daemon(db.url(), std::move(extra), std::move(env)) {}
+
+Daemon::Daemon(const std::string& database_url, std::vector<std::string> extra,
                std::map<std::string, std::string> env) {
-  std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", db.url(), "--listen",
-                                   "127.0.0.1:0"};
+  std::vector<std::string> argv = {BuiltBinary("cueballd"), "--database-url", database_url,
+                                   "--listen", "127.0.0.1:0"};
   auto has = [&](const std::string& flag) {
     return std::find(extra.begin(), extra.end(), flag) != extra.end();
   };

@@ -17,6 +17,9 @@ class Daemon {
  public:
   explicit Daemon(const TestDatabase& db, std::vector<std::string> extra = {},
                   std::map<std::string, std::string> env = {});
+  // Against any database URL (e.g. a private PostgreSQL a test manages).
+  Daemon(const std::string& database_url, std::vector<std::string> extra,
+         std::map<std::string, std::string> env = {});
   Process& proc() { return *proc_; }
   const std::string& address() const { return address_; }
   CommandResult Cli(std::vector<std::string> args);
