@@ -8,6 +8,7 @@
 
 #include "server/store/postgres/pg_run_store.h"
 #include "tests/support/test_db.h"
+#include "tests/support/wait_for.h"
 
 using namespace cueball;
 using namespace cueball::store;
@@ -269,7 +270,8 @@ TEST_CASE("connection defaults are added to URL and key=value DSNs, never over t
   CHECK_THAT(mine, !Catch::Contains("statement_timeout"));
   auto kv = pg::WithConnectionDefaults("host=h dbname=db", 1500);
   CHECK_THAT(kv, Catch::Contains(" keepalives_idle='30'") &&
-                     Catch::Contains(" options='-c statement_timeout=1500'"));
+                     Catch::Contains(" options='-c statement_timeout=1500 ") &&
+                     Catch::Contains("idle_in_transaction_session_timeout=10000"));
 }
 
 TEST_CASE(
@@ -285,4 +287,21 @@ TEST_CASE(
   CHECK(r.status().code() == StatusCode::kDeadlineExceeded);
   tx.abort();
   CHECK(s.Claim("node", kQ, kT, 1, Millis(1000)).ok());
+}
+
+TEST_CASE("a client frozen inside a transaction loses its locks after the idle timeout") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 2);
+  auto run = MakeRun();
+  REQUIRE(s.Enqueue({run}).ok());
+  // A "frozen daemon": a connection with cueball's defaults that locks the run
+  // and then never finishes its transaction.
+  pqxx::connection frozen(pg::WithConnectionDefaults(db.url(), 0));
+  pqxx::work tx(frozen);
+  tx.exec("SELECT id FROM cueball_runs FOR UPDATE");
+  CHECK(s.Claim("node", kQ, kT, 1, Millis(1000))->empty());  // locked: skipped
+  // The server ends the idle transaction after 10 s and the run is claimable.
+  CHECK(cueball::testing::WaitFor(
+      [&] { return s.Claim("node", kQ, kT, 1, Millis(1000))->size() == 1; },
+      std::chrono::seconds(40)));
 }

@@ -20,10 +20,15 @@ std::string WithConnectionDefaults(const std::string& dsn, int statement_timeout
                                                                {"keepalives_idle", "30"},
                                                                {"keepalives_interval", "10"},
                                                                {"keepalives_count", "3"}};
+  // libpq passes `options` to the server as command-line switches. A client
+  // frozen inside a transaction (SIGSTOP, a long GC-like pause) would hold its
+  // row locks forever; the server ends such a transaction after 10 s, so
+  // other daemons can rescue the runs it held.
+  std::string options = "-c idle_in_transaction_session_timeout=10000";
   if (statement_timeout_ms > 0) {
-    // libpq passes `options` to the server as command-line switches.
-    defaults.push_back({"options", "-c statement_timeout=" + std::to_string(statement_timeout_ms)});
+    options = "-c statement_timeout=" + std::to_string(statement_timeout_ms) + " " + options;
   }
+  defaults.push_back({"options", options});
   std::string out = dsn;
   for (const auto& [key, value] : defaults) {
     if (dsn.find(key + "=") != std::string::npos) continue;  // the user's setting wins

@@ -25,8 +25,9 @@ std::string RedactDsn(const std::string& dsn);
 // Adds cueball's connection defaults to a DSN (URL or key=value form), each
 // only where the DSN does not set it already: connect_timeout=5 (seconds),
 // TCP keepalives (idle 30 s, interval 10 s, 3 probes) so that a half-open
-// connection is noticed, and a statement timeout so that no request waits on
-// the database forever. `statement_timeout_ms` 0 leaves it unset.
+// connection is noticed, a statement timeout so that no request waits on the
+// database forever (`statement_timeout_ms` 0 leaves it unset), and a 10 s
+// idle-in-transaction timeout so a frozen client cannot hold locks forever.
 std::string WithConnectionDefaults(const std::string& dsn, int statement_timeout_ms);
 
 class PgPool {
