@@ -305,3 +305,20 @@ TEST_CASE("a client frozen inside a transaction loses its locks after the idle t
       [&] { return s.Claim("node", kQ, kT, 1, Millis(1000))->size() == 1; },
       std::chrono::seconds(40)));
 }
+
+TEST_CASE("an unreachable database fails fast inside a jittered reconnect backoff") {
+  pg::PgRunStore s("postgresql://postgres@127.0.0.1:1/none", 2);
+  int fast = 0, tried = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = s.Get(RunId::NewV7().str(), false);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == StatusCode::kUnavailable);
+    if (r.status().message().find("next attempt in") != std::string::npos) {
+      ++fast;
+    } else {
+      ++tried;
+    }
+  }
+  CHECK(tried >= 1);  // it does try to reconnect
+  CHECK(fast >= 10);  // but not on every call
+}

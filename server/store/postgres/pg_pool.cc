@@ -1,5 +1,7 @@
 #include "server/store/postgres/pg_pool.h"
 
+#include <algorithm>
+#include <random>
 #include <regex>
 #include <utility>
 #include <vector>
@@ -87,11 +89,20 @@ std::unique_ptr<pqxx::connection> PgPool::Acquire(Status* error) {
       idle_.pop_back();
       return conn;
     }
+    auto now = std::chrono::steady_clock::now();
+    if (now < retry_after_) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_after_ - now);
+      *error = Unavailable("cannot connect to the database: " + last_connect_error_ +
+                           " (next attempt in " + std::to_string(wait.count()) + " ms)");
+      return nullptr;
+    }
     ++open_;
   }
   try {
     auto conn = std::make_unique<pqxx::connection>(dsn_);
     if (prepare_) prepare_(*conn);
+    std::lock_guard<std::mutex> lock(mu_);
+    connect_failures_ = 0;
     return conn;
   } catch (const std::exception& e) {
     // libpq's message says why (refused, auth, unknown database) without the password.
@@ -101,6 +112,13 @@ std::unique_ptr<pqxx::connection> PgPool::Acquire(Status* error) {
     *error = Unavailable("cannot connect to the database: " + why);
     std::lock_guard<std::mutex> lock(mu_);
     --open_;
+    ++connect_failures_;
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    int64_t cap_ms = std::min<int64_t>(5000, 50LL << std::min(connect_failures_, 7));
+    retry_after_ =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap_ms)(rng));
+    last_connect_error_ = why;
     cv_.notify_one();
     return nullptr;
   }

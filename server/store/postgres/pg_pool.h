@@ -4,6 +4,7 @@
 // (sorted by SQLSTATE class), so no exception leaves the store. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -56,6 +57,11 @@ class PgPool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;  // connections in existence (idle + lent)
+  // After a failed connect, new connects wait out a capped exponential
+  // backoff with full jitter; calls in that window fail fast (UNAVAILABLE).
+  int connect_failures_ = 0;
+  std::chrono::steady_clock::time_point retry_after_{};
+  std::string last_connect_error_;
 };
 
 }  // namespace cueball::store::pg
