@@ -182,7 +182,7 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
         // The run is terminal or belongs to another attempt now; the store
         // would refuse any outcome from this one.
         Log()->info("step stopped run={} step={} reason={}", run.id, run.step_name,
-                    a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost" : "canceled");
+                    a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost" : "run_ended");
         Finish(run.id);
         return;
     }

@@ -111,13 +111,16 @@ TEST_CASE("a paused daemon's runs are rescued, and its late completions are refu
   Daemon rescuer(db, fast);
   CHECK(WaitFor([&] { return Count(db, "status = 'succeeded'") == n; }, kLong));
   paused.proc().Signal(SIGCONT);
-  // The paused daemon wakes up, finishes its old steps and is refused: the
-  // runs stay as the second daemon recorded them.
+  // The paused daemon wakes up and gives up its old steps, whichever it
+  // notices first: the runs ended elsewhere (NOTIFY), its lease is gone
+  // (heartbeat), or its completion is refused (fencing). The runs stay as
+  // the second daemon recorded them.
   CHECK(WaitFor(
       [&] {
         auto err = paused.proc().Stderr();
         return err.find("late completion refused") != std::string::npos ||
-               err.find("lease lost") != std::string::npos;
+               err.find("lease lost") != std::string::npos ||
+               err.find("reason=run_ended") != std::string::npos;
       },
       kLong));
   CHECK(Count(db, "status = 'succeeded'") == n);
