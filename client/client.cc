@@ -9,68 +9,47 @@ Client::Client(const std::string& target, Millis rpc_timeout)
       stub_(v1::Workflows::NewStub(channel_)),
       rpc_timeout_(rpc_timeout) {}
 
-void Client::SetDeadline(grpc::ClientContext* ctx, Millis d) const {
-  ctx->set_deadline(std::chrono::system_clock::now() + d);
-}
-
 grpc::Status Client::Enqueue(const v1::EnqueueRequest& req, v1::EnqueueResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->Enqueue(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::Enqueue, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::EnqueueBatch(const v1::EnqueueBatchRequest& req,
                                   v1::EnqueueBatchResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->EnqueueBatch(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::EnqueueBatch, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::Get(const v1::GetRequest& req, v1::GetResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->Get(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::Get, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::Wait(const v1::WaitRequest& req, v1::WaitResponse* resp) {
-  grpc::ClientContext ctx;
   Millis wait =
       req.has_timeout()
           ? Millis(google::protobuf::util::TimeUtil::DurationToMilliseconds(req.timeout()))
           : Millis(60000);
   if (wait.count() < 0) wait = Millis(0);
-  SetDeadline(&ctx, wait + rpc_timeout_);
-  return stub_->Wait(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::Wait, req, resp, wait + rpc_timeout_);
 }
 
 grpc::Status Client::List(const v1::ListRequest& req, v1::ListResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->List(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::List, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::Cancel(const v1::CancelRequest& req, v1::CancelResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->Cancel(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::Cancel, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::Retry(const v1::RetryRequest& req, v1::RetryResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->Retry(&ctx, req, resp);
+  return Unary(&v1::Workflows::Stub::Retry, req, resp, rpc_timeout_);
 }
 
 grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->ListWorkflowTypes(&ctx, v1::ListWorkflowTypesRequest(), resp);
+  return Unary(&v1::Workflows::Stub::ListWorkflowTypes, v1::ListWorkflowTypesRequest(), resp,
+               rpc_timeout_);
 }
 
 grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, rpc_timeout_);
-  return stub_->ListNodes(&ctx, v1::ListNodesRequest(), resp);
+  return Unary(&v1::Workflows::Stub::ListNodes, v1::ListNodesRequest(), resp, rpc_timeout_);
 }
 
 std::string StatusName(v1::RunStatus s) {

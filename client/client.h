@@ -32,7 +32,15 @@ class Client {
   grpc::Status ListNodes(v1::ListNodesResponse* resp);
 
  private:
-  void SetDeadline(grpc::ClientContext* ctx, Millis d) const;
+  // One unary call with its own context and a deadline `timeout` from now.
+  template <typename Req, typename Resp>
+  grpc::Status Unary(grpc::Status (v1::Workflows::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                 Resp*),
+                     const Req& req, Resp* resp, Millis timeout) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    return ((*stub_).*method)(&ctx, req, resp);
+  }
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Workflows::Stub> stub_;

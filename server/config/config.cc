@@ -138,31 +138,26 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       return ParseOutcome::kExitError;
     }
   }
-  c.poll_interval = *ParseDuration(poll);
-  c.lease = *ParseDuration(lease);
-  c.drain_timeout = *ParseDuration(drain);
-  c.rescue_interval = *ParseDuration(rescue);
-  c.statement_timeout = *ParseDuration(stmt);
-  c.node_heartbeat = *ParseDuration(node_hb);
-  if (c.node_heartbeat.count() < 100) {
-    std::cerr << "cueballd: --node-heartbeat must be at least 100ms\n";
-    return ParseOutcome::kExitError;
-  }
-  if (c.statement_timeout.count() < 100) {
-    std::cerr << "cueballd: --statement-timeout must be at least 100ms\n";
-    return ParseOutcome::kExitError;
-  }
-  if (c.rescue_interval.count() < 100) {
-    std::cerr << "cueballd: --rescue-interval must be at least 100ms\n";
-    return ParseOutcome::kExitError;
-  }
-  if (c.poll_interval.count() < 10) {
-    std::cerr << "cueballd: --poll-interval must be at least 10ms\n";
-    return ParseOutcome::kExitError;
-  }
-  if (c.lease.count() < 1000) {
-    std::cerr << "cueballd: --lease must be at least 1s\n";
-    return ParseOutcome::kExitError;
+  // Durations were validated by their options; each also has a floor.
+  const struct {
+    const char* flag;
+    const std::string& text;
+    Millis* out;
+    Millis min;
+  } durations[] = {
+      {"--poll-interval", poll, &c.poll_interval, Millis(10)},
+      {"--lease", lease, &c.lease, Millis(1000)},
+      {"--drain-timeout", drain, &c.drain_timeout, Millis(0)},
+      {"--rescue-interval", rescue, &c.rescue_interval, Millis(100)},
+      {"--statement-timeout", stmt, &c.statement_timeout, Millis(100)},
+      {"--node-heartbeat", node_hb, &c.node_heartbeat, Millis(100)},
+  };
+  for (const auto& d : durations) {
+    *d.out = *ParseDuration(d.text);
+    if (*d.out < d.min) {
+      std::cerr << "cueballd: " << d.flag << " must be at least " << FormatDuration(d.min) << "\n";
+      return ParseOutcome::kExitError;
+    }
   }
   if (c.node_id.empty()) c.node_id = DefaultNodeId();
   c.migrate_only = migrate->parsed();
