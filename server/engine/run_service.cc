@@ -25,6 +25,14 @@ Status ParseId(const std::string& id, const std::string& field, std::string* out
   return Status::Ok();
 }
 
+// The arguments of Cancel and Retry: a run id and an optional reason.
+Status ParseIdAndReason(const std::string& id, const std::string& reason, std::string* out) {
+  Status st = ParseId(id, "id", out);
+  if (!st.ok()) return st;
+  if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
+  return Status::Ok();
+}
+
 }  // namespace
 
 RunService::RunService(store::RunStore* store, const Registry* registry, WaitHub* hub,
@@ -190,11 +198,8 @@ StatusOr<RunPage> RunService::List(const ListSpec& spec) {
 
 StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reason) {
   std::string canonical;
-  Status st = ParseId(id, "id", &canonical);
+  Status st = ParseIdAndReason(id, reason, &canonical);
   if (!st.ok()) return st;
-  if (reason.size() > kMaxReasonBytes) {
-    return InvalidArgument("reason: must be at most 1000 bytes");
-  }
   auto run = store_->Cancel(canonical, reason.empty() ? "canceled by request" : reason);
   if (run.ok() && dispatcher_) dispatcher_->OnRunFinished(canonical);
   return run;
@@ -202,11 +207,8 @@ StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reaso
 
 StatusOr<Run> RunService::Retry(const std::string& id, const std::string& reason) {
   std::string canonical;
-  Status st = ParseId(id, "id", &canonical);
+  Status st = ParseIdAndReason(id, reason, &canonical);
   if (!st.ok()) return st;
-  if (reason.size() > kMaxReasonBytes) {
-    return InvalidArgument("reason: must be at most 1000 bytes");
-  }
   auto run = store_->Retry(canonical, reason.empty() ? "retried by request" : reason);
   if (run.ok() && dispatcher_) dispatcher_->Poke();
   return run;

@@ -179,6 +179,13 @@ std::string WithCols(std::string sql) {
   return sql;
 }
 
+// Why a conditional update matched nothing: NOT_FOUND, or the run's status.
+StatusOr<std::string> CurrentStatus(pqxx::transaction_base& tx, const std::string& id) {
+  auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
+  if (cur.empty()) return NotFound("id: no run with id " + id);
+  return cur[0][0].as<std::string>();
+}
+
 StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::string& sql_tail,
                                       const std::string& array_param) {
   std::vector<Run> runs;
@@ -356,10 +363,9 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     pqxx::work tx(c);
     auto res = tx.exec_params(WithCols(kCancelSql), id, reason);
     if (res.empty()) {
-      auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
-      if (cur.empty()) return NotFound("id: no run with id " + id);
-      return FailedPrecondition("id: run " + id + " already finished with status " +
-                                cur[0][0].as<std::string>());
+      auto cur = CurrentStatus(tx, id);
+      if (!cur.ok()) return cur.status();
+      return FailedPrecondition("id: run " + id + " already finished with status " + *cur);
     }
     run = RunFromRow(res[0]);
     tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, id);
@@ -399,9 +405,9 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
     pqxx::work tx(c);
     auto res = tx.exec_params(sql, id, reason);
     if (res.empty()) {
-      auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
-      if (cur.empty()) return NotFound("id: no run with id " + id);
-      return FailedPrecondition("id: run " + id + " is " + cur[0][0].as<std::string>() +
+      auto cur = CurrentStatus(tx, id);
+      if (!cur.ok()) return cur.status();
+      return FailedPrecondition("id: run " + id + " is " + *cur +
                                 "; only failed runs can be retried");
     }
     run = RunFromRow(res[0]);
