@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 namespace cueball::api {
 namespace {
 
@@ -79,16 +81,28 @@ void ToProto(const Run& r, int step_count, v1::Run* out) {
   if (r.started_at) SetTime(*r.started_at, out->mutable_started_at());
   if (r.finished_at) SetTime(*r.finished_at, out->mutable_finished_at());
   out->set_step_count(step_count);
-  for (const auto& e : r.history) {
-    auto* pe = out->add_history();
-    pe->set_seq(e.seq);
-    pe->set_run_id(e.run_id);
-    pe->set_kind(e.kind);
-    pe->set_step(e.step);
-    pe->set_attempt(e.attempt);
-    pe->set_data(e.data);
-    SetTime(e.created_at, pe->mutable_created_at());
-  }
+  out->set_pruned(r.pruned);
+  for (const auto& e : r.history) ToProto(e, out->add_history());
+}
+
+void ToProto(const Event& e, v1::Event* out) {
+  out->set_seq(e.seq);
+  out->set_position(e.position);
+  out->set_run_id(e.run_id);
+  out->set_workflow_type(e.workflow_type);
+  out->set_kind(e.kind);
+  out->set_step(e.step);
+  out->set_attempt(e.attempt);
+  out->set_data(e.data);
+  SetTime(e.created_at, out->mutable_created_at());
+}
+
+void ToProto(const store::Subscription& s, int64_t head, v1::Subscription* out) {
+  out->set_name(s.name);
+  out->set_position(s.position);
+  out->set_lag(std::max<int64_t>(0, head - s.position));
+  SetTime(s.created_at, out->mutable_created_at());
+  if (s.acked_at) SetTime(*s.acked_at, out->mutable_acked_at());
 }
 
 engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req) {

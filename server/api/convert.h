@@ -10,11 +10,14 @@
 #include "server/engine/run_service.h"
 #include "server/engine/workflow.h"
 #include "server/maintenance/node_registry.h"
+#include "server/store/event_store.h"
 
 namespace cueball::api {
 
 grpc::Status ToGrpc(const Status& s);
 void ToProto(const Run& run, int step_count, v1::Run* out);
+void ToProto(const Event& event, v1::Event* out);
+void ToProto(const store::Subscription& sub, int64_t head, v1::Subscription* out);
 v1::RunStatus ToProto(RunStatus s);
 std::optional<RunStatus> FromProto(v1::RunStatus s);
 engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req);

@@ -104,8 +104,8 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
 }  // namespace
 
 WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes,
-                                   RateLimiter* limiter)
-    : runs_(runs), nodes_(nodes), limiter_(limiter) {}
+                                   RateLimiter* limiter, engine::EventService* events)
+    : runs_(runs), nodes_(nodes), limiter_(limiter), events_(events) {}
 
 int WorkflowsService::StepCount(const std::string& type) const {
   const auto* t = runs_->registry().Find(type);
@@ -240,6 +240,102 @@ grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext*,
   return Guard("ListWorkflowTypes", limiter_, [&] {
     for (const auto* t : runs_->registry().All()) ToProto(*t, resp->add_types());
     return grpc::Status::OK;
+  });
+}
+
+namespace {
+
+grpc::Status NoEvents() {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the event stream is off in this daemon");
+}
+
+}  // namespace
+
+grpc::Status WorkflowsService::WatchEvents(grpc::ServerContext* ctx,
+                                           const v1::WatchEventsRequest* req,
+                                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
+  return Guard("WatchEvents", limiter_, [&] {
+    if (!events_) return NoEvents();
+    engine::WatchSpec spec;
+    switch (req->start_case()) {
+      case v1::WatchEventsRequest::kAfterPosition:
+        spec.from = engine::WatchSpec::From::kPosition;
+        spec.after = req->after_position();
+        break;
+      case v1::WatchEventsRequest::kFromNow:
+        spec.from =
+            req->from_now() ? engine::WatchSpec::From::kNow : engine::WatchSpec::From::kBeginning;
+        break;
+      case v1::WatchEventsRequest::kSubscription:
+        spec.from = engine::WatchSpec::From::kSubscription;
+        spec.subscription = req->subscription();
+        break;
+      case v1::WatchEventsRequest::START_NOT_SET:
+        spec.from = engine::WatchSpec::From::kBeginning;
+        break;
+    }
+    if (req->new_subscription_from_now()) {
+      if (spec.from != engine::WatchSpec::From::kSubscription) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "new_subscription_from_now: only applies with subscription");
+      }
+      spec.new_subscription_start = engine::WatchSpec::From::kNow;
+    }
+    spec.run_id = req->run_id();
+    spec.workflow_type = req->workflow_type();
+    spec.kinds.assign(req->kinds().begin(), req->kinds().end());
+    Log()->debug("event stream opened peer={} start={}", ctx->peer(),
+                 static_cast<int>(req->start_case()));
+    Status st = events_->Watch(
+        spec,
+        [&](const engine::WatchBatch& batch) {
+          v1::WatchEventsResponse msg;
+          for (const auto& e : batch.events) ToProto(e, msg.add_events());
+          msg.set_through(batch.through);
+          msg.set_head(batch.head);
+          msg.set_pruned_through(batch.pruned_through);
+          return writer->Write(msg);
+        },
+        [&] { return ctx->IsCancelled(); });
+    return ToGrpc(st);
+  });
+}
+
+grpc::Status WorkflowsService::AckEvents(grpc::ServerContext*, const v1::AckEventsRequest* req,
+                                         v1::AckEventsResponse* resp) {
+  return Guard("AckEvents", limiter_, [&] {
+    if (!events_) return NoEvents();
+    auto sub = events_->Ack(req->subscription(), req->position());
+    if (!sub.ok()) return ToGrpc(sub.status());
+    auto head = events_->Head();
+    ToProto(*sub, head.ok() ? *head : sub->position, resp->mutable_subscription());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListSubscriptions(grpc::ServerContext*,
+                                                 const v1::ListSubscriptionsRequest*,
+                                                 v1::ListSubscriptionsResponse* resp) {
+  return Guard("ListSubscriptions", limiter_, [&] {
+    if (!events_) return NoEvents();
+    auto head = events_->Head();
+    if (!head.ok()) return ToGrpc(head.status());
+    auto subs = events_->ListSubscriptions();
+    if (!subs.ok()) return ToGrpc(subs.status());
+    for (const auto& s : *subs) ToProto(s, *head, resp->add_subscriptions());
+    resp->set_head(*head);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::DeleteSubscription(grpc::ServerContext*,
+                                                  const v1::DeleteSubscriptionRequest* req,
+                                                  v1::DeleteSubscriptionResponse*) {
+  return Guard("DeleteSubscription", limiter_, [&] {
+    if (!events_) return NoEvents();
+    Status st = events_->DeleteSubscription(req->name());
+    if (st.ok()) Log()->info("subscription deleted name={}", req->name());
+    return ToGrpc(st);
   });
 }
 

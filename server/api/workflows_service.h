@@ -1,12 +1,15 @@
 // WorkflowsService: the cueball.v1.Workflows gRPC service. Unary calls that
 // touch the database run on gRPC's sync thread pool; Wait is a callback
 // (reactor) method so that thousands of waiters hold no thread while they
-// wait. Every handler validates through the engine, maps domain errors to
+// wait. WatchEvents is a sync server stream: each stream holds one thread
+// (bounded by --max-watchers) and blocks in Write while the client is slow,
+// which is the flow control. Every handler validates through the engine, maps domain errors to
 // gRPC status codes with messages naming the field, and never throws.
 #pragma once
 
 #include "cueball/v1/workflows.grpc.pb.h"
 #include "server/api/rate_limiter.h"
+#include "server/engine/event_service.h"
 #include "server/engine/run_service.h"
 #include "server/maintenance/node_registry.h"
 
@@ -16,10 +19,11 @@ using WorkflowsServiceBase = v1::Workflows::WithCallbackMethod_Wait<v1::Workflow
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
-  // `nodes` may be null: ListNodes then answers UNIMPLEMENTED. `limiter` may
-  // be null: no request rate limit.
+  // `nodes` may be null: ListNodes then answers UNIMPLEMENTED; so may
+  // `events` (the event stream calls). `limiter` may be null: no request rate
+  // limit.
   WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes = nullptr,
-                   RateLimiter* limiter = nullptr);
+                   RateLimiter* limiter = nullptr, engine::EventService* events = nullptr);
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -40,6 +44,16 @@ class WorkflowsService final : public WorkflowsServiceBase {
   grpc::Status ListWorkflowTypes(grpc::ServerContext* ctx, const v1::ListWorkflowTypesRequest* req,
                                  v1::ListWorkflowTypesResponse* resp) override;
 
+  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
+                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+  grpc::Status AckEvents(grpc::ServerContext* ctx, const v1::AckEventsRequest* req,
+                         v1::AckEventsResponse* resp) override;
+  grpc::Status ListSubscriptions(grpc::ServerContext* ctx, const v1::ListSubscriptionsRequest* req,
+                                 v1::ListSubscriptionsResponse* resp) override;
+  grpc::Status DeleteSubscription(grpc::ServerContext* ctx,
+                                  const v1::DeleteSubscriptionRequest* req,
+                                  v1::DeleteSubscriptionResponse* resp) override;
+
  private:
   int StepCount(const std::string& type) const;
   grpc::Status EnqueueMany(const std::vector<const v1::EnqueueRequest*>& reqs, bool batch,
@@ -48,6 +62,7 @@ class WorkflowsService final : public WorkflowsServiceBase {
   engine::RunService* const runs_;
   maintenance::NodeRegistry* const nodes_;
   RateLimiter* const limiter_;
+  engine::EventService* const events_;
 };
 
 }  // namespace cueball::api

@@ -13,11 +13,14 @@
 #include "server/domain/version.h"
 #include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
+#include "server/engine/event_service.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
+#include "server/maintenance/retention.h"
 #include "server/store/postgres/migrator.h"
+#include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_listener.h"
 #include "server/store/postgres/pg_node_store.h"
 #include "server/store/postgres/pg_pool.h"
@@ -82,6 +85,20 @@ int Run(const config::Config& cfg) {
   }
 
   store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size, cfg.statement_timeout);
+  // Streams and the sequencer get their own connections, so a burst of
+  // readers never starves claims and completions.
+  store::pg::PgEventStore event_store(cfg.database_url, std::max(2, cfg.db_pool_size / 2),
+                                      cfg.statement_timeout);
+  engine::EventLimits elimits;
+  elimits.max_watchers = cfg.max_watchers;
+  engine::EventService events(&event_store, elimits);
+  store.SetEventsWrittenHook([&events] { events.Kick(); });
+  store::RetentionPolicy retention_policy;
+  retention_policy.succeeded = cfg.retain_succeeded;
+  retention_policy.failed = cfg.retain_failed;
+  retention_policy.canceled = cfg.retain_canceled;
+  retention_policy.keep_summary = cfg.retention_summaries;
+  maintenance::Retention retention(&event_store, retention_policy, cfg.retention_interval);
   engine::WaitHub hub(&store);
   engine::DispatcherOptions dopts;
   dopts.owner = cfg.node_id;
@@ -96,7 +113,7 @@ int Run(const config::Config& cfg) {
   limits.max_waiters = cfg.max_waiters;
   limits.max_queued = cfg.max_queued;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
-  engine::ChangeRouter router(&dispatcher, &hub);
+  engine::ChangeRouter router(&dispatcher, &hub, &events);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   store::pg::PgListener listener(cfg.database_url, &router);
 
@@ -112,7 +129,7 @@ int Run(const config::Config& cfg) {
   self.workers = cfg.workers;
   maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
   api::RateLimiter limiter(cfg.max_request_rate);
-  api::WorkflowsService service(&runs, &nodes, &limiter);
+  api::WorkflowsService service(&runs, &nodes, &limiter, &events);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -128,9 +145,11 @@ int Run(const config::Config& cfg) {
     return 1;
   }
   hub.Start();
+  events.Start();
   listener.Start();
   dispatcher.Start();
   rescuer.Start();
+  retention.Start();
   const std::string address =
       cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
   nodes.Start(address);
@@ -142,11 +161,14 @@ int Run(const config::Config& cfg) {
   log->info("shutting down signal={} in_flight={}", sig == SIGINT ? "SIGINT" : "SIGTERM",
             dispatcher.in_flight());
   server->GetHealthCheckService()->SetServingStatus(false);
-  hub.Stop();  // answers every pending Wait before the server stops
+  hub.Stop();             // answers every pending Wait before the server stops
+  events.CloseStreams();  // ends every event stream (clients resume elsewhere)
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   rescuer.Stop();
+  retention.Stop();
   nodes.Stop();
   dispatcher.Stop();
+  events.Stop();  // numbers the events of the drain, then stops the sequencer
   listener.Stop();
   log->info("stopped");
   return 0;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <random>
+#include <tuple>
 
 #include "server/domain/duration.h"
 #include "server/domain/version.h"
@@ -38,7 +39,8 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   app.set_version_flag("--version", std::string("cueballd ") + kVersion);
   Config& c = *out;
   std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s",
-              node_hb = "5s";
+              node_hb = "5s", retention_interval = "1m";
+  std::string retain_succeeded, retain_failed, retain_canceled;
   const DurationValidator duration;
 
   app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
@@ -98,6 +100,39 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_MAX_WAITERS")
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
+  app.add_option("--max-watchers", c.max_watchers,
+                 "concurrent WatchEvents streams before RESOURCE_EXHAUSTED")
+      ->envname("CUEBALL_MAX_WATCHERS")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  const struct {
+    const char* flag;
+    const char* env;
+    const char* status;
+    std::string* text;
+  } retain[] = {
+      {"--retain-succeeded", "CUEBALL_RETAIN_SUCCEEDED", "SUCCEEDED", &retain_succeeded},
+      {"--retain-failed", "CUEBALL_RETAIN_FAILED", "FAILED", &retain_failed},
+      {"--retain-canceled", "CUEBALL_RETAIN_CANCELED", "CANCELED", &retain_canceled},
+  };
+  for (const auto& r : retain) {
+    app.add_option(r.flag, *r.text,
+                   std::string("remove ") + r.status +
+                       " runs (record, events, artifacts) this long after they finish "
+                       "(default: keep forever)")
+        ->envname(r.env)
+        ->check(duration)
+        ->type_name("DURATION");
+  }
+  app.add_option("--retention-summaries", c.retention_summaries,
+                 "keep a compact summary (type, status, timings, attempts) of removed runs")
+      ->envname("CUEBALL_RETENTION_SUMMARIES")
+      ->capture_default_str();
+  app.add_option("--retention-interval", retention_interval, "how often to look for runs to remove")
+      ->envname("CUEBALL_RETENTION_INTERVAL")
+      ->check(duration)
+      ->type_name("DURATION")
+      ->capture_default_str();
   app.add_option("--max-queued", c.max_queued,
                  "enqueued runs in the database before Enqueue answers RESOURCE_EXHAUSTED "
                  "(0: no limit)")
@@ -151,11 +186,23 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       {"--rescue-interval", rescue, &c.rescue_interval, Millis(100)},
       {"--statement-timeout", stmt, &c.statement_timeout, Millis(100)},
       {"--node-heartbeat", node_hb, &c.node_heartbeat, Millis(100)},
+      {"--retention-interval", retention_interval, &c.retention_interval, Millis(100)},
   };
   for (const auto& d : durations) {
     *d.out = *ParseDuration(d.text);
     if (*d.out < d.min) {
       std::cerr << "cueballd: " << d.flag << " must be at least " << FormatDuration(d.min) << "\n";
+      return ParseOutcome::kExitError;
+    }
+  }
+  for (const auto& [text, out, flag] :
+       {std::tuple{&retain_succeeded, &c.retain_succeeded, "--retain-succeeded"},
+        std::tuple{&retain_failed, &c.retain_failed, "--retain-failed"},
+        std::tuple{&retain_canceled, &c.retain_canceled, "--retain-canceled"}}) {
+    if (text->empty()) continue;
+    *out = *ParseDuration(*text);
+    if (**out < Millis(1000)) {
+      std::cerr << "cueballd: " << flag << " must be at least 1s\n";
       return ParseOutcome::kExitError;
     }
   }

@@ -3,6 +3,7 @@
 // start-up with one line naming the flag.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@ struct Config {
   Millis statement_timeout{30000};
   Millis node_heartbeat{5000};
   size_t max_waiters = 10000;
+  int max_watchers = 256;  // concurrent WatchEvents streams
+  // Retention of finished runs by final status; nullopt keeps them forever.
+  std::optional<Millis> retain_succeeded;
+  std::optional<Millis> retain_failed;
+  std::optional<Millis> retain_canceled;
+  bool retention_summaries = true;
+  Millis retention_interval{60000};
   int64_t max_queued = 0;       // 0: no limit
   double max_request_rate = 0;  // RPCs per second; 0: no limit
   std::string log_level = "info";

@@ -100,4 +100,11 @@ std::optional<RunStatus> ParseRunStatus(std::string_view name) {
   return std::nullopt;
 }
 
+const std::vector<std::string>& event_kind::All() {
+  static const std::vector<std::string> kinds = {
+      kEnqueued,     kStepStarted,  kStepSucceeded, kStepFailed,  kRetryScheduled, kStepDeferred,
+      kStepReleased, kRunSucceeded, kRunFailed,     kRunCanceled, kRunRescued,     kRunRetried};
+  return kinds;
+}
+
 }  // namespace cueball

@@ -62,11 +62,15 @@ inline constexpr const char* kRunFailed = "run_failed";
 inline constexpr const char* kRunCanceled = "run_canceled";
 inline constexpr const char* kRunRescued = "run_rescued";
 inline constexpr const char* kRunRetried = "run_retried";
+// Every kind above, for validating filters.
+const std::vector<std::string>& All();
 }  // namespace event_kind
 
 struct Event {
-  int64_t seq = 0;
+  int64_t seq = 0;       // insertion order (per-run history order)
+  int64_t position = 0;  // global stream position; 0 until the sequencer numbers it
   std::string run_id;
+  std::string workflow_type;  // filled when read from the stream
   std::string kind;
   std::string step;
   int attempt = 0;
@@ -94,6 +98,9 @@ struct Run {
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
   std::vector<Event> history;  // only when asked for
+  // Retention removed the record; only this summary is left (no input, state,
+  // result, error or history).
+  bool pruned = false;
 };
 
 }  // namespace cueball

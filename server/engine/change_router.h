@@ -1,9 +1,11 @@
 // ChangeRouter: delivers database change notifications to the engine pieces
 // that act on them: ready runs wake the dispatcher, finished runs wake
-// waiters and stop a canceled run's step, and a resync re-checks both.
+// waiters and stop a canceled run's step, a new event head wakes event
+// streams, and a resync re-checks all of them.
 #pragma once
 
 #include "server/engine/dispatcher.h"
+#include "server/engine/event_service.h"
 #include "server/engine/wait_hub.h"
 #include "server/store/run_store.h"
 
@@ -11,7 +13,9 @@ namespace cueball::engine {
 
 class ChangeRouter final : public store::ChangeListener {
  public:
-  ChangeRouter(Dispatcher* dispatcher, WaitHub* hub) : dispatcher_(dispatcher), hub_(hub) {}
+  // `dispatcher` and `events` may be null.
+  ChangeRouter(Dispatcher* dispatcher, WaitHub* hub, EventService* events = nullptr)
+      : dispatcher_(dispatcher), hub_(hub), events_(events) {}
   void OnRunsReady(const std::string&) override {
     if (dispatcher_) dispatcher_->Poke();
   }
@@ -19,14 +23,19 @@ class ChangeRouter final : public store::ChangeListener {
     hub_->NotifyFinished(id);
     if (dispatcher_) dispatcher_->OnRunFinished(id);
   }
+  void OnEventsSequenced(int64_t head) override {
+    if (events_) events_->OnHead(head);
+  }
   void OnResync() override {
     hub_->Resync();
     if (dispatcher_) dispatcher_->Poke();
+    if (events_) events_->Resync();
   }
 
  private:
   Dispatcher* dispatcher_;
   WaitHub* hub_;
+  EventService* events_;
 };
 
 }  // namespace cueball::engine

@@ -145,6 +145,8 @@ class ChangeListener {
   virtual ~ChangeListener() = default;
   virtual void OnRunsReady(const std::string& queue) = 0;     // enqueued or due
   virtual void OnRunFinished(const std::string& run_id) = 0;  // reached a terminal state
+  // Events up to `head` have their stream positions (see EventStore).
+  virtual void OnEventsSequenced(int64_t /*head*/) {}
   // The feed was interrupted and re-established: notifications may have been
   // missed, so anything waiting on them should re-check.
   virtual void OnResync() = 0;

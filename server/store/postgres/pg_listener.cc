@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
 
@@ -20,6 +21,12 @@ class Receiver final : public pqxx::notification_receiver {
   void operator()(const std::string& payload, int /*backend_pid*/) override {
     if (channel() == kReadyChannel) {
       sink_->OnRunsReady(payload);
+    } else if (channel() == kEventsChannel) {
+      try {
+        sink_->OnEventsSequenced(std::stoll(payload));
+      } catch (const std::exception&) {
+        // Not ours: ignore a malformed payload.
+      }
     } else {
       sink_->OnRunFinished(payload);
     }
@@ -55,6 +62,7 @@ void PgListener::Loop() {
       pqxx::connection conn(dsn_);
       Receiver ready(conn, kReadyChannel, sink_);
       Receiver finished(conn, kFinishedChannel, sink_);
+      Receiver events(conn, kEventsChannel, sink_);
       // Receivers LISTEN lazily; a trivial statement makes the LISTENs take effect now.
       pqxx::nontransaction(conn).exec("SELECT 1");
       listening_ = true;

@@ -1,5 +1,6 @@
 #include "server/store/postgres/pg_run_store.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -50,6 +51,22 @@ Run RunFromRow(const pqxx::row& row) {
 }
 
 std::string Cols() { return kRunColumns; }
+
+// The same columns from a pruned run's summary (no payloads).
+constexpr const char* kSummaryColumns =
+    "id::text, workflow_type, queue, 0, status, step_index, step_name, attempt, "
+    "'{}', '{}', NULL::text, NULL::text, NULL::text, "
+    "(extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from finished_at) * 1000000)::bigint, "
+    "(extract(epoch from finished_at) * 1000000)::bigint, "
+    "(extract(epoch from started_at) * 1000000)::bigint, "
+    "(extract(epoch from finished_at) * 1000000)::bigint";
+
+Run SummaryFromRow(const pqxx::row& row) {
+  Run r = RunFromRow(row);
+  r.pruned = true;
+  return r;
+}
 
 // Queries returning leased runs select kRunColumns followed by these.
 constexpr const char* kLeaseColumns =
@@ -279,6 +296,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  EventsWritten();
   return out;
 }
 
@@ -287,12 +305,19 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
   Status st = pool_.With("get", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
     auto res = tx.exec_params("SELECT " + Cols() + " FROM cueball_runs WHERE id = $1::uuid", id);
-    if (res.empty()) return NotFound("id: no run with id " + id);
+    if (res.empty()) {
+      auto summary = tx.exec_params(std::string("SELECT ") + kSummaryColumns +
+                                        " FROM cueball_run_summaries WHERE id = $1::uuid",
+                                    id);
+      if (summary.empty()) return NotFound("id: no run with id " + id);
+      run = SummaryFromRow(summary[0]);
+      return Status::Ok();
+    }
     run = RunFromRow(res[0]);
     if (with_history) {
       auto ev = tx.exec_params(
           "SELECT seq, kind, coalesce(step, ''), coalesce(attempt, 0), data::text, "
-          "(extract(epoch from created_at) * 1000000)::bigint "
+          "(extract(epoch from created_at) * 1000000)::bigint, coalesce(position, 0) "
           "FROM cueball_events WHERE run_id = $1::uuid ORDER BY seq",
           id);
       for (const auto& row : ev) {
@@ -304,6 +329,8 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
         e.attempt = row[3].as<int>();
         e.data = row[4].as<std::string>();
         e.created_at = FromMicros(row[5].as<int64_t>());
+        e.position = row[6].as<int64_t>();
+        e.workflow_type = run.workflow_type;
         run.history.push_back(std::move(e));
       }
     }
@@ -320,6 +347,13 @@ StatusOr<std::vector<Run>> PgRunStore::GetMany(const std::vector<std::string>& i
     auto res = SelectRuns(tx, "WHERE id = ANY($1::uuid[])", PgTextArray(ids));
     if (!res.ok()) return res.status();
     runs = std::move(res).value();
+    if (runs.size() < ids.size()) {
+      // Runs removed by retention answer with their summary.
+      auto summaries = tx.exec_params(std::string("SELECT ") + kSummaryColumns +
+                                          " FROM cueball_run_summaries WHERE id = ANY($1::uuid[])",
+                                      PgTextArray(ids));
+      for (const auto& row : summaries) runs.push_back(SummaryFromRow(row));
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -373,6 +407,7 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  EventsWritten();
   return run;
 }
 
@@ -416,6 +451,7 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  EventsWritten();
   return run;
 }
 
@@ -434,6 +470,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (!out.empty()) EventsWritten();
   return out;
 }
 
@@ -486,6 +523,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (std::find(accepted.begin(), accepted.end(), true) != accepted.end()) EventsWritten();
   return accepted;
 }
 

@@ -6,6 +6,7 @@
 //   cueball_finished payload: run id       (a run reached a terminal state)
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,8 +43,17 @@ class PgRunStore final : public RunStore {
   StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
                                                    const std::vector<std::string>& types) override;
 
+  // Called after every commit that wrote events (so the sequencer can number
+  // them at once). Set before the store is used; must not block.
+  void SetEventsWrittenHook(std::function<void()> hook) { events_written_ = std::move(hook); }
+
  private:
+  void EventsWritten() const {
+    if (events_written_) events_written_();
+  }
+
   PgPool pool_;
+  std::function<void()> events_written_;
 };
 
 // Text form of a PostgreSQL array literal of strings, with quoting.

@@ -1,0 +1,67 @@
+#include "server/maintenance/retention.h"
+
+#include <spdlog/spdlog.h>
+
+namespace cueball::maintenance {
+
+Retention::Retention(store::EventStore* store, store::RetentionPolicy policy, Millis interval)
+    : store_(store), policy_(policy), interval_(interval) {}
+
+Retention::~Retention() { Stop(); }
+
+bool Retention::enabled() const { return policy_.succeeded || policy_.failed || policy_.canceled; }
+
+void Retention::Start() {
+  if (!enabled()) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Retention::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+StatusOr<store::PruneResult> Retention::RunOnce() {
+  store::PruneResult total;
+  while (true) {
+    auto r = store_->Prune(policy_);
+    if (!r.ok()) return r.status();
+    total.runs += r->runs;
+    total.held = total.held || r->held;
+    total.horizon = r->horizon;
+    // A short batch means nothing more is due now; so does a batch that was
+    // entirely held back.
+    if (r->runs < policy_.batch) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) break;
+  }
+  return total;
+}
+
+void Retention::Loop() {
+  auto log = spdlog::get("maint");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
+    }
+    auto r = RunOnce();
+    if (!r.ok()) {
+      if (log) log->warn("retention pass failed error=\"{}\"", r.status().message());
+      continue;
+    }
+    if (r->runs > 0 && log) log->info("retention pruned runs={}", r->runs);
+    if (r->held && log) {
+      log->warn(
+          "retention held back: finished runs are due but have events after position {}, "
+          "which a subscription has not acknowledged (see `cueball subscriptions`)",
+          r->horizon);
+    }
+  }
+}
+
+}  // namespace cueball::maintenance

@@ -1,0 +1,291 @@
+#include "server/store/postgres/pg_event_store.h"
+
+#include "server/store/postgres/pg_run_store.h"
+
+namespace cueball::store::pg {
+namespace {
+
+// One statement: number up to $1 unsequenced events after the head (locked by
+// the caller) and advance the head by as many. Runs in the caller's
+// transaction right after the head row is locked, so its snapshot sees every
+// position given by earlier sequencers and nobody else numbers concurrently.
+constexpr const char* kSequenceSql = R"SQL(
+WITH todo AS (
+  SELECT seq, row_number() OVER (ORDER BY seq) AS n
+  FROM (SELECT seq FROM cueball_events WHERE position IS NULL ORDER BY seq LIMIT $1) s
+), upd AS (
+  UPDATE cueball_events e SET position = h.position + todo.n
+  FROM todo, cueball_event_head h
+  WHERE e.seq = todo.seq AND h.id = 1
+  RETURNING e.position
+)
+UPDATE cueball_event_head
+SET position = position + (SELECT count(*) FROM upd)
+WHERE id = 1
+RETURNING position, (SELECT count(*) FROM upd)
+)SQL";
+
+// Head, horizon and one page of events in one statement (one snapshot): the
+// head and the positions below it commit together, so every event up to the
+// head is visible here.
+constexpr const char* kReadSql = R"SQL(
+SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workflow_type,
+       x.kind, coalesce(x.step, ''), coalesce(x.attempt, 0), x.data::text,
+       (extract(epoch from x.created_at) * 1000000)::bigint
+FROM cueball_event_head h
+LEFT JOIN LATERAL (
+  SELECT e.*, r.workflow_type
+  FROM cueball_events e JOIN cueball_runs r ON r.id = e.run_id
+  WHERE e.position > $1 AND e.position <= h.position
+    AND ($2::uuid IS NULL OR e.run_id = $2::uuid)
+    AND ($3::text IS NULL OR r.workflow_type = $3)
+    AND ($4::text[] IS NULL OR e.kind = ANY($4::text[]))
+  ORDER BY e.position
+  LIMIT $5
+) x ON true
+WHERE h.id = 1
+ORDER BY x.position
+)SQL";
+
+constexpr const char* kSubscriptionColumns =
+    "name, position, (extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from acked_at) * 1000000)::bigint";
+
+Subscription SubscriptionFromRow(const pqxx::row& row) {
+  Subscription s;
+  s.name = row[0].as<std::string>();
+  s.position = row[1].as<int64_t>();
+  s.created_at = FromMicros(row[2].as<int64_t>());
+  if (!row[3].is_null()) s.acked_at = FromMicros(row[3].as<int64_t>());
+  return s;
+}
+
+// Finished runs due for removal, oldest first, skipping runs that still have
+// an event a subscription has not acknowledged (or one not yet numbered).
+// The summary, the removal (events go with their run) and the horizon update
+// are one statement.
+constexpr const char* kPruneSql = R"SQL(
+WITH head AS (
+  SELECT position FROM cueball_event_head WHERE id = 1
+), horizon AS (
+  SELECT least((SELECT position FROM head),
+               coalesce((SELECT min(position) FROM cueball_subscriptions),
+                        (SELECT position FROM head))) AS p
+), due AS (
+  SELECT r.id FROM cueball_runs r
+  WHERE r.finished_at IS NOT NULL
+    AND ((r.status = 'succeeded' AND $1::bigint IS NOT NULL
+          AND r.finished_at < now() - $1::bigint * interval '1 millisecond')
+      OR (r.status = 'failed' AND $2::bigint IS NOT NULL
+          AND r.finished_at < now() - $2::bigint * interval '1 millisecond')
+      OR (r.status = 'canceled' AND $3::bigint IS NOT NULL
+          AND r.finished_at < now() - $3::bigint * interval '1 millisecond'))
+  ORDER BY r.finished_at
+  LIMIT $4
+  FOR UPDATE SKIP LOCKED
+), victims AS (
+  SELECT d.id FROM due d
+  WHERE NOT EXISTS (
+    SELECT 1 FROM cueball_events e, horizon
+    WHERE e.run_id = d.id AND (e.position IS NULL OR e.position > horizon.p))
+), summary AS (
+  INSERT INTO cueball_run_summaries (id, workflow_type, queue, status, step_index, step_name,
+                                     attempt, created_at, started_at, finished_at)
+  SELECT r.id, r.workflow_type, r.queue, r.status, r.step_index, r.step_name, r.attempt,
+         r.created_at, r.started_at, r.finished_at
+  FROM cueball_runs r JOIN victims v ON v.id = r.id
+  WHERE $5::boolean
+  ON CONFLICT (id) DO NOTHING
+), top AS (
+  SELECT max(e.position) AS m FROM cueball_events e JOIN victims v ON v.id = e.run_id
+), del AS (
+  DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
+), mark AS (
+  UPDATE cueball_event_head
+  SET pruned_through = greatest(pruned_through, (SELECT m FROM top))
+  WHERE id = 1 AND (SELECT m FROM top) IS NOT NULL
+)
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM due) - (SELECT count(*) FROM victims),
+       (SELECT p FROM horizon)
+)SQL";
+
+std::optional<int64_t> OptMillis(const std::optional<Millis>& d) {
+  if (!d) return std::nullopt;
+  return static_cast<int64_t>(d->count());
+}
+
+}  // namespace
+
+PgEventStore::PgEventStore(const std::string& dsn, int pool_size, Millis statement_timeout)
+    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size) {}
+
+StatusOr<SequenceResult> PgEventStore::Sequence(int limit) {
+  SequenceResult out;
+  Status st = pool_.With("sequence events", [&](pqxx::connection& c) -> Status {
+    {
+      // Cheap check on the partial index first, so idle sequencers on many
+      // daemons do not queue up on the head row lock.
+      pqxx::read_transaction rt(c);
+      auto r = rt.exec(
+          "SELECT (SELECT position FROM cueball_event_head WHERE id = 1), "
+          "EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)");
+      out.head = r[0][0].as<int64_t>();
+      if (!r[0][1].as<bool>()) return Status::Ok();
+    }
+    pqxx::work tx(c);
+    tx.exec("SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE");
+    auto r = tx.exec_params(kSequenceSql, limit);
+    out.head = r[0][0].as<int64_t>();
+    out.sequenced = r[0][1].as<int64_t>();
+    if (out.sequenced > 0) {
+      tx.exec_params("SELECT pg_notify($1, $2)", kEventsChannel, std::to_string(out.head));
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+StatusOr<int64_t> PgEventStore::Head() {
+  int64_t head = 0;
+  Status st = pool_.With("event head", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    head = tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return head;
+}
+
+StatusOr<EventPage> PgEventStore::Read(int64_t after, const EventFilter& filter, int limit) {
+  EventPage page;
+  std::optional<std::string> kinds;
+  if (!filter.kinds.empty()) kinds = PgTextArray(filter.kinds);
+  Status st = pool_.With("read events", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(kReadSql, after, filter.run_id, filter.workflow_type, kinds, limit);
+    for (const auto& row : res) {
+      page.head = row[0].as<int64_t>();
+      page.pruned_through = row[1].as<int64_t>();
+      if (row[2].is_null()) continue;
+      Event e;
+      e.position = row[2].as<int64_t>();
+      e.seq = row[3].as<int64_t>();
+      e.run_id = row[4].as<std::string>();
+      e.workflow_type = row[5].as<std::string>();
+      e.kind = row[6].as<std::string>();
+      e.step = row[7].as<std::string>();
+      e.attempt = row[8].as<int>();
+      e.data = row[9].as<std::string>();
+      e.created_at = FromMicros(row[10].as<int64_t>());
+      page.events.push_back(std::move(e));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  // A full page may stop short of the head; otherwise everything up to the
+  // head has been examined.
+  if (static_cast<int>(page.events.size()) >= limit) {
+    page.through = page.events.back().position;
+  } else {
+    page.through = std::max(after, page.head);
+  }
+  return page;
+}
+
+StatusOr<Subscription> PgEventStore::OpenSubscription(const std::string& name, int64_t start) {
+  Subscription sub;
+  Status st = pool_.With("open subscription", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    int64_t head =
+        tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+    if (start > head) {
+      return InvalidArgument("start: position " + std::to_string(start) +
+                             " is beyond the head of the event log (" + std::to_string(head) + ")");
+    }
+    tx.exec_params(
+        "INSERT INTO cueball_subscriptions (name, position) VALUES ($1, $2) "
+        "ON CONFLICT (name) DO NOTHING",
+        name, start < 0 ? head : start);
+    auto res = tx.exec_params(std::string("SELECT ") + kSubscriptionColumns +
+                                  " FROM cueball_subscriptions WHERE name = $1",
+                              name);
+    sub = SubscriptionFromRow(res[0]);
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return sub;
+}
+
+StatusOr<Subscription> PgEventStore::Ack(const std::string& name, int64_t position) {
+  Subscription sub;
+  Status st = pool_.With("ack", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        std::string("UPDATE cueball_subscriptions s "
+                    "SET position = greatest(s.position, $2), acked_at = now() "
+                    "FROM cueball_event_head h "
+                    "WHERE s.name = $1 AND h.id = 1 AND $2 <= h.position RETURNING ") +
+            "s.name, s.position, (extract(epoch from s.created_at) * 1000000)::bigint, "
+            "(extract(epoch from s.acked_at) * 1000000)::bigint",
+        name, position);
+    if (res.empty()) {
+      auto exists = tx.exec_params("SELECT 1 FROM cueball_subscriptions WHERE name = $1", name);
+      if (exists.empty()) return NotFound("subscription: no subscription named '" + name + "'");
+      int64_t head =
+          tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+      return InvalidArgument("position: " + std::to_string(position) +
+                             " is beyond the head of the event log (" + std::to_string(head) + ")");
+    }
+    sub = SubscriptionFromRow(res[0]);
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return sub;
+}
+
+StatusOr<std::vector<Subscription>> PgEventStore::ListSubscriptions() {
+  std::vector<Subscription> subs;
+  Status st = pool_.With("list subscriptions", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec(std::string("SELECT ") + kSubscriptionColumns +
+                       " FROM cueball_subscriptions ORDER BY name");
+    for (const auto& row : res) subs.push_back(SubscriptionFromRow(row));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return subs;
+}
+
+Status PgEventStore::DeleteSubscription(const std::string& name) {
+  return pool_.With("delete subscription", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params("DELETE FROM cueball_subscriptions WHERE name = $1", name);
+    if (res.affected_rows() == 0) {
+      return NotFound("subscription: no subscription named '" + name + "'");
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+}
+
+StatusOr<PruneResult> PgEventStore::Prune(const RetentionPolicy& policy) {
+  PruneResult out;
+  Status st = pool_.With("prune", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(kPruneSql, OptMillis(policy.succeeded), OptMillis(policy.failed),
+                              OptMillis(policy.canceled), policy.batch, policy.keep_summary);
+    out.runs = res[0][0].as<int64_t>();
+    out.held = res[0][1].as<int64_t>() > 0;
+    out.horizon = res[0][2].as<int64_t>();
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace cueball::store::pg
