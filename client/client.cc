@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <random>
+#include <thread>
+
 namespace cueball::client {
 
 Client::Client(const std::string& target, Millis rpc_timeout)
@@ -50,6 +53,83 @@ grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
 
 grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
   return Unary(&v1::Workflows::Stub::ListNodes, v1::ListNodesRequest(), resp, rpc_timeout_);
+}
+
+grpc::Status Client::AckEvents(const v1::AckEventsRequest& req, v1::AckEventsResponse* resp) {
+  return Unary(&v1::Workflows::Stub::AckEvents, req, resp, rpc_timeout_);
+}
+
+grpc::Status Client::ListSubscriptions(v1::ListSubscriptionsResponse* resp) {
+  return Unary(&v1::Workflows::Stub::ListSubscriptions, v1::ListSubscriptionsRequest(), resp,
+               rpc_timeout_);
+}
+
+grpc::Status Client::DeleteSubscription(const std::string& name) {
+  v1::DeleteSubscriptionRequest req;
+  req.set_name(name);
+  v1::DeleteSubscriptionResponse resp;
+  return Unary(&v1::Workflows::Stub::DeleteSubscription, req, &resp, rpc_timeout_);
+}
+
+EventWatcher::EventWatcher(Client* client, v1::WatchEventsRequest request, bool reconnect)
+    : client_(client), request_(std::move(request)), reconnect_(reconnect) {}
+
+void EventWatcher::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (ctx_) ctx_->TryCancel();
+}
+
+grpc::Status EventWatcher::Run(
+    const std::function<bool(const v1::WatchEventsResponse&)>& on_batch) {
+  std::mt19937_64 rng(std::random_device{}());
+  int failures = 0;
+  while (true) {
+    v1::WatchEventsRequest req = request_;
+    if (resume_after_.load() >= 0) {
+      // Resume exactly after what was examined, with the same filters.
+      req.set_after_position(resume_after_.load());
+      req.set_new_subscription_from_now(false);
+    }
+    grpc::ClientContext ctx;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_) return grpc::Status::OK;
+      ctx_ = &ctx;
+    }
+    auto reader = client_->stub()->WatchEvents(&ctx, req);
+    v1::WatchEventsResponse msg;
+    bool stopped = false;
+    while (reader->Read(&msg)) {
+      failures = 0;
+      resume_after_ = msg.through();
+      if (!on_batch(msg)) {
+        stopped = true;
+        ctx.TryCancel();
+        break;
+      }
+    }
+    grpc::Status st = reader->Finish();
+    bool cancelled;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ctx_ = nullptr;
+      cancelled = cancelled_;
+    }
+    if (stopped || cancelled) return grpc::Status::OK;
+    if (!reconnect_ || st.error_code() != grpc::StatusCode::UNAVAILABLE) return st;
+    ++failures;
+    int64_t cap = std::min<int64_t>(5000, 100LL << std::min(failures, 6));
+    auto sleep = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng));
+    auto until = std::chrono::steady_clock::now() + sleep;
+    while (std::chrono::steady_clock::now() < until) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (cancelled_) return grpc::Status::OK;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
 }
 
 std::string StatusName(v1::RunStatus s) {

@@ -5,7 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "cueball/v1/workflows.grpc.pb.h"
@@ -30,6 +33,11 @@ class Client {
   grpc::Status Retry(const v1::RetryRequest& req, v1::RetryResponse* resp);
   grpc::Status ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp);
   grpc::Status ListNodes(v1::ListNodesResponse* resp);
+  grpc::Status AckEvents(const v1::AckEventsRequest& req, v1::AckEventsResponse* resp);
+  grpc::Status ListSubscriptions(v1::ListSubscriptionsResponse* resp);
+  grpc::Status DeleteSubscription(const std::string& name);
+
+  v1::Workflows::Stub* stub() { return stub_.get(); }
 
  private:
   // One unary call with its own context and a deadline `timeout` from now.
@@ -45,6 +53,33 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Workflows::Stub> stub_;
   Millis rpc_timeout_;
+};
+
+// Follows the event stream: calls `on_batch` for every message (events and
+// heartbeats) until it returns false, Cancel() is called, or the stream fails
+// for good. With `reconnect`, a stream that breaks with UNAVAILABLE (daemon
+// restarting, network) is reopened after a jittered backoff, resuming after
+// the last `through` received, so the caller sees every event once and in
+// order across reconnects.
+class EventWatcher {
+ public:
+  EventWatcher(Client* client, v1::WatchEventsRequest request, bool reconnect = true);
+
+  // Blocks. OK when on_batch stopped it or Cancel() did; the last error otherwise.
+  grpc::Status Run(const std::function<bool(const v1::WatchEventsResponse&)>& on_batch);
+  // From any thread: ends Run promptly.
+  void Cancel();
+  // After the first message: the position to resume after.
+  int64_t resume_after() const { return resume_after_.load(); }
+
+ private:
+  Client* const client_;
+  v1::WatchEventsRequest request_;
+  const bool reconnect_;
+  std::atomic<int64_t> resume_after_{-1};
+  std::mutex mu_;
+  bool cancelled_ = false;
+  grpc::ClientContext* ctx_ = nullptr;
 };
 
 // "succeeded", "failed", ... for a proto status.

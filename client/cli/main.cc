@@ -2,6 +2,8 @@
 // Exit codes: 0 success; 1 the call failed (the server's message is printed);
 // 2 usage error; for `wait`: 3 every run finished but not all succeeded,
 // 4 the timeout passed first.
+// `watch` reconnects by itself while the daemon is unavailable and resumes
+// after the last position it received.
 #include <google/protobuf/util/time_util.h>
 
 #include <CLI/CLI.hpp>
@@ -156,6 +158,47 @@ int main(int argc, char** argv) {
   auto* nodes = app.add_subcommand("nodes", "list the daemons sharing the database");
   bool n_all = false;
   nodes->add_flag("--all", n_all, "include stopped and silent daemons (seen in the last hour)");
+
+  // watch
+  auto* watch = app.add_subcommand(
+      "watch", "follow the event stream: history from a position, then live (Ctrl-C stops)");
+  int64_t wa_from = -1;
+  bool wa_now = false, wa_new_now = false, wa_no_follow = false;
+  std::string wa_sub, wa_type, wa_run;
+  std::vector<std::string> wa_kinds;
+  int64_t wa_count = 0;
+  auto* wa_from_opt = watch->add_option(
+      "--from", wa_from, "start after this position (0: the beginning, the default)");
+  auto* wa_now_opt = watch->add_flag("--from-now", wa_now, "only events from now on");
+  auto* wa_sub_opt = watch->add_option(
+      "--subscription", wa_sub,
+      "durable subscription: resume after its acknowledged position and acknowledge what is "
+      "printed");
+  wa_from_opt->excludes(wa_now_opt)->excludes(wa_sub_opt);
+  wa_now_opt->excludes(wa_sub_opt);
+  watch
+      ->add_flag("--new-from-now", wa_new_now,
+                 "a subscription that does not exist yet starts at the head, not the beginning")
+      ->needs(wa_sub_opt);
+  watch->add_option("--type", wa_type, "only runs of this workflow type");
+  watch->add_option("--run", wa_run, "only this run");
+  watch->add_option("--kind", wa_kinds, "only these event kinds (repeat or comma-separate)")
+      ->delimiter(',');
+  watch->add_option("--count", wa_count, "exit after this many events")
+      ->check(CLI::Range(1, 1 << 30));
+  watch->add_flag("--no-follow", wa_no_follow, "exit once caught up with the head");
+
+  // subscriptions
+  auto* subs =
+      app.add_subcommand("subscriptions", "list, acknowledge or delete durable subscriptions");
+  auto* subs_ack = subs->add_subcommand("ack", "acknowledge events up to a position");
+  std::string sa_name;
+  int64_t sa_pos = 0;
+  subs_ack->add_option("name", sa_name, "subscription name")->required();
+  subs_ack->add_option("position", sa_pos, "position processed")->required();
+  auto* subs_rm = subs->add_subcommand("delete", "delete a subscription (releases retention)");
+  std::string sd_name;
+  subs_rm->add_option("name", sd_name, "subscription name")->required();
 
   try {
     app.parse(argc, argv);
@@ -345,6 +388,94 @@ int main(int argc, char** argv) {
              cli::FormatTimestamp(n.last_seen_at())});
     }
     t.Print(std::cout);
+    return 0;
+  }
+
+  if (watch->parsed()) {
+    v1::WatchEventsRequest req;
+    if (!wa_sub.empty()) {
+      req.set_subscription(wa_sub);
+      req.set_new_subscription_from_now(wa_new_now);
+    } else if (wa_now) {
+      req.set_from_now(true);
+    } else {
+      req.set_after_position(wa_from < 0 ? 0 : wa_from);
+    }
+    req.set_workflow_type(wa_type);
+    req.set_run_id(wa_run);
+    for (const auto& k : wa_kinds) req.add_kinds(k);
+    client::EventWatcher watcher(&c, req);
+    int64_t printed = 0;
+    grpc::Status ack_error;
+    auto s = watcher.Run([&](const v1::WatchEventsResponse& msg) {
+      // Everything examined up to `through` counts as processed, unless
+      // --count stops inside this batch: then up to the last event printed.
+      int64_t upto = msg.through();
+      for (const auto& e : msg.events()) {
+        if (g.json) {
+          std::cout << cli::ToJson(e).dump() << "\n";
+        } else {
+          cli::PrintEventLine(e, std::cout);
+        }
+        if (wa_count > 0 && ++printed >= wa_count) {
+          upto = e.position();
+          break;
+        }
+      }
+      std::cout.flush();
+      bool done =
+          (wa_count > 0 && printed >= wa_count) || (wa_no_follow && msg.through() >= msg.head());
+      if (!wa_sub.empty() && (msg.events_size() > 0 || done)) {
+        v1::AckEventsRequest ack;
+        ack.set_subscription(wa_sub);
+        ack.set_position(upto);
+        v1::AckEventsResponse ack_resp;
+        ack_error = c.AckEvents(ack, &ack_resp);
+        if (!ack_error.ok()) return false;
+      }
+      return !done;
+    });
+    if (!ack_error.ok()) return Fail(ack_error);
+    if (!s.ok()) return Fail(s);
+    return 0;
+  }
+
+  if (subs->parsed()) {
+    if (subs_ack->parsed()) {
+      v1::AckEventsRequest req;
+      req.set_subscription(sa_name);
+      req.set_position(sa_pos);
+      v1::AckEventsResponse resp;
+      auto s = c.AckEvents(req, &resp);
+      if (!s.ok()) return Fail(s);
+      if (g.json) {
+        std::cout << cli::ToJson(resp.subscription()).dump(2) << "\n";
+      } else {
+        std::cout << resp.subscription().name() << " at position " << resp.subscription().position()
+                  << "\n";
+      }
+      return 0;
+    }
+    if (subs_rm->parsed()) {
+      auto s = c.DeleteSubscription(sd_name);
+      if (!s.ok()) return Fail(s);
+      if (!g.json) std::cout << sd_name << " deleted\n";
+      return 0;
+    }
+    v1::ListSubscriptionsResponse resp;
+    auto s = c.ListSubscriptions(&resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+      return 0;
+    }
+    cli::Table t({"NAME", "POSITION", "LAG", "CREATED", "ACKED"});
+    for (const auto& sub : resp.subscriptions()) {
+      t.Add({sub.name(), std::to_string(sub.position()), std::to_string(sub.lag()),
+             cli::FormatTimestamp(sub.created_at()), cli::FormatTimestamp(sub.acked_at())});
+    }
+    t.Print(std::cout);
+    std::cout << "head " << resp.head() << "\n";
     return 0;
   }
 

@@ -27,6 +27,20 @@ void EmbedJsonText(json& j) {
         }
       }
     }
+    // 64-bit counters are strings in proto's JSON mapping; numbers are what
+    // scripts (jq) expect, and positions stay far below 2^53.
+    static const char* kCounters[] = {"position", "seq",     "head",
+                                      "lag",      "through", "pruned_through"};
+    for (const char* f : kCounters) {
+      auto it = j.find(f);
+      if (it != j.end() && it->is_string()) {
+        try {
+          *it = std::stoll(it->get<std::string>());
+        } catch (const std::exception&) {
+          // leave it as text
+        }
+      }
+    }
     for (auto& [k, v] : j.items()) EmbedJsonText(v);
   } else if (j.is_array()) {
     for (auto& v : j) EmbedJsonText(v);
@@ -99,6 +113,11 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
   t.Add({"run_at", FormatTimestamp(r.run_at())});
   t.Add({"started", FormatTimestamp(r.started_at())});
   t.Add({"finished", FormatTimestamp(r.finished_at())});
+  if (r.pruned()) {
+    t.Add({"pruned", "yes: retention removed the record; this is its summary"});
+    t.Print(out);
+    return;
+  }
   t.Add({"input", Compact(r.input(), 200)});
   t.Add({"state", Compact(r.state(), 200)});
   t.Add({"result", r.result().empty() ? "-" : Compact(r.result(), 200)});
@@ -106,10 +125,10 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
   t.Print(out);
   if (r.history_size() > 0) {
     out << "\nhistory:\n";
-    Table h({"SEQ", "TIME", "EVENT", "STEP", "ATTEMPT", "DATA"});
+    Table h({"POSITION", "TIME", "EVENT", "STEP", "ATTEMPT", "DATA"});
     for (const auto& e : r.history()) {
-      h.Add({std::to_string(e.seq()), FormatTimestamp(e.created_at()), e.kind(), e.step(),
-             std::to_string(e.attempt()), Compact(e.data())});
+      h.Add({e.position() ? std::to_string(e.position()) : "-", FormatTimestamp(e.created_at()),
+             e.kind(), e.step(), std::to_string(e.attempt()), Compact(e.data())});
     }
     h.Print(out);
   }
@@ -123,6 +142,20 @@ void PrintRunTable(const std::vector<const v1::Run*>& runs, std::ostream& out) {
            r->error().empty() ? "" : r->error().substr(0, 60)});
   }
   t.Print(out);
+}
+
+}  // namespace cueball::cli
+
+namespace cueball::cli {
+
+void PrintEventLine(const v1::Event& e, std::ostream& out) {
+  char pos[24];
+  snprintf(pos, sizeof pos, "%10lld", static_cast<long long>(e.position()));
+  out << pos << "  " << FormatTimestamp(e.created_at()) << "  " << e.run_id() << "  "
+      << e.workflow_type() << "  " << e.kind();
+  if (!e.step().empty()) out << "  " << e.step() << "#" << e.attempt();
+  if (!e.data().empty() && e.data() != "{}") out << "  " << Compact(e.data(), 120);
+  out << "\n";
 }
 
 }  // namespace cueball::cli

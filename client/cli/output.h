@@ -29,5 +29,7 @@ nlohmann::json ToJson(const google::protobuf::Message& msg);
 std::string FormatTimestamp(const google::protobuf::Timestamp& t);  // "-" if unset
 void PrintRunDetail(const v1::Run& run, std::ostream& out);
 void PrintRunTable(const std::vector<const v1::Run*>& runs, std::ostream& out);
+// One line per event: position, time, run, type, kind, step#attempt, data.
+void PrintEventLine(const v1::Event& event, std::ostream& out);
 
 }  // namespace cueball::cli

@@ -1,0 +1,342 @@
+// The event log on real PostgreSQL: positions given only to committed events,
+// dense and in visibility order even when transactions commit out of order;
+// filters; durable subscriptions; retention.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "server/store/postgres/pg_event_store.h"
+#include "server/store/postgres/pg_run_store.h"
+#include "tests/support/test_db.h"
+
+using namespace cueball;
+using namespace cueball::store;
+using cueball::testing::TestDatabase;
+
+namespace {
+
+NewRun MakeRun(const std::string& type = "noop") {
+  NewRun r;
+  r.id = RunId::NewV7().str();
+  r.workflow_type = type;
+  r.first_step = "s1";
+  return r;
+}
+
+std::string Enqueue(pg::PgRunStore& s, const std::string& type = "noop") {
+  auto r = s.Enqueue({MakeRun(type)});
+  REQUIRE(r.ok());
+  return (*r)[0].run.id;
+}
+
+// Everything after `after`, page by page, as a consumer would read it.
+std::vector<Event> ReadAll(pg::PgEventStore& es, int64_t after, const EventFilter& f = {},
+                           int page = 100) {
+  std::vector<Event> out;
+  while (true) {
+    auto p = es.Read(after, f, page);
+    REQUIRE(p.ok());
+    for (auto& e : p->events) out.push_back(std::move(e));
+    if (p->through == after) break;
+    after = p->through;
+  }
+  return out;
+}
+
+void SequenceAll(pg::PgEventStore& es) {
+  while (true) {
+    auto r = es.Sequence(1000);
+    REQUIRE(r.ok());
+    if (r->sequenced == 0) break;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("events get positions only once committed, so a late commit lands after what was read") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  std::string first = Enqueue(runs);
+
+  // A writer transaction draws its seq now but commits only later.
+  pqxx::connection slow(db.url());
+  pqxx::work slow_tx(slow);
+  slow_tx.exec_params(
+      "INSERT INTO cueball_events (run_id, kind, step, attempt) "
+      "VALUES ($1::uuid, 'run_retried', 's1', 0)",
+      first);
+  int64_t slow_seq = slow_tx.exec("SELECT currval('cueball_events_seq_seq')")[0][0].as<int64_t>();
+
+  std::string second = Enqueue(runs);  // draws a higher seq, commits first
+  SequenceAll(es);
+  auto seen = ReadAll(es, 0);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].position == 1);
+  CHECK(seen[1].position == 2);
+  CHECK(seen[1].run_id == second);
+  CHECK(seen[1].seq > slow_seq);
+
+  slow_tx.commit();
+  SequenceAll(es);
+  // The late event is not hidden below position 2: it is the next one.
+  auto after = ReadAll(es, 2);
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].position == 3);
+  CHECK(after[0].seq == slow_seq);
+  CHECK(after[0].kind == "run_retried");
+  CHECK(after[0].workflow_type == "noop");
+  // Replay from the beginning gives the same sequence.
+  auto replay = ReadAll(es, 0);
+  REQUIRE(replay.size() == 3);
+  for (int i = 0; i < 2; ++i) CHECK(replay[i].seq == seen[i].seq);
+  CHECK(replay[2].seq == slow_seq);
+}
+
+TEST_CASE("many writers and many sequencers give every event one dense position in order") {
+  TestDatabase db;
+  constexpr int kWriters = 6, kRunsEach = 60;
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&] {
+      pg::PgRunStore s(db.url(), 2);
+      for (int i = 0; i < kRunsEach; ++i) {
+        std::vector<NewRun> batch{MakeRun(), MakeRun()};
+        auto r = s.Enqueue(batch);
+        REQUIRE(r.ok());
+        auto c = s.Cancel((*r)[0].run.id, "test");
+        REQUIRE(c.ok());
+      }
+    });
+  }
+  // Three sequencers, as three daemons would run them.
+  std::vector<std::thread> sequencers;
+  for (int k = 0; k < 3; ++k) {
+    sequencers.emplace_back([&] {
+      pg::PgEventStore es(db.url(), 1);
+      while (writing) {
+        auto r = es.Sequence(50);
+        REQUIRE(r.ok());
+      }
+    });
+  }
+  // A consumer reading concurrently from its cursor.
+  std::vector<Event> consumed;
+  std::thread consumer([&] {
+    pg::PgEventStore es(db.url(), 1);
+    int64_t cursor = 0;
+    while (true) {
+      bool done = !writing;
+      auto p = es.Read(cursor, {}, 37);
+      REQUIRE(p.ok());
+      for (auto& e : p->events) consumed.push_back(std::move(e));
+      bool caught_up = p->through == cursor;
+      cursor = p->through;
+      if (done && caught_up) break;
+    }
+  });
+  for (auto& t : threads) t.join();
+  pg::PgEventStore es(db.url(), 2);
+  SequenceAll(es);
+  writing = false;
+  for (auto& t : sequencers) t.join();
+  consumer.join();
+
+  const int64_t total = kWriters * kRunsEach * 3;  // 2 enqueued + 1 canceled per batch
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events") == std::to_string(total));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE position IS NULL") == "0");
+  CHECK(db.Scalar("SELECT max(position) FROM cueball_events") == std::to_string(total));
+  CHECK(db.Scalar("SELECT position FROM cueball_event_head") == std::to_string(total));
+  REQUIRE(consumed.size() == static_cast<size_t>(total));
+  std::set<int64_t> seqs;
+  for (size_t i = 0; i < consumed.size(); ++i) {
+    CHECK(consumed[i].position == static_cast<int64_t>(i) + 1);
+    seqs.insert(consumed[i].seq);
+  }
+  CHECK(seqs.size() == consumed.size());
+  // Per run, the stream keeps the run's own order.
+  std::map<std::string, int64_t> last_seq;
+  for (const auto& e : consumed) {
+    auto it = last_seq.find(e.run_id);
+    if (it != last_seq.end()) CHECK(e.seq > it->second);
+    last_seq[e.run_id] = e.seq;
+  }
+}
+
+TEST_CASE("filters select by run, workflow type and kind, and through still advances") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  std::string a = Enqueue(runs, "noop");
+  std::string b = Enqueue(runs, "other");
+  REQUIRE(runs.Cancel(a, "x").ok());
+  REQUIRE(runs.Cancel(b, "y").ok());
+  SequenceAll(es);
+
+  EventFilter by_run;
+  by_run.run_id = b;
+  auto got = ReadAll(es, 0, by_run);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].run_id == b);
+  CHECK(got[1].kind == "run_canceled");
+
+  EventFilter by_type;
+  by_type.workflow_type = "noop";
+  got = ReadAll(es, 0, by_type);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].run_id == a);
+
+  EventFilter by_kind;
+  by_kind.kinds = {"run_canceled"};
+  auto page = es.Read(0, by_kind, 10);
+  REQUIRE(page.ok());
+  REQUIRE(page->events.size() == 2);
+  CHECK(page->through == 4);  // examined everything up to the head
+  CHECK(page->head == 4);
+
+  EventFilter none;
+  none.workflow_type = "nobody";
+  page = es.Read(0, none, 10);
+  REQUIRE(page.ok());
+  CHECK(page->events.empty());
+  CHECK(page->through == 4);
+}
+
+TEST_CASE(
+    "subscriptions start where asked, only move forward, and refuse positions past the head") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  Enqueue(runs);
+  Enqueue(runs);
+  SequenceAll(es);
+
+  auto from_start = es.OpenSubscription("billing", 0);
+  REQUIRE(from_start.ok());
+  CHECK(from_start->position == 0);
+  auto from_now = es.OpenSubscription("audit", -1);
+  REQUIRE(from_now.ok());
+  CHECK(from_now->position == 2);
+  // Opening again returns the stored position, whatever start says.
+  auto again = es.OpenSubscription("audit", 0);
+  REQUIRE(again.ok());
+  CHECK(again->position == 2);
+
+  auto acked = es.Ack("billing", 2);
+  REQUIRE(acked.ok());
+  CHECK(acked->position == 2);
+  CHECK(acked->acked_at.has_value());
+  auto back = es.Ack("billing", 1);  // never moves down
+  REQUIRE(back.ok());
+  CHECK(back->position == 2);
+
+  auto beyond = es.Ack("billing", 3);
+  CHECK(beyond.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(beyond.status().message(), Catch::StartsWith("position: 3 is beyond the head"));
+  CHECK(es.Ack("nobody", 1).status().code() == StatusCode::kNotFound);
+  CHECK(es.OpenSubscription("late", 99).status().code() == StatusCode::kInvalidArgument);
+
+  auto list = es.ListSubscriptions();
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 2);
+  CHECK((*list)[0].name == "audit");
+  REQUIRE(es.DeleteSubscription("audit").ok());
+  CHECK(es.DeleteSubscription("audit").code() == StatusCode::kNotFound);
+}
+
+TEST_CASE(
+    "retention removes old finished runs with their events, keeps a summary, spares the rest") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  std::string old_done = Enqueue(runs);
+  std::string old_failed = Enqueue(runs);
+  std::string fresh_done = Enqueue(runs);
+  std::string old_queued = Enqueue(runs);
+  REQUIRE(runs.Cancel(old_done, "done").ok());
+  REQUIRE(runs.Cancel(fresh_done, "done").ok());
+  REQUIRE(runs.Cancel(old_failed, "done").ok());
+  db.Exec("UPDATE cueball_runs SET status = 'failed', error = 'boom' WHERE id = '" + old_failed +
+          "'");
+  // Age everything but fresh_done by two days; old_queued is not finished.
+  db.Exec(
+      "UPDATE cueball_runs SET created_at = now() - interval '3 days', "
+      "finished_at = CASE WHEN finished_at IS NULL THEN NULL "
+      "ELSE now() - interval '2 days' END WHERE id <> '" +
+      fresh_done + "'");
+  SequenceAll(es);
+
+  RetentionPolicy policy;
+  policy.canceled = Millis(24 * 3600 * 1000);  // a day; failed runs are kept forever
+  auto pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);
+  CHECK_FALSE(pruned->held);
+
+  auto gone = runs.Get(old_done, true);
+  REQUIRE(gone.ok());
+  CHECK(gone->pruned);
+  CHECK(gone->status == RunStatus::kCanceled);
+  CHECK(gone->history.empty());
+  CHECK(gone->finished_at.has_value());
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE run_id = '" + old_done + "'") == "0");
+  auto kept_failed = runs.Get(old_failed, false);
+  REQUIRE(kept_failed.ok());
+  CHECK_FALSE(kept_failed->pruned);
+  CHECK(runs.Get(fresh_done, false).ok());
+  CHECK(runs.Get(old_queued, false).ok());
+  // The horizon says which positions retention has removed.
+  auto page = es.Read(0, {}, 100);
+  REQUIRE(page.ok());
+  CHECK(page->pruned_through > 0);
+  // Wait-style reads see the summary too.
+  auto many = runs.GetMany({old_done, fresh_done});
+  REQUIRE(many.ok());
+  CHECK(many->size() == 2);
+
+  // Failed runs go too once their age is set; unfinished runs never do.
+  policy.failed = Millis(1000);
+  policy.succeeded = Millis(1000);
+  policy.keep_summary = false;
+  pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);
+  CHECK(runs.Get(old_failed, false).status().code() == StatusCode::kNotFound);
+  CHECK(runs.Get(old_queued, false).ok());
+}
+
+TEST_CASE("retention never removes events a subscription has not acknowledged") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  std::string a = Enqueue(runs);
+  REQUIRE(runs.Cancel(a, "done").ok());  // positions 1, 2
+  std::string b = Enqueue(runs);
+  REQUIRE(runs.Cancel(b, "done").ok());  // positions 3, 4
+  SequenceAll(es);
+  db.Exec("UPDATE cueball_runs SET finished_at = now() - interval '2 days'");
+  REQUIRE(es.OpenSubscription("slow", 0).ok());
+  REQUIRE(es.Ack("slow", 2).ok());
+
+  RetentionPolicy policy;
+  policy.canceled = Millis(1000);
+  auto pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);  // a, fully acknowledged
+  CHECK(pruned->held);       // b waits for the subscription
+  CHECK(pruned->horizon == 2);
+  CHECK(runs.Get(a, false)->pruned);
+  CHECK_FALSE(runs.Get(b, false)->pruned);
+  auto rest = ReadAll(es, 2);
+  CHECK(rest.size() == 2);
+
+  REQUIRE(es.Ack("slow", 4).ok());
+  pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);
+  CHECK_FALSE(pruned->held);
+}
