@@ -3,9 +3,11 @@
 // order, positions 1..N with no hole, including events whose transaction
 // committed after later ones.
 #include <signal.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -450,4 +452,64 @@ TEST_CASE("retention prunes finished runs to summaries, after subscriptions have
   CHECK_FALSE(got.run().pruned());
   auto shown = d.Cli({"get", done[0]});
   CHECK_THAT(shown.out, Catch::Contains("pruned"));
+}
+
+TEST_CASE(
+    "the status_counts example back-fills, resumes from its saved position and follows live") {
+  TestDatabase db(false);
+  Daemon d(db, {"--workers", "8"});
+  client::Client c(d.address());
+  auto ids = EnqueueBatch(c, 30, "noop");
+  auto failing = EnqueueBatch(c, 5, "demo.flaky", R"({"permanent":true})");
+  REQUIRE(AllFinished(c, ids));
+  REQUIRE(AllFinished(c, failing));
+  v1::EnqueueRequest later;
+  later.set_workflow_type("noop");
+  later.mutable_delay()->set_seconds(3600);
+  v1::EnqueueResponse later_resp;
+  REQUIRE(c.Enqueue(later, &later_resp).ok());
+
+  char dir_template[] = "/tmp/cueball-counts-XXXXXX";
+  REQUIRE(mkdtemp(dir_template));
+  const std::string state = std::string(dir_template) + "/counts.json";
+  const std::string bin = BuiltBinary("status_counts");
+  auto last_line = [](const std::string& out) {
+    auto end = out.find_last_not_of('\n');
+    auto start = out.rfind('\n', end);
+    return nlohmann::json::parse(out.substr(start == std::string::npos ? 0 : start + 1));
+  };
+  // Back-fill from history.
+  auto first = testing::Run({bin, "--server", d.address(), "--state", state, "--no-follow"});
+  REQUIRE(first.exit_code == 0);
+  auto counts = last_line(first.out)["counts"];
+  CHECK(counts["succeeded"] == 30);
+  CHECK(counts["failed"] == 5);
+  CHECK(counts["enqueued"] == 1);
+
+  // More work, then a second process resumes from the saved position.
+  REQUIRE(AllFinished(c, EnqueueBatch(c, 10, "noop")));
+  v1::CancelRequest cancel;
+  cancel.set_id(later_resp.run().id());
+  v1::CancelResponse cancel_resp;
+  REQUIRE(c.Cancel(cancel, &cancel_resp).ok());
+  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  auto second = testing::Run({bin, "--server", d.address(), "--state", state, "--no-follow"});
+  REQUIRE(second.exit_code == 0);
+  auto j = last_line(second.out);
+  CHECK(j["counts"]["succeeded"] == 40);
+  CHECK(j["counts"]["failed"] == 5);
+  CHECK(j["counts"]["canceled"] == 1);
+  CHECK_FALSE(j["counts"].contains("enqueued"));
+  CHECK(j["position"] == std::stoll(db.Scalar("SELECT position FROM cueball_event_head")));
+
+  // Live: a following consumer sees new runs as they finish.
+  Process live({bin, "--server", d.address(), "--state", state});
+  REQUIRE(AllFinished(c, EnqueueBatch(c, 7, "noop")));
+  REQUIRE(WaitFor([&] {
+    auto out = live.Stdout();
+    return out.find("\"succeeded\":47") != std::string::npos;
+  }));
+  live.Signal(SIGTERM);
+  live.Wait(std::chrono::seconds(10));
+  std::filesystem::remove_all(dir_template);
 }
