@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/e2e/enqueue_many.h"
 #include "tests/support/daemon.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
@@ -82,22 +83,6 @@ v1::WatchEventsRequest From(int64_t after) {
   return r;
 }
 
-std::vector<std::string> EnqueueBatch(client::Client& c, int n, const std::string& type,
-                                      const std::string& input = "{}") {
-  v1::EnqueueBatchRequest req;
-  for (int i = 0; i < n; ++i) {
-    auto* r = req.add_runs();
-    r->set_workflow_type(type);
-    r->set_input(input);
-  }
-  v1::EnqueueBatchResponse resp;
-  auto s = c.EnqueueBatch(req, &resp);
-  REQUIRE(s.ok());
-  std::vector<std::string> ids;
-  for (const auto& r : resp.runs()) ids.push_back(r.run().id());
-  return ids;
-}
-
 bool AllFinished(client::Client& c, const std::vector<std::string>& ids) {
   for (size_t i = 0; i < ids.size(); i += 1000) {
     v1::WaitRequest req;
@@ -131,7 +116,7 @@ TEST_CASE("three daemons write while a consumer follows live: every event once, 
   Daemon d2(db, {"--workers", "16"});
   Daemon d3(db, {"--workers", "16"});
   client::Client c1(d1.address()), c2(d2.address()), c3(d3.address());
-  std::vector<std::string> ids = EnqueueBatch(c1, 100, "noop");
+  std::vector<std::string> ids = EnqueueMany(c1, 100, "noop");
   // The consumer starts with history already there, then follows live.
   Consumer consumer(d2.address(), From(0));
   std::vector<std::thread> writers;
@@ -139,7 +124,7 @@ TEST_CASE("three daemons write while a consumer follows live: every event once, 
   for (client::Client* c : {&c1, &c2, &c3}) {
     writers.emplace_back([&, c] {
       for (int round = 0; round < 5; ++round) {
-        auto more = EnqueueBatch(*c, 40, round % 2 ? "noop" : "demo.flaky", R"({"succeed_on":2})");
+        auto more = EnqueueMany(*c, 40, round % 2 ? "noop" : "demo.flaky", R"({"succeed_on":2})");
         std::lock_guard<std::mutex> lock(ids_mu);
         ids.insert(ids.end(), more.begin(), more.end());
       }
@@ -164,7 +149,7 @@ TEST_CASE("an event whose transaction commits late is streamed after everything 
   TestDatabase db(false);
   Daemon d(db, {"--workers", "8"});
   client::Client c(d.address());
-  auto first = EnqueueBatch(c, 1, "noop");
+  auto first = EnqueueMany(c, 1, "noop");
   REQUIRE(AllFinished(c, first));
   Consumer consumer(d.address(), From(0));
 
@@ -178,7 +163,7 @@ TEST_CASE("an event whose transaction commits late is streamed after everything 
                              "VALUES ($1::uuid, 'run_retried', 'noop', 0) RETURNING seq",
                              first[0])[0][0]
                          .as<int64_t>();
-  auto later = EnqueueBatch(c, 50, "noop");
+  auto later = EnqueueMany(c, 50, "noop");
   REQUIRE(AllFinished(c, later));
   REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
   const int64_t before = Count(db);
@@ -200,7 +185,7 @@ TEST_CASE("a consumer that disconnects and resumes misses nothing, and a replay 
   TestDatabase db(false);
   Daemon d(db, {"--workers", "8"});
   client::Client c(d.address());
-  auto ids = EnqueueBatch(c, 150, "demo.flaky", R"({"succeed_on":2})");
+  auto ids = EnqueueMany(c, 150, "demo.flaky", R"({"succeed_on":2})");
 
   std::vector<v1::Event> got;
   int64_t resume = 0;
@@ -212,7 +197,7 @@ TEST_CASE("a consumer that disconnects and resumes misses nothing, and a replay 
     REQUIRE(got.size() >= 100);
     resume = got.back().position();
   }
-  auto more = EnqueueBatch(c, 50, "noop");
+  auto more = EnqueueMany(c, 50, "noop");
   ids.insert(ids.end(), more.begin(), more.end());
   REQUIRE(AllFinished(c, ids));
   REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
@@ -245,7 +230,7 @@ TEST_CASE("a stream ends with UNAVAILABLE and its resume position when the daemo
   TestDatabase db(false);
   Daemon d(db, {"--workers", "4"});
   client::Client c(d.address());
-  REQUIRE(AllFinished(c, EnqueueBatch(c, 5, "noop")));
+  REQUIRE(AllFinished(c, EnqueueMany(c, 5, "noop")));
   client::EventWatcher watcher(&c, From(0), /*reconnect=*/false);
   std::atomic<int64_t> received{0};
   grpc::Status st;
@@ -270,7 +255,7 @@ TEST_CASE("a stalled reader holds back only its own stream") {
   client::Client c(d.address());
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {
-    auto more = EnqueueBatch(c, 1000, "noop", R"({"pad":")" + std::string(400, 'x') + R"("})");
+    auto more = EnqueueMany(c, 1000, "noop", R"({"pad":")" + std::string(400, 'x') + R"("})");
     ids.insert(ids.end(), more.begin(), more.end());
   }
   REQUIRE(AllFinished(c, ids));
@@ -283,7 +268,7 @@ TEST_CASE("a stalled reader holds back only its own stream") {
   auto stalled = c.stub()->WatchEvents(&stalled_ctx, From(0));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   // Everything else still works meanwhile, including another stream.
-  auto more = EnqueueBatch(c, 10, "noop");
+  auto more = EnqueueMany(c, 10, "noop");
   REQUIRE(AllFinished(c, more));
   Consumer other(d.address(), From(0));
   REQUIRE(WaitFor([&] { return static_cast<int64_t>(other.size()) >= total; }));
@@ -305,7 +290,7 @@ TEST_CASE("bad stream and subscription requests are refused by field and change 
   TestDatabase db(false);
   Daemon d(db, {"--max-watchers", "1"});
   client::Client c(d.address());
-  REQUIRE(AllFinished(c, EnqueueBatch(c, 2, "noop")));
+  REQUIRE(AllFinished(c, EnqueueMany(c, 2, "noop")));
   auto first_error = [&](v1::WatchEventsRequest req) {
     grpc::ClientContext ctx;
     auto reader = c.stub()->WatchEvents(&ctx, req);
@@ -360,7 +345,7 @@ TEST_CASE("cueball watch follows a durable subscription across restarts of the c
   TestDatabase db(false);
   Daemon d(db, {"--workers", "4"});
   client::Client c(d.address());
-  REQUIRE(AllFinished(c, EnqueueBatch(c, 5, "noop")));  // 20 events
+  REQUIRE(AllFinished(c, EnqueueMany(c, 5, "noop")));  // 20 events
 
   auto first = d.Cli({"watch", "--subscription", "audit", "--count", "7", "--json"});
   REQUIRE(first.exit_code == 0);
@@ -412,7 +397,7 @@ TEST_CASE("retention prunes finished runs to summaries, after subscriptions have
       return c.ListSubscriptions(&subs).ok() && subs.subscriptions_size() == 1;
     }));
   }
-  auto done = EnqueueBatch(c, 3, "noop");
+  auto done = EnqueueMany(c, 3, "noop");
   REQUIRE(AllFinished(c, done));
   v1::EnqueueRequest later;
   later.set_workflow_type("noop");
@@ -459,8 +444,8 @@ TEST_CASE(
   TestDatabase db(false);
   Daemon d(db, {"--workers", "8"});
   client::Client c(d.address());
-  auto ids = EnqueueBatch(c, 30, "noop");
-  auto failing = EnqueueBatch(c, 5, "demo.flaky", R"({"permanent":true})");
+  auto ids = EnqueueMany(c, 30, "noop");
+  auto failing = EnqueueMany(c, 5, "demo.flaky", R"({"permanent":true})");
   REQUIRE(AllFinished(c, ids));
   REQUIRE(AllFinished(c, failing));
   v1::EnqueueRequest later;
@@ -487,7 +472,7 @@ TEST_CASE(
   CHECK(counts["enqueued"] == 1);
 
   // More work, then a second process resumes from the saved position.
-  REQUIRE(AllFinished(c, EnqueueBatch(c, 10, "noop")));
+  REQUIRE(AllFinished(c, EnqueueMany(c, 10, "noop")));
   v1::CancelRequest cancel;
   cancel.set_id(later_resp.run().id());
   v1::CancelResponse cancel_resp;
@@ -504,7 +489,7 @@ TEST_CASE(
 
   // Live: a following consumer sees new runs as they finish.
   Process live({bin, "--server", d.address(), "--state", state});
-  REQUIRE(AllFinished(c, EnqueueBatch(c, 7, "noop")));
+  REQUIRE(AllFinished(c, EnqueueMany(c, 7, "noop")));
   REQUIRE(WaitFor([&] {
     auto out = live.Stdout();
     return out.find("\"succeeded\":47") != std::string::npos;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/e2e/enqueue_many.h"
 #include "tests/support/daemon.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
@@ -25,27 +26,6 @@ using namespace cueball;
 using namespace cueball::testing;
 
 namespace {
-
-std::vector<std::string> EnqueueMany(const std::string& address, int n, const std::string& type,
-                                     const std::string& input) {
-  client::Client c(address);
-  std::vector<std::string> ids;
-  for (int done = 0; done < n;) {
-    v1::EnqueueBatchRequest req;
-    int k = std::min(500, n - done);
-    for (int i = 0; i < k; ++i) {
-      auto* r = req.add_runs();
-      r->set_workflow_type(type);
-      r->set_input(input);
-    }
-    v1::EnqueueBatchResponse resp;
-    auto s = c.EnqueueBatch(req, &resp);
-    REQUIRE(s.ok());
-    for (const auto& r : resp.runs()) ids.push_back(r.run().id());
-    done += k;
-  }
-  return ids;
-}
 
 int Count(const TestDatabase& db, const std::string& where) {
   return std::stoi(db.Scalar("SELECT count(*) FROM cueball_runs WHERE " + where));
