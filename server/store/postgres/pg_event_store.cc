@@ -109,6 +109,11 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM due) - (SELECT count(*)
        (SELECT p FROM horizon)
 )SQL";
 
+// The highest position given out, read in the caller's transaction.
+int64_t ReadHead(pqxx::transaction_base& tx) {
+  return tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+}
+
 std::optional<int64_t> OptMillis(const std::optional<Millis>& d) {
   if (!d) return std::nullopt;
   return static_cast<int64_t>(d->count());
@@ -151,7 +156,7 @@ StatusOr<int64_t> PgEventStore::Head() {
   int64_t head = 0;
   Status st = pool_.With("event head", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    head = tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+    head = ReadHead(tx);
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -198,8 +203,7 @@ StatusOr<Subscription> PgEventStore::OpenSubscription(const std::string& name, i
   Subscription sub;
   Status st = pool_.With("open subscription", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    int64_t head =
-        tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+    int64_t head = ReadHead(tx);
     if (start > head) {
       return InvalidArgument("start: position " + std::to_string(start) +
                              " is beyond the head of the event log (" + std::to_string(head) + ")");
@@ -224,18 +228,17 @@ StatusOr<Subscription> PgEventStore::Ack(const std::string& name, int64_t positi
   Status st = pool_.With("ack", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_params(
-        std::string("UPDATE cueball_subscriptions s "
+        std::string("WITH upd AS (UPDATE cueball_subscriptions s "
                     "SET position = greatest(s.position, $2), acked_at = now() "
                     "FROM cueball_event_head h "
-                    "WHERE s.name = $1 AND h.id = 1 AND $2 <= h.position RETURNING ") +
-            "s.name, s.position, (extract(epoch from s.created_at) * 1000000)::bigint, "
-            "(extract(epoch from s.acked_at) * 1000000)::bigint",
+                    "WHERE s.name = $1 AND h.id = 1 AND $2 <= h.position RETURNING s.*) "
+                    "SELECT ") +
+            kSubscriptionColumns + " FROM upd",
         name, position);
     if (res.empty()) {
       auto exists = tx.exec_params("SELECT 1 FROM cueball_subscriptions WHERE name = $1", name);
       if (exists.empty()) return NotFound("subscription: no subscription named '" + name + "'");
-      int64_t head =
-          tx.exec("SELECT position FROM cueball_event_head WHERE id = 1")[0][0].as<int64_t>();
+      int64_t head = ReadHead(tx);
       return InvalidArgument("position: " + std::to_string(position) +
                              " is beyond the head of the event log (" + std::to_string(head) + ")");
     }
