@@ -14,36 +14,20 @@ void NodeRegistry::Start(const std::string& listen) {
   Status st = store_->RegisterNode(self_);
   auto log = spdlog::get("maint");
   if (!st.ok() && log) log->warn("node registration failed error=\"{}\"", st.message());
-  thread_ = std::thread([this] { Loop(); });
+  heartbeat_.Start(interval_, [this, log] {
+    Status beat = Beat();
+    if (!beat.ok() && log) log->warn("node heartbeat failed error=\"{}\"", beat.message());
+  });
 }
 
 void NodeRegistry::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return;
-    stop_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-  (void)store_->StopNode(self_.id);
+  if (heartbeat_.Stop()) (void)store_->StopNode(self_.id);
 }
 
 Status NodeRegistry::Beat() {
   Status st = store_->TouchNode(self_.id);
   if (st.code() == StatusCode::kNotFound) st = store_->RegisterNode(self_);
   return st;
-}
-
-void NodeRegistry::Loop() {
-  auto log = spdlog::get("maint");
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
-    }
-    Status st = Beat();
-    if (!st.ok() && log) log->warn("node heartbeat failed error=\"{}\"", st.message());
-  }
 }
 
 StatusOr<std::vector<NodeView>> NodeRegistry::List() {

@@ -4,10 +4,7 @@
 // it has not stopped and was seen within three heartbeat intervals.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
+#include "server/maintenance/periodic.h"
 #include "server/store/node_store.h"
 
 namespace cueball::maintenance {
@@ -32,15 +29,10 @@ class NodeRegistry {
   Status Beat();
 
  private:
-  void Loop();
-
   store::NodeStore* const store_;
   store::NodeInfo self_;  // listen is set by Start
   const Millis interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Periodic heartbeat_;
 };
 
 }  // namespace cueball::maintenance

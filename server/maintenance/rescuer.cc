@@ -12,17 +12,14 @@ Rescuer::Rescuer(store::RunStore* store, const engine::Registry* registry, Milli
 Rescuer::~Rescuer() { Stop(); }
 
 void Rescuer::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  loop_.Start(interval_, [this] {
+    auto r = RunOnce();
+    auto log = spdlog::get("maint");
+    if (!r.ok() && log) log->warn("rescue pass failed error=\"{}\"", r.status().message());
+  });
 }
 
-void Rescuer::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void Rescuer::Stop() { loop_.Stop(); }
 
 StatusOr<int> Rescuer::RunOnce() {
   auto expired = store_->ExpiredLeases(registry_->Names(), 500);
@@ -56,18 +53,6 @@ StatusOr<int> Rescuer::RunOnce() {
     }
   }
   return n;
-}
-
-void Rescuer::Loop() {
-  auto log = spdlog::get("maint");
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
-    }
-    auto r = RunOnce();
-    if (!r.ok() && log) log->warn("rescue pass failed error=\"{}\"", r.status().message());
-  }
 }
 
 }  // namespace cueball::maintenance

@@ -5,12 +5,10 @@
 // expired lease id, so two rescuers (or a late original) cannot both win.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
 #include <random>
-#include <thread>
 
 #include "server/engine/workflow.h"
+#include "server/maintenance/periodic.h"
 #include "server/store/run_store.h"
 
 namespace cueball::maintenance {
@@ -26,16 +24,11 @@ class Rescuer {
   StatusOr<int> RunOnce();
 
  private:
-  void Loop();
-
   store::RunStore* const store_;
   const engine::Registry* const registry_;
   const Millis interval_;
   std::mt19937_64 rng_{std::random_device{}()};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Periodic loop_;
 };
 
 }  // namespace cueball::maintenance

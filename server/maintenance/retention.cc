@@ -13,17 +13,10 @@ bool Retention::enabled() const { return policy_.succeeded || policy_.failed || 
 
 void Retention::Start() {
   if (!enabled()) return;
-  thread_ = std::thread([this] { Loop(); });
+  loop_.Start(interval_, [this] { Pass(); });
 }
 
-void Retention::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Retention::Stop() { loop_.Stop(); }
 
 StatusOr<store::PruneResult> Retention::RunOnce() {
   store::PruneResult total;
@@ -35,32 +28,24 @@ StatusOr<store::PruneResult> Retention::RunOnce() {
     total.horizon = r->horizon;
     // A short batch means nothing more is due now; so does a batch that was
     // entirely held back.
-    if (r->runs < policy_.batch) break;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) break;
+    if (r->runs < policy_.batch || loop_.stopping()) break;
   }
   return total;
 }
 
-void Retention::Loop() {
+void Retention::Pass() {
   auto log = spdlog::get("maint");
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, interval_, [&] { return stop_; })) return;
-    }
-    auto r = RunOnce();
-    if (!r.ok()) {
-      if (log) log->warn("retention pass failed error=\"{}\"", r.status().message());
-      continue;
-    }
-    if (r->runs > 0 && log) log->info("retention pruned runs={}", r->runs);
-    if (r->held && log) {
-      log->warn(
-          "retention held back: finished runs are due but have events after position {}, "
-          "which a subscription has not acknowledged (see `cueball subscriptions`)",
-          r->horizon);
-    }
+  auto r = RunOnce();
+  if (!r.ok()) {
+    if (log) log->warn("retention pass failed error=\"{}\"", r.status().message());
+    return;
+  }
+  if (r->runs > 0 && log) log->info("retention pruned runs={}", r->runs);
+  if (r->held && log) {
+    log->warn(
+        "retention held back: finished runs are due but have events after position {}, "
+        "which a subscription has not acknowledged (see `cueball subscriptions`)",
+        r->horizon);
   }
 }
 

@@ -6,10 +6,7 @@
 // Runs in every daemon; concurrent passes skip each other's rows.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
+#include "server/maintenance/periodic.h"
 #include "server/store/event_store.h"
 
 namespace cueball::maintenance {
@@ -27,15 +24,12 @@ class Retention {
   StatusOr<store::PruneResult> RunOnce();
 
  private:
-  void Loop();
+  void Pass();
 
   store::EventStore* const store_;
   const store::RetentionPolicy policy_;
   const Millis interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Periodic loop_;
 };
 
 }  // namespace cueball::maintenance
