@@ -1,4 +1,6 @@
 // cueballd: flags and environment -> Config -> App::Run(). Nothing else.
+#include <cstdio>
+
 #include "server/app/app.h"
 #include "server/config/config.h"
 
@@ -11,6 +13,10 @@ int main(int argc, char** argv) {
       return 2;
     case cueball::config::ParseOutcome::kRun:
       break;
+  }
+  if (config.mode == cueball::config::Config::Mode::kPrintConfig) {
+    std::fputs(config.effective.c_str(), stdout);
+    return 0;
   }
   cueball::app::BlockShutdownSignals();
   return cueball::app::Run(config);

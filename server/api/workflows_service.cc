@@ -17,34 +17,12 @@ std::shared_ptr<spdlog::logger> Log() {
   return l ? l : spdlog::default_logger();
 }
 
-// Runs a handler body, turning any escaped exception into INTERNAL (logged once).
-grpc::Status RateLimited(const RateLimiter* limiter) {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      "request rate limit of " + std::to_string(static_cast<int>(limiter->rate())) +
-                          " per second exceeded; retry later");
-}
-
-template <typename F>
-grpc::Status Guard(const char* method, RateLimiter* limiter, F&& body) {
-  if (limiter && !limiter->TryAcquire()) return RateLimited(limiter);
-  try {
-    grpc::Status s = body();
-    if (!s.ok()) {
-      Log()->debug("rpc failed method={} code={} message=\"{}\"", method,
-                   static_cast<int>(s.error_code()), s.error_message());
-    }
-    return s;
-  } catch (const std::exception& e) {
-    Log()->error("rpc threw method={} error=\"{}\"", method, e.what());
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": internal error");
-  }
-}
-
 // Holds one Wait call from start to Finish; deletes itself in OnDone.
 class WaitReactor final : public grpc::ServerUnaryReactor {
  public:
-  WaitReactor(engine::RunService* runs, std::function<int(const std::string&)> step_count)
-      : runs_(runs), step_count_(std::move(step_count)) {}
+  WaitReactor(engine::RunService* runs, std::function<int(const std::string&)> step_count,
+              CallPolicy* policy, std::chrono::steady_clock::time_point start)
+      : runs_(runs), step_count_(std::move(step_count)), policy_(policy), start_(start) {}
 
   void Start(grpc::CallbackServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {
     resp_ = resp;
@@ -77,6 +55,11 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
+  void Finish(const grpc::Status& s) {
+    policy_->Done("Wait", s, start_);
+    grpc::ServerUnaryReactor::Finish(s);
+  }
+
   void Done(StatusOr<engine::WaitResult> r) {
     if (!r.ok()) {
       Finish(ToGrpc(r.status()));
@@ -95,6 +78,8 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
 
   engine::RunService* runs_;
   std::function<int(const std::string&)> step_count_;
+  CallPolicy* policy_;
+  std::chrono::steady_clock::time_point start_;
   v1::WaitResponse* resp_ = nullptr;
   std::mutex mu_;
   uint64_t handle_ = 0;
@@ -104,8 +89,8 @@ class WaitReactor final : public grpc::ServerUnaryReactor {
 }  // namespace
 
 WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes,
-                                   RateLimiter* limiter, engine::EventService* events)
-    : runs_(runs), nodes_(nodes), limiter_(limiter), events_(events) {}
+                                   CallPolicy* policy, engine::EventService* events)
+    : runs_(runs), nodes_(nodes), policy_(policy), events_(events) {}
 
 int WorkflowsService::StepCount(const std::string& type) const {
   const auto* t = runs_->registry().Find(type);
@@ -127,15 +112,15 @@ grpc::Status WorkflowsService::EnqueueMany(const std::vector<const v1::EnqueueRe
   return grpc::Status::OK;
 }
 
-grpc::Status WorkflowsService::Enqueue(grpc::ServerContext*, const v1::EnqueueRequest* req,
+grpc::Status WorkflowsService::Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                                        v1::EnqueueResponse* resp) {
-  return Guard("Enqueue", limiter_, [&] { return EnqueueMany({req}, false, {resp}); });
+  return policy_->Run("Enqueue", ctx, [&] { return EnqueueMany({req}, false, {resp}); });
 }
 
-grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext*,
+grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext* ctx,
                                             const v1::EnqueueBatchRequest* req,
                                             v1::EnqueueBatchResponse* resp) {
-  return Guard("EnqueueBatch", limiter_, [&] {
+  return policy_->Run("EnqueueBatch", ctx, [&] {
     std::vector<const v1::EnqueueRequest*> reqs;
     std::vector<v1::EnqueueResponse*> outs;
     for (const auto& r : req->runs()) {
@@ -148,9 +133,9 @@ grpc::Status WorkflowsService::EnqueueBatch(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkflowsService::Get(grpc::ServerContext*, const v1::GetRequest* req,
+grpc::Status WorkflowsService::Get(grpc::ServerContext* ctx, const v1::GetRequest* req,
                                    v1::GetResponse* resp) {
-  return Guard("Get", limiter_, [&] {
+  return policy_->Run("Get", ctx, [&] {
     auto run = runs_->Get(req->id(), req->include_history());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -161,19 +146,24 @@ grpc::Status WorkflowsService::Get(grpc::ServerContext*, const v1::GetRequest* r
 grpc::ServerUnaryReactor* WorkflowsService::Wait(grpc::CallbackServerContext* ctx,
                                                  const v1::WaitRequest* req,
                                                  v1::WaitResponse* resp) {
-  if (limiter_ && !limiter_->TryAcquire()) {
+  const auto start = std::chrono::steady_clock::now();
+  logging::ScopedRequestId rid(CallPolicy::RequestId(ctx));
+  grpc::Status admitted = policy_->Admit("Wait", ctx);
+  if (!admitted.ok()) {
+    policy_->Done("Wait", admitted, start);
     auto* rejected = ctx->DefaultReactor();
-    rejected->Finish(RateLimited(limiter_));
+    rejected->Finish(admitted);
     return rejected;
   }
-  auto* reactor = new WaitReactor(runs_, [this](const std::string& t) { return StepCount(t); });
+  auto* reactor = new WaitReactor(
+      runs_, [this](const std::string& t) { return StepCount(t); }, policy_, start);
   reactor->Start(ctx, req, resp);
   return reactor;
 }
 
-grpc::Status WorkflowsService::List(grpc::ServerContext*, const v1::ListRequest* req,
+grpc::Status WorkflowsService::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                                     v1::ListResponse* resp) {
-  return Guard("List", limiter_, [&] {
+  return policy_->Run("List", ctx, [&] {
     engine::ListSpec spec;
     spec.workflow_type = req->workflow_type();
     spec.queue = req->queue();
@@ -201,9 +191,9 @@ grpc::Status WorkflowsService::List(grpc::ServerContext*, const v1::ListRequest*
   });
 }
 
-grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequest* req,
+grpc::Status WorkflowsService::Cancel(grpc::ServerContext* ctx, const v1::CancelRequest* req,
                                       v1::CancelResponse* resp) {
-  return Guard("Cancel", limiter_, [&] {
+  return policy_->Run("Cancel", ctx, [&] {
     auto run = runs_->Cancel(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -212,9 +202,9 @@ grpc::Status WorkflowsService::Cancel(grpc::ServerContext*, const v1::CancelRequ
   });
 }
 
-grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryRequest* req,
+grpc::Status WorkflowsService::Retry(grpc::ServerContext* ctx, const v1::RetryRequest* req,
                                      v1::RetryResponse* resp) {
-  return Guard("Retry", limiter_, [&] {
+  return policy_->Run("Retry", ctx, [&] {
     auto run = runs_->Retry(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
@@ -223,9 +213,9 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext*, const v1::RetryReques
   });
 }
 
-grpc::Status WorkflowsService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+grpc::Status WorkflowsService::ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest*,
                                          v1::ListNodesResponse* resp) {
-  return Guard("ListNodes", limiter_, [&] {
+  return policy_->Run("ListNodes", ctx, [&] {
     if (!nodes_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "node registry is off");
     auto nodes = nodes_->List();
     if (!nodes.ok()) return ToGrpc(nodes.status());
@@ -234,10 +224,10 @@ grpc::Status WorkflowsService::ListNodes(grpc::ServerContext*, const v1::ListNod
   });
 }
 
-grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext*,
+grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext* ctx,
                                                  const v1::ListWorkflowTypesRequest*,
                                                  v1::ListWorkflowTypesResponse* resp) {
-  return Guard("ListWorkflowTypes", limiter_, [&] {
+  return policy_->Run("ListWorkflowTypes", ctx, [&] {
     for (const auto* t : runs_->registry().All()) ToProto(*t, resp->add_types());
     return grpc::Status::OK;
   });
@@ -254,7 +244,7 @@ grpc::Status NoEvents() {
 grpc::Status WorkflowsService::WatchEvents(grpc::ServerContext* ctx,
                                            const v1::WatchEventsRequest* req,
                                            grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
-  return Guard("WatchEvents", limiter_, [&] {
+  return policy_->Run("WatchEvents", ctx, [&] {
     if (!events_) return NoEvents();
     engine::WatchSpec spec;
     switch (req->start_case()) {
@@ -301,9 +291,9 @@ grpc::Status WorkflowsService::WatchEvents(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status WorkflowsService::AckEvents(grpc::ServerContext*, const v1::AckEventsRequest* req,
+grpc::Status WorkflowsService::AckEvents(grpc::ServerContext* ctx, const v1::AckEventsRequest* req,
                                          v1::AckEventsResponse* resp) {
-  return Guard("AckEvents", limiter_, [&] {
+  return policy_->Run("AckEvents", ctx, [&] {
     if (!events_) return NoEvents();
     auto sub = events_->Ack(req->subscription(), req->position());
     if (!sub.ok()) return ToGrpc(sub.status());
@@ -313,10 +303,10 @@ grpc::Status WorkflowsService::AckEvents(grpc::ServerContext*, const v1::AckEven
   });
 }
 
-grpc::Status WorkflowsService::ListSubscriptions(grpc::ServerContext*,
+grpc::Status WorkflowsService::ListSubscriptions(grpc::ServerContext* ctx,
                                                  const v1::ListSubscriptionsRequest*,
                                                  v1::ListSubscriptionsResponse* resp) {
-  return Guard("ListSubscriptions", limiter_, [&] {
+  return policy_->Run("ListSubscriptions", ctx, [&] {
     if (!events_) return NoEvents();
     auto head = events_->Head();
     if (!head.ok()) return ToGrpc(head.status());
@@ -328,10 +318,10 @@ grpc::Status WorkflowsService::ListSubscriptions(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkflowsService::DeleteSubscription(grpc::ServerContext*,
+grpc::Status WorkflowsService::DeleteSubscription(grpc::ServerContext* ctx,
                                                   const v1::DeleteSubscriptionRequest* req,
                                                   v1::DeleteSubscriptionResponse*) {
-  return Guard("DeleteSubscription", limiter_, [&] {
+  return policy_->Run("DeleteSubscription", ctx, [&] {
     if (!events_) return NoEvents();
     Status st = events_->DeleteSubscription(req->name());
     if (st.ok()) Log()->info("subscription deleted name={}", req->name());

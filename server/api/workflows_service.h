@@ -8,7 +8,7 @@
 #pragma once
 
 #include "cueball/v1/workflows.grpc.pb.h"
-#include "server/api/rate_limiter.h"
+#include "server/api/call_policy.h"
 #include "server/engine/event_service.h"
 #include "server/engine/run_service.h"
 #include "server/maintenance/node_registry.h"
@@ -20,10 +20,10 @@ using WorkflowsServiceBase = v1::Workflows::WithCallbackMethod_Wait<v1::Workflow
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
   // `nodes` may be null: ListNodes then answers UNIMPLEMENTED; so may
-  // `events` (the event stream calls). `limiter` may be null: no request rate
-  // limit.
-  WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes = nullptr,
-                   RateLimiter* limiter = nullptr, engine::EventService* events = nullptr);
+  // `events` (the event stream calls). Every call goes through `policy`
+  // (auth, readiness, rate limit, request ids, metrics).
+  WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes, CallPolicy* policy,
+                   engine::EventService* events);
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -61,7 +61,7 @@ class WorkflowsService final : public WorkflowsServiceBase {
 
   engine::RunService* const runs_;
   maintenance::NodeRegistry* const nodes_;
-  RateLimiter* const limiter_;
+  CallPolicy* const policy_;
   engine::EventService* const events_;
 };
 

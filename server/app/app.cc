@@ -3,22 +3,32 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <grpcpp/security/server_credentials.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
+#include <fstream>
+#include <sstream>
 
+#include "server/api/auth.h"
+#include "server/api/call_policy.h"
 #include "server/api/workflows_service.h"
+#include "server/domain/redact.h"
 #include "server/domain/version.h"
 #include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
 #include "server/engine/event_service.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
+#include "server/logging/logging.h"
+#include "server/maintenance/health_monitor.h"
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
 #include "server/maintenance/retention.h"
+#include "server/metrics/http_endpoint.h"
+#include "server/metrics/metrics.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_listener.h"
@@ -30,27 +40,76 @@
 namespace cueball::app {
 namespace {
 
-void SetupLogging(const std::string& level) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name : {"main", "api", "engine", "store", "maint"}) {
-    if (spdlog::get(name)) continue;
-    auto logger = std::make_shared<spdlog::logger>(name, sink);
-    spdlog::register_logger(logger);
-  }
-  spdlog::set_default_logger(spdlog::get("main"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %n %v");
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
-int WaitForShutdownSignal() {
+// The shutdown signal received within `timeout` (forever if negative), or 0.
+int WaitForShutdownSignal(Millis timeout = Millis(-1)) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  if (timeout.count() < 0) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+  }
+  timespec ts{static_cast<time_t>(timeout.count() / 1000),
+              static_cast<long>((timeout.count() % 1000) * 1000000)};
+  int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
 }
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// TLS (and, with a client CA, mutual TLS) from PEM files; insecure without.
+std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(const config::Config& cfg,
+                                                             std::string* error) {
+  if (cfg.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  if (!ReadFile(cfg.tls_key, &pair.private_key) || !ReadFile(cfg.tls_cert, &pair.cert_chain)) {
+    *error = "cannot read --tls-cert/--tls-key";
+    return nullptr;
+  }
+  grpc::SslServerCredentialsOptions opts(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  opts.pem_key_cert_pairs.push_back(pair);
+  if (!cfg.tls_client_ca.empty()) {
+    if (!ReadFile(cfg.tls_client_ca, &opts.pem_root_certs)) {
+      *error = "cannot read --tls-client-ca";
+      return nullptr;
+    }
+    opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+// Queue statistics for the metrics, read at most once per `ttl` however
+// many gauges and scrapes ask.
+class CachedQueueStats {
+ public:
+  CachedQueueStats(store::RunStore* store, Millis ttl) : store_(store), ttl_(ttl) {}
+  std::vector<store::QueueStats> Get() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_read_) {
+      auto r = store_->GetQueueStats();
+      stats_ = r.ok() ? *r : std::vector<store::QueueStats>{};
+      next_read_ = now + ttl_;
+    }
+    return stats_;
+  }
+
+ private:
+  store::RunStore* const store_;
+  const Millis ttl_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point next_read_{};
+  std::vector<store::QueueStats> stats_;
+};
 
 }  // namespace
 
@@ -63,27 +122,31 @@ void BlockShutdownSignals() {
 }
 
 int Run(const config::Config& cfg) {
-  SetupLogging(cfg.log_level);
+  logging::Setup(cfg.log_level, cfg.log_format);
   auto log = spdlog::get("main");
-  log->info("starting node={} database={}", cfg.node_id, store::pg::RedactDsn(cfg.database_url));
+  log->info("starting node={} version={} database={}", cfg.node_id, kVersion,
+            RedactDsn(cfg.database_url));
 
   store::pg::Migrator migrator(cfg.database_url, store::pg::BuiltinMigrations());
-  auto migrated = migrator.Migrate();
-  if (!migrated.ok()) {
-    log->error("migrations failed: {}", migrated.status().message());
-    return 1;
+  if (cfg.auto_migrate || cfg.mode == config::Config::Mode::kMigrate) {
+    auto migrated = migrator.Migrate();
+    if (!migrated.ok()) {
+      log->error("migrations failed error=\"{}\"", migrated.status().message());
+      return 1;
+    }
+    for (const auto& name : migrated->applied) log->info("migration applied name={}", name);
+    log->info("schema ready version={}", migrated->current_version);
   }
-  for (const auto& name : migrated->applied) log->info("migration applied name={}", name);
-  log->info("schema ready version={}", migrated->current_version);
-  if (cfg.migrate_only) return 0;
+  if (cfg.mode == config::Config::Mode::kMigrate) return 0;
 
   engine::Registry registry;
   Status st = workers::RegisterBuiltins(registry);
   if (!st.ok()) {
-    log->error("registering workflow types failed: {}", st.message());
+    log->error("registering workflow types failed error=\"{}\"", st.message());
     return 1;
   }
 
+  metrics::Metrics metrics;
   store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size, cfg.statement_timeout);
   // Streams and the sequencer get their own connections, so a burst of
   // readers never starves claims and completions.
@@ -107,14 +170,17 @@ int Run(const config::Config& cfg) {
   dopts.lease = cfg.lease;
   dopts.poll_interval = cfg.poll_interval;
   dopts.drain_timeout = cfg.drain_timeout;
+  dopts.metrics = &metrics;
   engine::Dispatcher dispatcher(&store, &registry, dopts);
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_waiters = cfg.max_waiters;
   limits.max_queued = cfg.max_queued;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
+  runs.set_metrics(&metrics);
   engine::ChangeRouter router(&dispatcher, &hub, &events);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
+  rescuer.set_metrics(&metrics);
   store::pg::PgListener listener(cfg.database_url, &router);
 
   store::pg::PgNodeStore node_store(cfg.database_url);
@@ -128,13 +194,109 @@ int Run(const config::Config& cfg) {
   self.queues = cfg.queues;
   self.workers = cfg.workers;
   maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
+
+  // Calls are refused (UNAVAILABLE) until the engine runs; health says
+  // SERVING only while the engine runs and the database and schema are fine.
+  api::Authenticator auth(cfg.auth_tokens, cfg.auth_tokens_file);
   api::RateLimiter limiter(cfg.max_request_rate);
-  api::WorkflowsService service(&runs, &nodes, &limiter, &events);
+  api::CallPolicy policy(&limiter, &auth, &metrics);
+  policy.SetServing(false, "starting");
+  api::WorkflowsService service(&runs, &nodes, &policy, &events);
+  std::atomic<bool> engine_running{false};
+  std::atomic<grpc::Server*> grpc_server{nullptr};
+  maintenance::HealthMonitor health(
+      &migrator, cfg.health_interval, [&](bool db_ok, const std::string& reason) {
+        if (!engine_running.load()) policy.SetServing(false, reason.empty() ? "starting" : reason);
+        if (auto* srv = grpc_server.load()) {
+          srv->GetHealthCheckService()->SetServingStatus(db_ok && engine_running.load());
+        }
+      });
+  auto readiness = [&]() -> metrics::Readiness {
+    if (!engine_running.load()) {
+      std::string why = health.reason();
+      return {false, why.empty() ? "starting" : why};
+    }
+    if (!health.ready()) return {false, health.reason()};
+    return {true, ""};
+  };
+
+  metrics.AddGauge("cueball_ready", "1 while this daemon serves calls and its database is healthy",
+                   [&] {
+                     return std::vector<metrics::Sample>{{{}, readiness().ready ? 1.0 : 0.0}};
+                   });
+  metrics.AddGauge("cueball_build_info", "Always 1; the version label names this build", [] {
+    return std::vector<metrics::Sample>{{{{"version", kVersion}}, 1.0}};
+  });
+  CachedQueueStats queue_stats(&store, Millis(2000));
+  metrics.AddGauge("cueball_queue_ready_runs",
+                   "Enqueued runs due now, by queue (the whole database, as seen by this daemon)",
+                   [&] {
+                     std::vector<metrics::Sample> out;
+                     for (const auto& q : queue_stats.Get())
+                       out.push_back({{{"queue", q.queue}}, static_cast<double>(q.ready)});
+                     return out;
+                   });
+  metrics.AddGauge("cueball_queue_scheduled_runs", "Enqueued runs due later, by queue", [&] {
+    std::vector<metrics::Sample> out;
+    for (const auto& q : queue_stats.Get())
+      out.push_back({{{"queue", q.queue}}, static_cast<double>(q.scheduled)});
+    return out;
+  });
+  metrics.AddGauge("cueball_queue_oldest_ready_age_seconds",
+                   "How long the oldest ready run of each queue has been due", [&] {
+                     std::vector<metrics::Sample> out;
+                     for (const auto& q : queue_stats.Get())
+                       out.push_back({{{"queue", q.queue}}, q.oldest_ready_age_seconds});
+                     return out;
+                   });
+  metrics.AddGauge("cueball_steps_in_flight", "Steps running in this daemon now", [&] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(dispatcher.in_flight())}};
+  });
+  metrics.AddGauge("cueball_waiters_active", "Wait calls pending in this daemon", [&] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(hub.waiting())}};
+  });
+  metrics.AddGauge("cueball_event_streams_active", "WatchEvents streams open on this daemon", [&] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(events.watchers())}};
+  });
+  metrics.AddGauge(
+      "cueball_db_pool_connections",
+      "Database connections by pool (runs: calls and steps; events: streams) and state", [&] {
+        std::vector<metrics::Sample> out;
+        for (const auto& [pool, stats] : {std::pair{"runs", store.pool_stats()},
+                                          std::pair{"events", event_store.pool_stats()}}) {
+          out.push_back({{{"pool", pool}, {"state", "in_use"}}, static_cast<double>(stats.in_use)});
+          out.push_back({{{"pool", pool}, {"state", "open"}}, static_cast<double>(stats.open)});
+          out.push_back({{{"pool", pool}, {"state", "max"}}, static_cast<double>(stats.size)});
+        }
+        return out;
+      });
+  metrics.AddGauge("cueball_auth_tokens", "Bearer tokens currently accepted (0: auth off)", [&] {
+    return std::vector<metrics::Sample>{
+        {{}, auth.enabled() ? static_cast<double>(auth.token_count()) : 0.0}};
+  });
+
+  metrics::HttpEndpoint http(&metrics, readiness);
+  if (!cfg.metrics_listen.empty()) {
+    std::string error;
+    std::string bound = http.Start(cfg.metrics_listen, &error);
+    if (bound.empty()) {
+      log->error("cannot serve metrics error=\"{}\"", error);
+      return 1;
+    }
+    log->info("metrics endpoint address={} paths=/metrics,/healthz,/readyz", bound);
+  }
+
+  std::string cred_error;
+  auto creds = ListenerCredentials(cfg, &cred_error);
+  if (!creds) {
+    log->error("{}", cred_error);
+    return 1;
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(cfg.listen, creds, &port);
   builder.RegisterService(&service);
   // A full batch of maximal inputs must fit, with room for the envelope.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
@@ -144,22 +306,48 @@ int Run(const config::Config& cfg) {
     log->error("cannot listen on {}", cfg.listen);
     return 1;
   }
+  server->GetHealthCheckService()->SetServingStatus(false);
+  grpc_server.store(server.get());
+  const std::string address =
+      cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
+
+  // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
+  if (!health.CheckNow()) {
+    log->warn("waiting for the database reason=\"{}\"", health.reason());
+    while (!health.CheckNow()) {
+      if (int sig = WaitForShutdownSignal(cfg.health_interval)) {
+        log->info("shutting down signal={} before serving", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        grpc_server.store(nullptr);
+        server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+        health.Stop();
+        return 0;
+      }
+    }
+  }
+
   hub.Start();
   events.Start();
   listener.Start();
   dispatcher.Start();
   rescuer.Start();
   retention.Start();
-  const std::string address =
-      cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
   nodes.Start(address);
-  server->GetHealthCheckService()->SetServingStatus(true);
-  log->info("listening address={} workers={} queues={} types={}", address, cfg.workers,
-            fmt::join(cfg.queues, ","), fmt::join(registry.Names(), ","));
+  engine_running.store(true);
+  policy.SetServing(true);
+  health.CheckNow();
+  server->GetHealthCheckService()->SetServingStatus(health.ready());
+  health.Start();
+  log->info("listening address={} tls={} auth={} workers={} queues={} types={}", address,
+            cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual"),
+            auth.enabled() ? "bearer" : "off", cfg.workers, fmt::join(cfg.queues, ","),
+            fmt::join(registry.Names(), ","));
 
   int sig = WaitForShutdownSignal();
   log->info("shutting down signal={} in_flight={}", sig == SIGINT ? "SIGINT" : "SIGTERM",
             dispatcher.in_flight());
+  engine_running.store(false);
+  health.Stop();  // NOT_SERVING, /readyz 503: probes move traffic away
+  grpc_server.store(nullptr);
   server->GetHealthCheckService()->SetServingStatus(false);
   hub.Stop();             // answers every pending Wait before the server stops
   events.CloseStreams();  // ends every event stream (clients resume elsewhere)
@@ -170,6 +358,7 @@ int Run(const config::Config& cfg) {
   dispatcher.Stop();
   events.Stop();  // numbers the events of the drain, then stops the sequencer
   listener.Stop();
+  http.Stop();
   log->info("stopped");
   return 0;
 }

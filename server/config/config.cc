@@ -1,13 +1,19 @@
 #include "server/config/config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
+#include <sstream>
 #include <tuple>
 
 #include "server/domain/duration.h"
+#include "server/domain/redact.h"
 #include "server/domain/version.h"
 
 namespace cueball::config {
@@ -32,21 +38,195 @@ std::string DefaultNodeId() {
   return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
 }
 
+// One `key = value` line of a config file.
+struct FileEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+// Reads a "quoted \"string\"" starting at text[*i] == '"'; advances *i past it.
+bool ReadQuoted(const std::string& text, size_t* i, std::string* out) {
+  for (size_t j = *i + 1; j < text.size(); ++j) {
+    if (text[j] == '\\' && j + 1 < text.size()) {
+      out->push_back(text[++j]);
+    } else if (text[j] == '"') {
+      *i = j + 1;
+      return true;
+    } else {
+      out->push_back(text[j]);
+    }
+  }
+  return false;
+}
+
+// The config file format: `key = value` per line, keys are the long flag
+// names (dashes or underscores), values bare, "quoted" or ["a", "b"] lists;
+// `#` starts a comment. A subset of TOML, so editors highlight it.
+bool ReadConfigFile(const std::string& path, std::vector<FileEntry>* out, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot read config file: " + std::strerror(errno);
+    return false;
+  }
+  std::string raw;
+  for (int line = 1; std::getline(in, raw); ++line) {
+    std::string text = Trim(raw);
+    if (text.empty() || text[0] == '#') continue;
+    const std::string where = path + ":" + std::to_string(line) + ": ";
+    size_t eq = text.find('=');
+    if (eq == std::string::npos) {
+      *error = where + "expected `key = value`, got '" + text + "'";
+      return false;
+    }
+    FileEntry e;
+    e.line = line;
+    e.key = Trim(text.substr(0, eq));
+    for (char& ch : e.key) {
+      if (ch == '_') ch = '-';
+    }
+    std::string v = Trim(text.substr(eq + 1));
+    bool ok = true;
+    if (!v.empty() && v[0] == '"') {
+      size_t i = 0;
+      ok = ReadQuoted(v, &i, &e.value);
+      std::string rest = Trim(v.substr(std::min(i, v.size())));
+      ok = ok && (rest.empty() || rest[0] == '#');
+    } else if (!v.empty() && v[0] == '[') {
+      size_t i = 1;
+      std::vector<std::string> items;
+      while (ok) {
+        while (i < v.size() && (v[i] == ' ' || v[i] == ',')) ++i;
+        if (i < v.size() && v[i] == ']') break;
+        std::string item;
+        ok = i < v.size() && v[i] == '"' && ReadQuoted(v, &i, &item);
+        items.push_back(item);
+      }
+      for (size_t k = 0; k < items.size(); ++k) e.value += (k ? "," : "") + items[k];
+    } else {
+      size_t hash = v.find(" #");
+      e.value = Trim(hash == std::string::npos ? v : v.substr(0, hash));
+    }
+    if (!ok || e.key.empty()) {
+      *error =
+          where + "cannot read the value of '" + e.key + "' (use bare, \"quoted\" or [\"list\"])";
+      return false;
+    }
+    out->push_back(std::move(e));
+  }
+  return true;
+}
+
+// The config file named by --config / --config=F in argv, else CUEBALL_CONFIG.
+std::string ConfigPath(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) return argv[i + 1];
+    if (a.rfind("--config=", 0) == 0) return a.substr(9);
+  }
+  const char* env = std::getenv("CUEBALL_CONFIG");
+  return env ? env : "";
+}
+
+bool GivenOnCommandLine(int argc, char** argv, const std::string& lname) {
+  const std::string flag = "--" + lname;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == flag || a.rfind(flag + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string Quote(const std::string& v) {
+  std::string out = "\"";
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
+bool IsLoopback(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1") return true;
+  in_addr a4{};
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  return false;
+}
+
 ParseOutcome Parse(int argc, char** argv, Config* out) {
-  CLI::App app{"cueballd: the cueball workflow daemon"};
+  CLI::App app{
+      "cueballd: the cueball workflow daemon.\n"
+      "Every setting is a flag, else its CUEBALL_* environment variable, else a line\n"
+      "`key = value` of the --config file, else the default shown. DURATION is a number\n"
+      "with a unit: 250ms, 30s, 5m, 2h (a bare number is seconds)."};
   app.set_version_flag("--version", std::string("cueballd ") + kVersion);
   Config& c = *out;
   std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s",
-              node_hb = "5s", retention_interval = "1m";
+              node_hb = "5s", retention_interval = "1m", health_interval = "2s";
   std::string retain_succeeded, retain_failed, retain_canceled;
   const DurationValidator duration;
 
-  app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required)")
+  app.add_option("--config", c.config_file,
+                 "config file of `key = value` lines (keys as the flags below, without --)")
+      ->envname("CUEBALL_CONFIG")
+      ->check(CLI::ExistingFile);
+  app.add_option("--database-url", c.database_url, "PostgreSQL connection URL (required; secret)")
       ->envname("CUEBALL_DATABASE_URL");
-  app.add_option("--listen", c.listen, "gRPC listen address HOST:PORT (port 0 picks one)")
+  app.add_option("--listen", c.listen,
+                 "gRPC listen address HOST:PORT (port 0 picks one); without TLS only a "
+                 "loopback host is accepted unless --allow-insecure-remote")
       ->envname("CUEBALL_LISTEN")
+      ->capture_default_str();
+  app.add_option("--allow-insecure-remote", c.allow_insecure_remote,
+                 "allow plaintext gRPC on a non-loopback --listen address (true/false)")
+      ->envname("CUEBALL_ALLOW_INSECURE_REMOTE")
+      ->capture_default_str();
+  app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain for the gRPC listener (file)")
+      ->envname("CUEBALL_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert (file; secret)")
+      ->envname("CUEBALL_TLS_KEY")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", c.tls_client_ca,
+                 "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+      ->envname("CUEBALL_TLS_CLIENT_CA")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-tokens", c.auth_tokens,
+                 "bearer tokens accepted, comma-separated, at least 16 characters each "
+                 "(secret; prefer the environment or --auth-tokens-file)")
+      ->envname("CUEBALL_AUTH_TOKENS")
+      ->delimiter(',');
+  app.add_option("--auth-tokens-file", c.auth_tokens_file,
+                 "file of bearer tokens, one per line (# comments); re-read when it changes, "
+                 "so tokens rotate without a restart")
+      ->envname("CUEBALL_AUTH_TOKENS_FILE")
+      ->check(CLI::ExistingFile);
+  app.add_option("--metrics-listen", c.metrics_listen,
+                 "HTTP address for /metrics, /healthz and /readyz (empty: off)")
+      ->envname("CUEBALL_METRICS_LISTEN")
+      ->capture_default_str();
+  app.add_option("--health-interval", health_interval,
+                 "how often the database and schema are checked for health")
+      ->envname("CUEBALL_HEALTH_INTERVAL")
+      ->check(duration)
+      ->type_name("DURATION")
+      ->capture_default_str();
+  app.add_option("--auto-migrate", c.auto_migrate,
+                 "apply pending migrations at start-up (false: wait, NOT_SERVING, until "
+                 "`cueballd migrate` has run)")
+      ->envname("CUEBALL_AUTO_MIGRATE")
       ->capture_default_str();
   app.add_option("--workers", c.workers, "concurrent steps this daemon runs")
       ->envname("CUEBALL_WORKERS")
@@ -56,11 +236,12 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_QUEUES")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--db-pool-size", c.db_pool_size, "database connections for requests and claims")
+  app.add_option("--db-pool-size", c.db_pool_size,
+                 "database connections for requests and claims (streams get half as many more)")
       ->envname("CUEBALL_DB_POOL_SIZE")
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
-  app.add_option("--max-payload-bytes", c.max_payload_bytes, "largest accepted run input, bytes")
+  app.add_option("--max-payload-bytes", c.max_payload_bytes, "largest accepted run input, in bytes")
       ->envname("CUEBALL_MAX_PAYLOAD_BYTES")
       ->check(CLI::Range(size_t{16}, size_t{64} << 20))
       ->capture_default_str();
@@ -148,30 +329,98 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--log-format", c.log_format, "text (human) or json (one object per line)")
+      ->envname("CUEBALL_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--node-id", c.node_id, "this daemon's id on leases (default host-pid-random)")
       ->envname("CUEBALL_NODE_ID");
   app.fallthrough();  // `cueballd migrate --database-url URL` works too
   auto* migrate = app.add_subcommand("migrate", "apply pending migrations and exit");
+  auto* print_config = app.add_subcommand(
+      "config", "print the effective configuration (secrets masked) as a config file, and exit");
 
+  auto fail = [](const std::string& line) {
+    std::cerr << "cueballd: " << line << "\n";
+    return ParseOutcome::kExitError;
+  };
+
+  // Flags, then the environment (CLI11 fills in env only where no flag was given).
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? ParseOutcome::kExitOk : ParseOutcome::kExitError;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? ParseOutcome::kExitOk : ParseOutcome::kExitError;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e) == 0 ? ParseOutcome::kExitOk : ParseOutcome::kExitError;
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? ParseOutcome::kExitOk : ParseOutcome::kExitError;
+    return fail(e.what());
   }
-  if (c.database_url.empty()) {
-    std::cerr << "cueballd: --database-url (or CUEBALL_DATABASE_URL) is required\n";
-    return ParseOutcome::kExitError;
+  std::map<std::string, std::string> source;  // long name -> flag | env | file
+  for (const auto* opt : app.get_options()) {
+    if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+    const std::string& name = opt->get_lnames()[0];
+    source[name] = GivenOnCommandLine(argc, argv, name) ? "flag" : "env";
+  }
+  // Then the config file, for every setting neither gave.
+  if (std::string path = ConfigPath(argc, argv); !path.empty()) {
+    std::vector<FileEntry> entries;
+    std::string error;
+    if (!ReadConfigFile(path, &entries, &error)) return fail(error);
+    for (const auto& e : entries) {
+      const std::string where = path + ":" + std::to_string(e.line) + ": ";
+      CLI::Option* opt = nullptr;
+      try {
+        opt = app.get_option("--" + e.key);
+      } catch (const CLI::OptionNotFound&) {
+      }
+      if (!opt || e.key == "config" || e.key == "help" || e.key == "version")
+        return fail(where + "unknown setting '" + e.key + "' (see cueballd --help)");
+      if (opt->count() > 0) continue;  // a flag or the environment wins
+      try {
+        if (opt->get_items_expected_max() > 1) {
+          std::stringstream parts(e.value);
+          for (std::string part; std::getline(parts, part, ',');) opt->add_result(Trim(part));
+        } else {
+          opt->add_result(e.value);
+        }
+        opt->run_callback();
+      } catch (const CLI::Error& err) {
+        return fail(where + err.what());
+      }
+      source[e.key] = "file";
+    }
+  }
+
+  if (c.database_url.empty() && !print_config->parsed()) {
+    return fail(
+        "--database-url (or CUEBALL_DATABASE_URL, or database-url in --config) is required");
   }
   if (c.listen.find(':') == std::string::npos) {
-    std::cerr << "cueballd: --listen must be HOST:PORT, got '" << c.listen << "'\n";
-    return ParseOutcome::kExitError;
+    return fail("--listen must be HOST:PORT, got '" + c.listen + "'");
+  }
+  if (!c.metrics_listen.empty() && c.metrics_listen.find(':') == std::string::npos) {
+    return fail("--metrics-listen must be HOST:PORT (or empty for none), got '" + c.metrics_listen +
+                "'");
   }
   for (const auto& q : c.queues) {
-    if (q.empty()) {
-      std::cerr << "cueballd: --queues must not contain an empty name\n";
-      return ParseOutcome::kExitError;
-    }
+    if (q.empty()) return fail("--queues must not contain an empty name");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return fail("--tls-cert and --tls-key must be given together");
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    return fail("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
+  }
+  if (c.tls_cert.empty() && !c.allow_insecure_remote && !IsLoopback(c.listen)) {
+    return fail("--listen " + c.listen +
+                " is not a loopback address: serve it with --tls-cert/--tls-key, or pass "
+                "--allow-insecure-remote to accept plaintext");
+  }
+  for (auto& t : c.auth_tokens) t = Trim(t);
+  for (const auto& t : c.auth_tokens) {
+    if (t.size() < 16) return fail("--auth-tokens: every token must have at least 16 characters");
   }
   // Durations were validated by their options; each also has a floor.
   const struct {
@@ -187,27 +436,60 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       {"--statement-timeout", stmt, &c.statement_timeout, Millis(100)},
       {"--node-heartbeat", node_hb, &c.node_heartbeat, Millis(100)},
       {"--retention-interval", retention_interval, &c.retention_interval, Millis(100)},
+      {"--health-interval", health_interval, &c.health_interval, Millis(100)},
   };
   for (const auto& d : durations) {
     *d.out = *ParseDuration(d.text);
     if (*d.out < d.min) {
-      std::cerr << "cueballd: " << d.flag << " must be at least " << FormatDuration(d.min) << "\n";
-      return ParseOutcome::kExitError;
+      return fail(std::string(d.flag) + " must be at least " + FormatDuration(d.min));
     }
   }
-  for (const auto& [text, out, flag] :
+  for (const auto& [text, dest, flag] :
        {std::tuple{&retain_succeeded, &c.retain_succeeded, "--retain-succeeded"},
         std::tuple{&retain_failed, &c.retain_failed, "--retain-failed"},
         std::tuple{&retain_canceled, &c.retain_canceled, "--retain-canceled"}}) {
     if (text->empty()) continue;
-    *out = *ParseDuration(*text);
-    if (**out < Millis(1000)) {
-      std::cerr << "cueballd: " << flag << " must be at least 1s\n";
-      return ParseOutcome::kExitError;
-    }
+    *dest = *ParseDuration(*text);
+    if (**dest < Millis(1000)) return fail(std::string(flag) + " must be at least 1s");
   }
   if (c.node_id.empty()) c.node_id = DefaultNodeId();
-  c.migrate_only = migrate->parsed();
+
+  // The effective configuration, in the config file's own format.
+  std::ostringstream eff;
+  for (const auto* opt : app.get_options()) {
+    if (opt->get_lnames().empty()) continue;
+    const std::string& name = opt->get_lnames()[0];
+    if (name == "help" || name == "version" || name == "config") continue;
+    std::string value;
+    if (name == "node-id") {
+      value = c.node_id;
+    } else if (opt->count() > 0) {
+      const auto& r = opt->results();
+      for (size_t i = 0; i < r.size(); ++i) value += (i ? "," : "") + r[i];
+    } else {
+      value = opt->get_default_str();
+    }
+    if (value.size() > 1 && value.front() == '[' && value.back() == ']')
+      value = value.substr(1, value.size() - 2);  // CLI11 shows list defaults as [a,b]
+    if (opt->get_type_name() == "BOOLEAN") {
+      if (value == "1" || value == "on" || value == "yes") value = "true";
+      if (value == "0" || value == "off" || value == "no") value = "false";
+    }
+    if (name == "database-url") value = RedactDsn(value);
+    if (name == "auth-tokens" && !value.empty()) {
+      value = std::to_string(c.auth_tokens.size()) + " token(s), masked";
+    }
+    auto it = source.find(name);
+    std::string from = it != source.end()  ? it->second
+                       : name == "node-id" ? "generated"
+                                           : "default";
+    if (from == "env") from += " " + opt->get_envname();
+    eff << name << " = " << Quote(value) << "  # " << from << "\n";
+  }
+  c.effective = eff.str();
+  c.mode = migrate->parsed()        ? Config::Mode::kMigrate
+           : print_config->parsed() ? Config::Mode::kPrintConfig
+                                    : Config::Mode::kServe;
   return ParseOutcome::kRun;
 }
 

@@ -158,6 +158,7 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   const StepDef* step = run.step_index < static_cast<int>(type->steps.size())
                             ? &type->steps[run.step_index]
                             : nullptr;
+  const auto step_started = std::chrono::steady_clock::now();
   if (!result && step) {
     StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input, state, a->cancel};
     try {
@@ -189,9 +190,18 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   }
   if (!result) result = StepResult::Fail("step index out of range");
   store::Outcome outcome = Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
-  Log()->debug("step finished run={} type={} step={} attempt={} status={}", run.id,
-               run.workflow_type, run.step_name, run.attempt, RunStatusName(outcome.status));
-  PushOutcome(std::move(outcome));
+  Log()->debug("step finished run={} type={} step={} attempt={} outcome={} run_status={}", run.id,
+               run.workflow_type, run.step_name, run.attempt, result->kind_name(),
+               RunStatusName(outcome.status));
+  if (opts_.metrics) {
+    opts_.metrics->StepFinished(
+        run.workflow_type, run.step_name, result->kind_name(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count());
+    if (result->kind() == StepResult::Kind::kRetry && outcome.status == RunStatus::kEnqueued) {
+      opts_.metrics->StepRetried(run.workflow_type, run.step_name);
+    }
+  }
+  PushOutcome(std::move(outcome), run.workflow_type);
   Finish(run.id);
 }
 
@@ -203,9 +213,10 @@ void Dispatcher::Finish(const std::string& run_id) {
   idle_cv_.notify_all();
 }
 
-void Dispatcher::PushOutcome(store::Outcome outcome) {
+void Dispatcher::PushOutcome(store::Outcome outcome, const std::string& type) {
   std::lock_guard<std::mutex> lock(out_mu_);
   outcomes_.push_back(std::move(outcome));
+  outcome_types_.push_back(type);
   ++unrecorded_;
   out_cv_.notify_one();
 }
@@ -214,6 +225,7 @@ void Dispatcher::CompleterLoop() {
   int failures = 0;
   while (true) {
     std::vector<store::Outcome> batch;
+    std::vector<std::string> types;
     {
       std::unique_lock<std::mutex> lock(out_mu_);
       out_cv_.wait(lock, [&] { return completer_exit_ || !outcomes_.empty(); });
@@ -221,6 +233,8 @@ void Dispatcher::CompleterLoop() {
       while (!outcomes_.empty() && static_cast<int>(batch.size()) < opts_.complete_batch) {
         batch.push_back(std::move(outcomes_.front()));
         outcomes_.pop_front();
+        types.push_back(std::move(outcome_types_.front()));
+        outcome_types_.pop_front();
       }
     }
     while (true) {
@@ -228,7 +242,12 @@ void Dispatcher::CompleterLoop() {
       if (accepted.ok()) {
         failures = 0;
         for (size_t i = 0; i < batch.size(); ++i) {
-          if (!(*accepted)[i]) {
+          if ((*accepted)[i]) {
+            if (opts_.metrics && IsTerminal(batch[i].status))
+              opts_.metrics->RunFinished(types[i], RunStatusName(batch[i].status));
+            continue;
+          }
+          {
             Log()->warn("late completion refused run={} step={} attempt={} lease={}",
                         batch[i].run_id, batch[i].step_name, batch[i].attempt, batch[i].lease_id);
           }

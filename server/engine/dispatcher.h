@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "server/engine/workflow.h"
+#include "server/metrics/metrics.h"
 #include "server/store/run_store.h"
 
 namespace cueball::engine {
@@ -31,10 +32,11 @@ struct DispatcherOptions {
   int workers = 8;        // concurrent steps
   int claim_batch = 100;  // most runs claimed per statement
   Millis lease{30000};    // lease length; extended by a heartbeat every lease/3 while a step runs
-  Millis poll_interval{1000};   // fallback poll when no NOTIFY arrives
-  Millis drain_timeout{10000};  // Stop(): wait this long for in-flight steps
-  int complete_batch = 500;     // most outcomes recorded per transaction
-  Millis claim_coalesce{2};     // wait for more free slots before a small claim
+  Millis poll_interval{1000};           // fallback poll when no NOTIFY arrives
+  Millis drain_timeout{10000};          // Stop(): wait this long for in-flight steps
+  int complete_batch = 500;             // most outcomes recorded per transaction
+  Millis claim_coalesce{2};             // wait for more free slots before a small claim
+  metrics::Metrics* metrics = nullptr;  // step durations, retries, runs finished
 };
 
 class Dispatcher {
@@ -66,7 +68,7 @@ class Dispatcher {
   void WatchdogLoop();
   void Execute(const std::shared_ptr<Attempt>& attempt);
   void Finish(const std::string& run_id);
-  void PushOutcome(store::Outcome outcome);
+  void PushOutcome(store::Outcome outcome, const std::string& type);
 
   store::RunStore* const store_;
   const Registry* const registry_;
@@ -86,7 +88,8 @@ class Dispatcher {
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<store::Outcome> outcomes_;
-  int unrecorded_ = 0;  // outcomes pushed but not yet recorded
+  std::deque<std::string> outcome_types_;  // workflow type of each outcome, for metrics
+  int unrecorded_ = 0;                     // outcomes pushed but not yet recorded
   bool completer_exit_ = false;
 
   std::thread claimer_;

@@ -1,5 +1,7 @@
 #include "server/engine/run_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <regex>
 
@@ -124,7 +126,15 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
   auto result = store_->Enqueue(rows);
   if (!result.ok()) return result;
   size_t created = 0;
-  for (const auto& r : *result) created += r.created;
+  for (const auto& r : *result) {
+    if (!r.created) continue;
+    ++created;
+    if (metrics_) metrics_->RunsEnqueued(r.run.workflow_type, r.run.queue);
+    if (auto log = spdlog::get("engine"); log && log->should_log(spdlog::level::debug)) {
+      log->debug("run enqueued run={} type={} queue={}", r.run.id, r.run.workflow_type,
+                 r.run.queue);
+    }
+  }
   CountEnqueued(created);
   if (dispatcher_) dispatcher_->Poke();
   return result;
@@ -201,7 +211,10 @@ StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reaso
   Status st = ParseIdAndReason(id, reason, &canonical);
   if (!st.ok()) return st;
   auto run = store_->Cancel(canonical, reason.empty() ? "canceled by request" : reason);
-  if (run.ok() && dispatcher_) dispatcher_->OnRunFinished(canonical);
+  if (run.ok()) {
+    if (dispatcher_) dispatcher_->OnRunFinished(canonical);
+    if (metrics_) metrics_->RunFinished(run->workflow_type, RunStatusName(RunStatus::kCanceled));
+  }
   return run;
 }
 

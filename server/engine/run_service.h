@@ -13,6 +13,7 @@
 #include "server/engine/dispatcher.h"
 #include "server/engine/wait_hub.h"
 #include "server/engine/workflow.h"
+#include "server/metrics/metrics.h"
 #include "server/store/run_store.h"
 
 namespace cueball::engine {
@@ -76,6 +77,8 @@ class RunService {
   void AbortWait(uint64_t handle);
 
   const Registry& registry() const { return *registry_; }
+  // Counts runs enqueued and canceled; null (the default) records nothing.
+  void set_metrics(metrics::Metrics* m) { metrics_ = m; }
   const Limits& limits() const { return limits_; }
 
  private:
@@ -94,6 +97,7 @@ class RunService {
   std::mutex depth_mu_;
   int64_t depth_ = 0;
   std::chrono::steady_clock::time_point depth_read_at_{};
+  metrics::Metrics* metrics_ = nullptr;
 };
 
 }  // namespace cueball::engine

@@ -69,6 +69,11 @@ class StepResult {
   }
 
   Kind kind() const { return kind_; }
+  // "next", "complete", "retry", "fail", "defer", "release" (logs, metrics).
+  const char* kind_name() const {
+    static const char* const kNames[] = {"next", "complete", "retry", "fail", "defer", "release"};
+    return kNames[static_cast<int>(kind_)];
+  }
   const Json& result() const { return result_; }
   const std::string& error() const { return error_; }
   std::optional<Millis> delay() const { return delay_; }

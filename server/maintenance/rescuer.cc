@@ -26,6 +26,7 @@ StatusOr<int> Rescuer::RunOnce() {
   if (!expired.ok()) return expired.status();
   if (expired->empty()) return 0;
   std::vector<store::Outcome> outcomes;
+  std::vector<std::string> types;  // of each outcome, for metrics
   for (const auto& c : *expired) {
     const engine::WorkflowType* type = registry_->Find(c.run.workflow_type);
     if (!type) continue;
@@ -39,6 +40,7 @@ StatusOr<int> Rescuer::RunOnce() {
                                    {"lease_expired_at", FormatTime(c.lease_expires_at)}})
                          .dump()});
     outcomes.push_back(std::move(o));
+    types.push_back(c.run.workflow_type);
   }
   auto accepted = store_->RecordOutcomes(outcomes);
   if (!accepted.ok()) return accepted.status();
@@ -47,11 +49,14 @@ StatusOr<int> Rescuer::RunOnce() {
   for (size_t i = 0; i < outcomes.size(); ++i) {
     if (!(*accepted)[i]) continue;
     ++n;
+    if (metrics_ && IsTerminal(outcomes[i].status))
+      metrics_->RunFinished(types[i], RunStatusName(outcomes[i].status));
     if (log) {
       log->warn("run rescued run={} step={} attempt={} status={}", outcomes[i].run_id,
                 outcomes[i].step_name, outcomes[i].attempt, RunStatusName(outcomes[i].status));
     }
   }
+  if (metrics_ && n > 0) metrics_->LeasesRescued(n);
   return n;
 }
 

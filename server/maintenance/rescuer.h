@@ -9,6 +9,7 @@
 
 #include "server/engine/workflow.h"
 #include "server/maintenance/periodic.h"
+#include "server/metrics/metrics.h"
 #include "server/store/run_store.h"
 
 namespace cueball::maintenance {
@@ -22,12 +23,15 @@ class Rescuer {
   void Stop();
   // One pass: returns how many runs were rescued (tests call this directly).
   StatusOr<int> RunOnce();
+  // Counts rescues and the runs they finish; null (the default) records nothing.
+  void set_metrics(metrics::Metrics* m) { metrics_ = m; }
 
  private:
   store::RunStore* const store_;
   const engine::Registry* const registry_;
   const Millis interval_;
   std::mt19937_64 rng_{std::random_device{}()};
+  metrics::Metrics* metrics_ = nullptr;
   Periodic loop_;
 };
 

@@ -29,6 +29,13 @@ struct NewRun {
   std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
 };
 
+struct QueueStats {
+  std::string queue;
+  int64_t ready = 0;
+  int64_t scheduled = 0;
+  double oldest_ready_age_seconds = 0;
+};
+
 struct EnqueueResult {
   Run run;
   bool created = false;  // false: the idempotency key matched an existing run
@@ -130,6 +137,10 @@ class RunStore {
 
   // How many runs are ENQUEUED (ready or scheduled), across all queues.
   virtual StatusOr<int64_t> CountEnqueued() = 0;
+
+  // Per queue with enqueued runs: how many are ready (due now), how many are
+  // scheduled for later, and how long the oldest ready one has been due.
+  virtual StatusOr<std::vector<QueueStats>> GetQueueStats() = 0;
 
   // How long until the earliest enqueued run of these queues/types is due, by
   // the database clock (zero if one is due now); nullopt if there is none.

@@ -153,12 +153,15 @@ TEST_CASE("configuration comes from the environment, flags win, bad values stop 
   TestDatabase db(false);
   // Environment only.
   Process env_only({BuiltBinary("cueballd"), "--listen", "127.0.0.1:0"},
-                   {{"CUEBALL_DATABASE_URL", db.url()}, {"CUEBALL_WORKERS", "3"}});
+                   {{"CUEBALL_DATABASE_URL", db.url()},
+                    {"CUEBALL_WORKERS", "3"},
+                    {"CUEBALL_METRICS_LISTEN", "127.0.0.1:0"}});
   CHECK(WaitFor([&] { return env_only.Stderr().find("workers=3") != std::string::npos; }));
   env_only.Signal(SIGTERM);
   CHECK(env_only.Wait(std::chrono::seconds(30)) == 0);
   // Flag beats environment.
-  Process flag_wins({BuiltBinary("cueballd"), "--listen", "127.0.0.1:0", "--workers", "5"},
+  Process flag_wins({BuiltBinary("cueballd"), "--listen", "127.0.0.1:0", "--workers", "5",
+                     "--metrics-listen", "127.0.0.1:0"},
                     {{"CUEBALL_DATABASE_URL", db.url()}, {"CUEBALL_WORKERS", "3"}});
   CHECK(WaitFor([&] { return flag_wins.Stderr().find("workers=5") != std::string::npos; }));
   flag_wins.Signal(SIGTERM);

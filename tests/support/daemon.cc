@@ -22,9 +22,13 @@ Daemon::Daemon(const std::string& database_url, std::vector<std::string> extra,
   // Small, quick defaults unless the test sets its own.
   if (!has("--workers")) argv.insert(argv.end(), {"--workers", "4"});
   if (!has("--drain-timeout")) argv.insert(argv.end(), {"--drain-timeout", "1s"});
+  // Daemons run side by side: each takes a free port for its metrics too.
+  if (!has("--metrics-listen") && !env.count("CUEBALL_METRICS_LISTEN"))
+    argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = std::make_unique<Process>(argv, env);
-  std::regex re(R"(listening address=127\.0\.0\.1:(\d+))");
+  std::regex re(R"(main listening address=127\.0\.0\.1:(\d+))");
+  std::regex metrics_re(R"(metrics endpoint address=127\.0\.0\.1:(\d+))");
   bool exited = false;
   bool up = WaitFor([&] {
     if (proc_->Wait(std::chrono::milliseconds(0))) {
@@ -35,6 +39,7 @@ Daemon::Daemon(const std::string& database_url, std::vector<std::string> extra,
     std::string err = proc_->Stderr();
     if (std::regex_search(err, m, re)) {
       address_ = "127.0.0.1:" + m[1].str();
+      if (std::regex_search(err, m, metrics_re)) metrics_address_ = "127.0.0.1:" + m[1].str();
       return true;
     }
     return false;

@@ -22,11 +22,14 @@ class Daemon {
          std::map<std::string, std::string> env = {});
   Process& proc() { return *proc_; }
   const std::string& address() const { return address_; }
+  // HOST:PORT of /metrics, /healthz and /readyz ("" when turned off).
+  const std::string& metrics_address() const { return metrics_address_; }
   CommandResult Cli(std::vector<std::string> args);
 
  private:
   std::unique_ptr<Process> proc_;
   std::string address_;
+  std::string metrics_address_;
 };
 
 }  // namespace cueball::testing

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "server/store/postgres/pg_pool.h"
 
@@ -31,6 +32,31 @@ StatusOr<MigrationReport> Migrator::Migrate() { return Run(true); }
 Status Migrator::Check() {
   auto r = Run(false);
   return r.status();
+}
+
+Status Migrator::Probe() {
+  try {
+    pqxx::connection conn(dsn_);
+    pqxx::read_transaction tx(conn);
+    std::set<int> applied;
+    if (!tx.exec1("SELECT to_regclass('cueball_schema_migrations') IS NULL")[0].as<bool>()) {
+      for (const auto& row : tx.exec("SELECT version FROM cueball_schema_migrations"))
+        applied.insert(row[0].as<int>());
+    }
+    int pending = 0;
+    std::string first;
+    for (const auto& m : migrations_) {
+      if (applied.count(m.version)) continue;
+      if (pending++ == 0) first = m.name;
+    }
+    if (pending > 0) {
+      return FailedPrecondition(std::to_string(pending) + " migration(s) pending, first " + first +
+                                "; run `cueballd migrate`");
+    }
+    return Status::Ok();
+  } catch (...) {
+    return StatusFromCurrentException("schema probe");
+  }
 }
 
 StatusOr<MigrationReport> Migrator::Run(bool apply) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/domain/status.h"
+#include "server/store/schema_probe.h"
 
 namespace cueball::store::pg {
 
@@ -26,7 +27,7 @@ struct MigrationReport {
   int current_version = 0;           // schema version after the call
 };
 
-class Migrator {
+class Migrator final : public SchemaProbe {
  public:
   Migrator(std::string dsn, std::vector<Migration> migrations);
 
@@ -34,6 +35,9 @@ class Migrator {
   StatusOr<MigrationReport> Migrate();
   // Verifies only; FAILED_PRECONDITION if any are pending.
   Status Check();
+  // For health checks: no lock and no verification of checksums, only
+  // "reachable, and nothing of this build pending?".
+  Status Probe() override;
 
  private:
   StatusOr<MigrationReport> Run(bool apply);

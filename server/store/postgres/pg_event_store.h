@@ -27,6 +27,9 @@ class PgEventStore final : public EventStore {
 
  private:
   PgPool pool_;
+
+ public:
+  PgPool::Stats pool_stats() { return pool_.stats(); }
 };
 
 }  // namespace cueball::store::pg

@@ -8,13 +8,6 @@
 
 namespace cueball::store::pg {
 
-std::string RedactDsn(const std::string& dsn) {
-  static const std::regex kUrlPassword(R"(^([a-z]+://[^:/@]+:)[^@]*@)");
-  static const std::regex kKvPassword(R"((password\s*=\s*)(\S+))");
-  std::string out = std::regex_replace(dsn, kUrlPassword, "$1****@");
-  return std::regex_replace(out, kKvPassword, "$1****");
-}
-
 std::string WithConnectionDefaults(const std::string& dsn, int statement_timeout_ms) {
   const bool url = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
   std::vector<std::pair<std::string, std::string>> defaults = {{"connect_timeout", "5"},
@@ -147,6 +140,11 @@ Status PgPool::With(const char* op, const std::function<Status(pqxx::connection&
   }
   Release(std::move(conn));
   return result;
+}
+
+PgPool::Stats PgPool::stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Stats{size_, open_, open_ - static_cast<int>(idle_.size())};
 }
 
 }  // namespace cueball::store::pg

@@ -20,9 +20,6 @@ namespace cueball::store::pg {
 // Maps the exception in flight (call inside a catch block) to a Status.
 Status StatusFromCurrentException(const std::string& what);
 
-// Removes the password from a DSN (URL or key=value form) for logs and errors.
-std::string RedactDsn(const std::string& dsn);
-
 // Adds cueball's connection defaults to a DSN (URL or key=value form), each
 // only where the DSN does not set it already: connect_timeout=5 (seconds),
 // TCP keepalives (idle 30 s, interval 10 s, 3 probes) so that a half-open
@@ -45,6 +42,13 @@ class PgPool {
   Status With(const char* op, const std::function<Status(pqxx::connection&)>& fn);
 
   const std::string& dsn() const { return dsn_; }
+
+  struct Stats {
+    int size = 0;    // most connections
+    int open = 0;    // connections in existence
+    int in_use = 0;  // lent out right now
+  };
+  Stats stats();
 
  private:
   std::unique_ptr<pqxx::connection> Acquire(Status* error);

@@ -557,6 +557,25 @@ StatusOr<int64_t> PgRunStore::CountEnqueued() {
   return n;
 }
 
+StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {
+  std::vector<QueueStats> out;
+  Status st = pool_.With("queue stats", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    // Served by the partial index of enqueued runs.
+    for (const auto& row : tx.exec(
+             "SELECT queue, count(*) FILTER (WHERE run_at <= now()),"
+             " count(*) FILTER (WHERE run_at > now()),"
+             " COALESCE(EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)"
+             " FROM cueball_runs WHERE status = 'enqueued' GROUP BY queue ORDER BY queue")) {
+      out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
+                     row[3].as<double>()});
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
     const std::vector<std::string>& queues, const std::vector<std::string>& types) {
   std::optional<Millis> next;

@@ -40,6 +40,7 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
+  StatusOr<std::vector<QueueStats>> GetQueueStats() override;
   StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
                                                    const std::vector<std::string>& types) override;
 
@@ -53,6 +54,9 @@ class PgRunStore final : public RunStore {
   }
 
   PgPool pool_;
+
+ public:
+  PgPool::Stats pool_stats() { return pool_.stats(); }
   std::function<void()> events_written_;
 };
 
