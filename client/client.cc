@@ -2,15 +2,60 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace cueball::client {
 
-Client::Client(const std::string& target, Millis rpc_timeout)
-    : channel_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
+namespace {
+
+std::string ReadFileOrThrow(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(std::string("cannot read ") + what + " file '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& o) {
+  const bool tls = o.tls || !o.tls_ca_file.empty() || !o.tls_cert_file.empty();
+  grpc::ChannelArguments args;
+  if (!tls) return grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args);
+  grpc::SslCredentialsOptions ssl;
+  if (!o.tls_ca_file.empty()) ssl.pem_root_certs = ReadFileOrThrow(o.tls_ca_file, "TLS CA");
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    throw std::invalid_argument("a client certificate needs both its certificate and key files");
+  }
+  if (!o.tls_cert_file.empty()) {
+    ssl.pem_cert_chain = ReadFileOrThrow(o.tls_cert_file, "TLS certificate");
+    ssl.pem_private_key = ReadFileOrThrow(o.tls_key_file, "TLS key");
+  }
+  if (!o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);
+  return grpc::CreateCustomChannel(o.server, grpc::SslCredentials(ssl), args);
+}
+
+}  // namespace
+
+Client::Client(const ConnectOptions& options)
+    : authorization_(options.token.empty() ? "" : "Bearer " + options.token),
+      channel_(MakeChannel(options)),
       stub_(v1::Workflows::NewStub(channel_)),
-      rpc_timeout_(rpc_timeout) {}
+      rpc_timeout_(options.rpc_timeout) {}
+
+Client::Client(const std::string& target, Millis rpc_timeout)
+    : Client([&] {
+        ConnectOptions o;
+        o.server = target;
+        o.rpc_timeout = rpc_timeout;
+        return o;
+      }()) {}
+
+void Client::Prepare(grpc::ClientContext* ctx) const {
+  if (!authorization_.empty()) ctx->AddMetadata("authorization", authorization_);
+}
 
 grpc::Status Client::Enqueue(const v1::EnqueueRequest& req, v1::EnqueueResponse* resp) {
   return Unary(&v1::Workflows::Stub::Enqueue, req, resp, rpc_timeout_);
@@ -92,6 +137,7 @@ grpc::Status EventWatcher::Run(
       req.set_new_subscription_from_now(false);
     }
     grpc::ClientContext ctx;
+    client_->Prepare(&ctx);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (cancelled_) return grpc::Status::OK;

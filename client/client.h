@@ -18,11 +18,29 @@ namespace cueball::client {
 
 inline constexpr const char* kDefaultServer = "localhost:7420";
 
+// How to reach a cueballd: address, TLS and credentials.
+struct ConnectOptions {
+  std::string server = kDefaultServer;  // HOST:PORT
+  // Bounds every call except Wait, whose deadline is its own timeout plus this.
+  Millis rpc_timeout{30000};
+  std::string token;            // bearer token sent on every call ("" for none)
+  bool tls = false;             // TLS; implied by any tls_* file below
+  std::string tls_ca_file;      // PEM roots that sign the server's certificate (default: system)
+  std::string tls_cert_file;    // client certificate chain, for mutual TLS
+  std::string tls_key_file;     // its private key
+  std::string tls_server_name;  // name to verify in the server certificate, if not the host
+};
+
 class Client {
  public:
-  // `target` is HOST:PORT; `rpc_timeout` bounds every call except Wait, whose
-  // deadline is its own timeout plus a margin.
+  // Throws std::invalid_argument naming the file when a TLS file cannot be read.
+  explicit Client(const ConnectOptions& options);
+  // Plaintext, no token: `target` is HOST:PORT.
   explicit Client(const std::string& target, Millis rpc_timeout = Millis(30000));
+
+  // Adds this client's credentials (the bearer token) to a context, for
+  // calls made directly on stub().
+  void Prepare(grpc::ClientContext* ctx) const;
 
   grpc::Status Enqueue(const v1::EnqueueRequest& req, v1::EnqueueResponse* resp);
   grpc::Status EnqueueBatch(const v1::EnqueueBatchRequest& req, v1::EnqueueBatchResponse* resp);
@@ -46,10 +64,12 @@ class Client {
                                                                  Resp*),
                      const Req& req, Resp* resp, Millis timeout) {
     grpc::ClientContext ctx;
+    Prepare(&ctx);
     ctx.set_deadline(std::chrono::system_clock::now() + timeout);
     return ((*stub_).*method)(&ctx, req, resp);
   }
 
+  std::string authorization_;  // "Bearer TOKEN" or empty
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Workflows::Stub> stub_;
   Millis rpc_timeout_;

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "client/cli/connect_flags.h"
 #include "client/cli/output.h"
 #include "client/client.h"
 #include "server/domain/duration.h"
@@ -46,6 +47,14 @@ const char* CodeName(grpc::StatusCode c) {
       return "CANCELLED";
     case grpc::StatusCode::INTERNAL:
       return "INTERNAL";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
     default:
       return "ERROR";
   }
@@ -78,7 +87,7 @@ bool ReadInputArg(const std::string& arg, std::string* out) {
 }
 
 struct Globals {
-  std::string server = client::kDefaultServer;
+  client::ConnectFlags connect;
   bool json = false;
 };
 
@@ -89,9 +98,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the command: `cueball get ID --json`
   Globals g;
-  app.add_option("--server", g.server, "cueballd address HOST:PORT")
-      ->envname("CUEBALL_SERVER")
-      ->capture_default_str();
+  g.connect.Add(app);
   app.add_flag("--json", g.json, "machine-readable JSON output");
 
   // enqueue
@@ -207,7 +214,13 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
-  client::Client c(g.server);
+  std::unique_ptr<client::Client> connected;
+  try {
+    connected = std::make_unique<client::Client>(g.connect.Resolve());
+  } catch (const std::invalid_argument& e) {
+    return Usage(e.what());
+  }
+  client::Client& c = *connected;
 
   if (enq->parsed()) {
     v1::EnqueueRequest req;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "client/cli/connect_flags.h"
 #include "client/client.h"
 
 namespace {
@@ -84,16 +85,24 @@ struct Model {
 
 int main(int argc, char** argv) {
   CLI::App app{"status_counts: runs per status, from cueball's event stream"};
-  std::string server = cueball::client::kDefaultServer, state_path = "status_counts.json";
+  cueball::client::ConnectFlags connect;
+  std::string state_path = "status_counts.json";
   bool no_follow = false;
-  app.add_option("--server", server, "cueballd address")->envname("CUEBALL_SERVER");
+  connect.Add(app);
   app.add_option("--state", state_path, "where the model and its position are saved");
   app.add_flag("--no-follow", no_follow, "exit once caught up instead of following live");
   CLI11_PARSE(app, argc, argv);
 
   Model model;
   model.Load(state_path);
-  cueball::client::Client client(server);
+  std::unique_ptr<cueball::client::Client> connected;
+  try {
+    connected = std::make_unique<cueball::client::Client>(connect.Resolve());
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "status_counts: " << e.what() << "\n";
+    return 2;
+  }
+  cueball::client::Client& client = *connected;
   cueball::v1::WatchEventsRequest req;
   req.set_after_position(model.position);
   cueball::client::EventWatcher watcher(&client, req);

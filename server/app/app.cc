@@ -310,6 +310,9 @@ int Run(const config::Config& cfg) {
   grpc_server.store(server.get());
   const std::string address =
       cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
+  log->info("listening address={} tls={} auth={}", address,
+            cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual"),
+            auth.enabled() ? "bearer" : "off");
 
   // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
   if (!health.CheckNow()) {
@@ -337,10 +340,8 @@ int Run(const config::Config& cfg) {
   health.CheckNow();
   server->GetHealthCheckService()->SetServingStatus(health.ready());
   health.Start();
-  log->info("listening address={} tls={} auth={} workers={} queues={} types={}", address,
-            cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual"),
-            auth.enabled() ? "bearer" : "off", cfg.workers, fmt::join(cfg.queues, ","),
-            fmt::join(registry.Names(), ","));
+  log->info("serving address={} workers={} queues={} types={}", address, cfg.workers,
+            fmt::join(cfg.queues, ","), fmt::join(registry.Names(), ","));
 
   int sig = WaitForShutdownSignal();
   log->info("shutting down signal={} in_flight={}", sig == SIGINT ? "SIGINT" : "SIGTERM",

@@ -19,6 +19,7 @@
 #include "client/client.h"
 #include "tests/e2e/enqueue_many.h"
 #include "tests/support/daemon.h"
+#include "tests/support/private_pg.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
 
@@ -225,44 +226,6 @@ TEST_CASE("cancel racing completion ends in one consistent final state") {
                   "(SELECT 1 FROM cueball_events e WHERE e.run_id = r.id AND "
                   "e.kind = 'run_succeeded')") == "0");
 }
-
-namespace {
-
-// A private PostgreSQL for tests that restart it, so other tests never notice.
-class PrivatePostgres {
- public:
-  PrivatePostgres() {
-    char tmpl[] = "/tmp/cueball-pgpriv.XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    dir_ = tmpl;
-    for (int i = 0; i < 5 && url_.empty(); ++i) {
-      int port = 40000 + static_cast<int>(getpid() % 10000) + i * 7;
-      if (Script({"start", dir_, std::to_string(port)}) == 0) {
-        url_ = "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres";
-      }
-    }
-    REQUIRE_FALSE(url_.empty());
-  }
-  ~PrivatePostgres() {
-    Script({"stop", dir_});
-    cueball::testing::Run({"/bin/rm", "-rf", dir_});
-  }
-  const std::string& url() const { return url_; }
-  int Restart() { return Script({"restart", dir_}); }
-
- private:
-  static int Script(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/bin/bash",
-                                     std::string(CUEBALL_SOURCE_DIR) + "/scripts/pg.sh"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = cueball::testing::Run(argv, {}, std::chrono::seconds(90));
-    if (r.exit_code != 0) WARN("pg.sh " << args[0] << " failed: " << r.err);
-    return r.exit_code;
-  }
-  std::string dir_, url_;
-};
-
-}  // namespace
 
 TEST_CASE("PostgreSQL restarts under load: nothing acknowledged is lost and the daemon recovers") {
   PrivatePostgres pg;

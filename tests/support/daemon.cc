@@ -27,8 +27,14 @@ Daemon::Daemon(const std::string& database_url, std::vector<std::string> extra,
     argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = std::make_unique<Process>(argv, env);
-  std::regex re(R"(main listening address=127\.0\.0\.1:(\d+))");
-  std::regex metrics_re(R"(metrics endpoint address=127\.0\.0\.1:(\d+))");
+  // Text or JSON logs: the address is known once it listens; calls work once
+  // it serves (with --auto-migrate false, that may be later: tests wait).
+  const bool wait_serving =
+      !(has("--auto-migrate") || env.count("CUEBALL_AUTO_MIGRATE") || env.count("CUEBALL_CONFIG"));
+  std::regex re(R"((main listening address=|"msg":"listening","address":")127\.0\.0\.1:(\d+))");
+  std::regex serving_re(R"(main serving |"msg":"serving")");
+  std::regex metrics_re(
+      R"((metrics endpoint address=|"msg":"metrics endpoint","address":")127\.0\.0\.1:(\d+))");
   bool exited = false;
   bool up = WaitFor([&] {
     if (proc_->Wait(std::chrono::milliseconds(0))) {
@@ -37,9 +43,10 @@ Daemon::Daemon(const std::string& database_url, std::vector<std::string> extra,
     }
     std::smatch m;
     std::string err = proc_->Stderr();
+    if (wait_serving && !std::regex_search(err, serving_re)) return false;
     if (std::regex_search(err, m, re)) {
-      address_ = "127.0.0.1:" + m[1].str();
-      if (std::regex_search(err, m, metrics_re)) metrics_address_ = "127.0.0.1:" + m[1].str();
+      address_ = "127.0.0.1:" + m[2].str();
+      if (std::regex_search(err, m, metrics_re)) metrics_address_ = "127.0.0.1:" + m[2].str();
       return true;
     }
     return false;
