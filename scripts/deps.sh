@@ -6,8 +6,8 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make pkg-config clang-format git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpqxx-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev
-  postgresql
+  libpqxx-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
+  postgresql openssl curl python3 python3-yaml
 )
 
 missing=()

@@ -415,3 +415,60 @@ TEST_CASE("bearer tokens: missing, wrong and rotated tokens, and health without 
   CHECK(Cli(env.address(), {"types"}, {{"CUEBALL_TOKEN", new_token}}).exit_code == 0);
   CHECK(Cli(env.address(), {"types"}).exit_code != 0);
 }
+
+TEST_CASE("the container entrypoint migrates, serves, passes its healthcheck and runs the demo") {
+  // deploy/cueballd.env is what the compose stack gives the container; only the
+  // addresses (fixed ports there) and the secret's path differ here.
+  TestDatabase db(false);
+  TempDir dir;
+  const std::string source = CUEBALL_SOURCE_DIR;
+  const std::string entrypoint = source + "/deploy/entrypoint.sh";
+  std::map<std::string, std::string> env;
+  std::ifstream env_file(source + "/deploy/cueballd.env");
+  for (std::string line; std::getline(env_file, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    env[line.substr(0, line.find('='))] = line.substr(line.find('=') + 1);
+  }
+  REQUIRE(env.count("CUEBALL_DATABASE_URL_FILE"));
+  REQUIRE(env["CUEBALL_AUTO_MIGRATE"] == "false");
+  env["CUEBALL_DATABASE_URL_FILE"] = dir.Write("database_url", db.url() + "\n");
+  env["CUEBALL_LISTEN"] = "127.0.0.1:0";
+  env["CUEBALL_METRICS_LISTEN"] = "127.0.0.1:0";
+  const std::string bin = BuiltBinary("cueballd");
+  env["CUEBALL_BIN_DIR"] = bin.substr(0, bin.rfind('/'));
+
+  auto migrate = Run({"/bin/sh", entrypoint, "migrate"}, env);
+  REQUIRE(migrate.exit_code == 0);
+  CHECK_THAT(migrate.err, Catch::Contains("migration applied"));
+
+  Process serve({"/bin/sh", entrypoint, "serve"}, env);
+  std::smatch m;
+  std::string err, address, metrics;
+  REQUIRE(WaitFor([&] {
+    err = serve.Stderr();
+    if (std::regex_search(err, m,
+                          std::regex(R"re("msg":"metrics endpoint","address":"([^"]+)")re")))
+      metrics = m[1].str();
+    return std::regex_search(err, m, std::regex(R"re("msg":"serving","address":"([^"]+)")re"));
+  }));
+  address = m[1].str();
+  auto hc_env = env;
+  hc_env["CUEBALL_HEALTHCHECK_URL"] = "http://" + metrics + "/readyz";
+  CHECK(Run({"/bin/sh", entrypoint, "healthcheck"}, hc_env).exit_code == 0);
+
+  auto demo = Run({"/bin/sh", entrypoint, "demo"}, {{"CUEBALL_SERVER", address},
+                                                    {"CUEBALL_BIN_DIR", env["CUEBALL_BIN_DIR"]},
+                                                    {"CUEBALL_DEMO_TIMEOUT", "60s"}});
+  CHECK(demo.exit_code == 0);
+  CHECK_THAT(demo.out, Catch::Contains("enqueued demo.pipeline") && Catch::Contains("succeeded"));
+
+  serve.Signal(SIGTERM);  // the entrypoint exec'd cueballd: the signal reaches it
+  CHECK(serve.Wait(std::chrono::seconds(30)) == 0);
+  hc_env["CUEBALL_HEALTHCHECK_URL"] = "http://" + metrics + "/readyz";
+  CHECK(Run({"/bin/sh", entrypoint, "healthcheck"}, hc_env).exit_code != 0);
+  // A secret that cannot be read stops it with one clear line.
+  env["CUEBALL_DATABASE_URL_FILE"] = dir / "missing";
+  auto no_secret = Run({"/bin/sh", entrypoint, "serve"}, env);
+  CHECK(no_secret.exit_code == 2);
+  CHECK_THAT(no_secret.err, Catch::Contains("CUEBALL_DATABASE_URL_FILE"));
+}
