@@ -192,7 +192,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   app.add_option("--allow-insecure-remote", c.allow_insecure_remote,
                  "allow plaintext gRPC on a non-loopback --listen address (true/false)")
       ->envname("CUEBALL_ALLOW_INSECURE_REMOTE")
-      ->capture_default_str();
+      ->default_str(c.allow_insecure_remote ? "true" : "false");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain for the gRPC listener (file)")
       ->envname("CUEBALL_TLS_CERT")
       ->check(CLI::ExistingFile);
@@ -227,7 +227,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
                  "apply pending migrations at start-up (false: wait, NOT_SERVING, until "
                  "`cueballd migrate` has run)")
       ->envname("CUEBALL_AUTO_MIGRATE")
-      ->capture_default_str();
+      ->default_str(c.auto_migrate ? "true" : "false");
   app.add_option("--workers", c.workers, "concurrent steps this daemon runs")
       ->envname("CUEBALL_WORKERS")
       ->check(CLI::Range(1, 4096))
@@ -308,7 +308,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   app.add_option("--retention-summaries", c.retention_summaries,
                  "keep a compact summary (type, status, timings, attempts) of removed runs")
       ->envname("CUEBALL_RETENTION_SUMMARIES")
-      ->capture_default_str();
+      ->default_str(c.retention_summaries ? "true" : "false");
   app.add_option("--retention-interval", retention_interval, "how often to look for runs to remove")
       ->envname("CUEBALL_RETENTION_INTERVAL")
       ->check(duration)
