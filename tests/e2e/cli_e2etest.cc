@@ -18,15 +18,6 @@
 using namespace cueball::testing;
 using nlohmann::json;
 
-namespace {
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("the five-minute tour: enqueue, wait, get, list") {
   TestDatabase db(false);
   Daemon d(db);

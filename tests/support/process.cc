@@ -90,6 +90,11 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
 std::string Process::Stdout() const { return ReadFile(out_path_); }
 std::string Process::Stderr() const { return ReadFile(err_path_); }
 
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 CommandResult Run(std::vector<std::string> argv, std::map<std::string, std::string> env,
                   std::chrono::milliseconds timeout) {
   Process p(std::move(argv), std::move(env));

@@ -44,6 +44,9 @@ class Process {
 CommandResult Run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
                   std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Output without its trailing newlines and spaces (a printed id, say).
+std::string Trim(std::string s);
+
 // Path of a built executable (cueballd, cueball), from CUEBALL_BUILD_DIR.
 std::string BuiltBinary(const std::string& name);
 
