@@ -12,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "client/cli/bench.h"
 #include "client/cli/connect_flags.h"
 #include "client/cli/output.h"
 #include "client/client.h"
@@ -207,6 +208,12 @@ int main(int argc, char** argv) {
   std::string sd_name;
   subs_rm->add_option("name", sd_name, "subscription name")->required();
 
+  // bench
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "measure a running daemon: throughput, latency, pipeline, wait, backlog");
+  bench::BenchOptions b_opts;
+  bench::AddBenchOptions(bench_cmd, &b_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -221,6 +228,11 @@ int main(int argc, char** argv) {
     return Usage(e.what());
   }
   client::Client& c = *connected;
+
+  if (bench_cmd->parsed()) {
+    b_opts.json = g.json;
+    return bench::RunBench(c, b_opts, std::cout);
+  }
 
   if (enq->parsed()) {
     v1::EnqueueRequest req;

@@ -87,6 +87,14 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(const config::Confi
   return grpc::SslServerCredentials(opts);
 }
 
+// Resident set size from /proc/self/statm (pages), in bytes; 0 if unreadable.
+int64_t ResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
 // Queue statistics for the metrics, read at most once per `ttl` however
 // many gauges and scrapes ask.
 class CachedQueueStats {
@@ -270,6 +278,9 @@ int Run(const config::Config& cfg) {
         }
         return out;
       });
+  metrics.AddGauge("process_resident_memory_bytes", "Resident memory of this daemon", [] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(ResidentBytes())}};
+  });
   metrics.AddGauge("cueball_auth_tokens", "Bearer tokens currently accepted (0: auth off)", [&] {
     return std::vector<metrics::Sample>{
         {{}, auth.enabled() ? static_cast<double>(auth.token_count()) : 0.0}};

@@ -1,0 +1,22 @@
+// A minimal plain-HTTP GET for the daemon's own endpoint (/metrics, /healthz,
+// /readyz on --metrics-listen): IPv4 HOST:PORT, no TLS, no redirects. Enough
+// for the bench tool and the tests; not a general HTTP client.
+#pragma once
+
+#include <string>
+
+namespace cueball::client {
+
+struct HttpResponse {
+  int code = 0;  // 0: no answer (unreachable, timeout, not HTTP)
+  std::string body;
+};
+
+// `host_port` is "127.0.0.1:7421"; `path` starts with '/'. Times out after 5 s.
+HttpResponse HttpGet(const std::string& host_port, const std::string& path);
+
+// The value of one sample in Prometheus text, e.g.
+// MetricValue(text, "cueball_runs_enqueued_total{queue=\"default\",type=\"noop\"}"); -1 if absent.
+double MetricValue(const std::string& text, const std::string& series);
+
+}  // namespace cueball::client
