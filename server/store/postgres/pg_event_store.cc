@@ -25,6 +25,10 @@ WHERE id = 1
 RETURNING position, (SELECT count(*) FROM upd)
 )SQL";
 
+// Prepared on every connection of the pool.
+constexpr const char* kPendingStmt = "cueball_events_pending";
+constexpr const char* kSequenceStmt = "cueball_sequence";
+
 // Head, horizon and one page of events in one statement (one snapshot): the
 // head and the positions below it commit together, so every event up to the
 // head is visible here.
@@ -62,7 +66,7 @@ Subscription SubscriptionFromRow(const pqxx::row& row) {
 
 // Finished runs due for removal, oldest first, skipping runs that still have
 // an event a subscription has not acknowledged (or one not yet numbered).
-// The summary, the removal (events go with their run) and the horizon update
+// The summary, the removal (the run and its events) and the horizon update
 // are one statement.
 constexpr const char* kPruneSql = R"SQL(
 WITH head AS (
@@ -100,6 +104,8 @@ WITH head AS (
   SELECT max(e.position) AS m FROM cueball_events e JOIN victims v ON v.id = e.run_id
 ), del AS (
   DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
+), del_events AS (
+  DELETE FROM cueball_events e USING victims v WHERE e.run_id = v.id
 ), mark AS (
   UPDATE cueball_event_head
   SET pruned_through = greatest(pruned_through, (SELECT m FROM top))
@@ -122,7 +128,13 @@ std::optional<int64_t> OptMillis(const std::optional<Millis>& d) {
 }  // namespace
 
 PgEventStore::PgEventStore(const std::string& dsn, int pool_size, Millis statement_timeout)
-    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size) {}
+    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size,
+            [](pqxx::connection& c) {
+              c.prepare(kPendingStmt,
+                        "SELECT (SELECT position FROM cueball_event_head WHERE id = 1), "
+                        "EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)");
+              c.prepare(kSequenceStmt, kSequenceSql);
+            }) {}
 
 StatusOr<SequenceResult> PgEventStore::Sequence(int limit) {
   SequenceResult out;
@@ -130,16 +142,15 @@ StatusOr<SequenceResult> PgEventStore::Sequence(int limit) {
     {
       // Cheap check on the partial index first, so idle sequencers on many
       // daemons do not queue up on the head row lock.
-      pqxx::read_transaction rt(c);
-      auto r = rt.exec(
-          "SELECT (SELECT position FROM cueball_event_head WHERE id = 1), "
-          "EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)");
+      // One statement on its own (no BEGIN/ROLLBACK round trips).
+      pqxx::nontransaction rt(c);
+      auto r = rt.exec_prepared(kPendingStmt);
       out.head = r[0][0].as<int64_t>();
       if (!r[0][1].as<bool>()) return Status::Ok();
     }
     pqxx::work tx(c);
     tx.exec("SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE");
-    auto r = tx.exec_params(kSequenceSql, limit);
+    auto r = tx.exec_prepared(kSequenceStmt, limit);
     out.head = r[0][0].as<int64_t>();
     out.sequenced = r[0][1].as<int64_t>();
     if (out.sequenced > 0) {

@@ -93,25 +93,34 @@ WITH input AS (
          CASE WHEN run_at_us IS NULL THEN now()
               ELSE to_timestamp(run_at_us / 1000000.0) END
   FROM input ORDER BY ord
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING id, step_name, queue, priority, run_at
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING *
 ), ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data)
   SELECT id, 'enqueued', step_name, 0,
          jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at)
   FROM ins
 )
-SELECT DISTINCT queue FROM ins
+SELECT %COLS% FROM ins
 )SQL";
 
+// One ordered scan of the ready index per queue (LATERAL), merged and cut to
+// the limit. A plain `queue = ANY($2)` makes the planner drop the index order
+// and sort every ready run on each claim: 25 ms per claim at 50k queued. Runs
+// locked by a queue's scan but not picked are released at commit.
 constexpr const char* kClaimSql = R"SQL(
 WITH picked AS (
-  SELECT id FROM cueball_runs
-  WHERE status = 'enqueued' AND queue = ANY($2::text[]) AND workflow_type = ANY($3::text[])
-    AND run_at <= now()
-  ORDER BY priority, run_at, id
+  SELECT c.id FROM unnest($2::text[]) AS q(name)
+  CROSS JOIN LATERAL (
+    SELECT id, priority, run_at FROM cueball_runs
+    WHERE status = 'enqueued' AND queue = q.name AND workflow_type = ANY($3::text[])
+      AND run_at <= now()
+    ORDER BY priority, run_at, id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+  ) c
+  ORDER BY c.priority, c.run_at, c.id
   LIMIT $4
-  FOR UPDATE SKIP LOCKED
 ), upd AS (
   UPDATE cueball_runs r
   SET status = 'running', attempt = r.attempt + 1, lease_id = gen_random_uuid(),
@@ -188,6 +197,11 @@ WITH upd AS (
 SELECT %COLS% FROM upd
 )SQL";
 
+// Prepared on every connection of the pool (names of server-side statements).
+constexpr const char* kEnqueueStmt = "cueball_enqueue";
+constexpr const char* kClaimStmt = "cueball_claim";
+constexpr const char* kRecordStmt = "cueball_record";
+
 std::string WithCols(std::string sql) {
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
@@ -229,11 +243,17 @@ std::string PgTextArray(const std::vector<std::string>& items) {
 }
 
 PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout)
-    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size) {}
+    : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size,
+            [](pqxx::connection& c) {
+              // Planned once per connection: these run for every batch of runs.
+              c.prepare(kEnqueueStmt, WithCols(kEnqueueSql));
+              c.prepare(kClaimStmt, WithCols(kClaimSql));
+              c.prepare(kRecordStmt, kRecordSql);
+            }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   json rows = json::array();
-  std::vector<std::string> ids, keys;
+  std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
     const NewRun& r = runs[i];
     json row = {{"ord", i},
@@ -249,24 +269,32 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     }
     if (r.run_at) row["run_at_us"] = ToMicros(*r.run_at);
     rows.push_back(std::move(row));
-    ids.push_back(r.id);
   }
   std::vector<EnqueueResult> out;
   Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto queues = tx.exec_params(kEnqueueSql, rows.dump());
-    // Read back what is stored: new rows, and the existing rows that own a key.
-    // A fresh statement under READ COMMITTED sees keys committed concurrently.
+    // The new rows come back from the insert itself. Runs whose key exists
+    // already were skipped: read those (a fresh statement under READ
+    // COMMITTED sees keys committed concurrently).
+    auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
-    auto res = tx.exec_params("SELECT " + Cols() +
-                                  " FROM cueball_runs WHERE id = ANY($1::uuid[]) "
-                                  "OR idempotency_key = ANY($2::text[])",
-                              PgTextArray(ids), PgTextArray(keys));
+    std::set<std::string> queues;
     for (const auto& row : res) {
       Run run = RunFromRow(row);
+      queues.insert(run.queue);
       std::string id = run.id;
       by_id.emplace(id, std::move(run));
+    }
+    if (by_id.size() < runs.size() && !keys.empty()) {
+      auto existing = tx.exec_params(
+          "SELECT " + Cols() + " FROM cueball_runs WHERE idempotency_key = ANY($1::text[])",
+          PgTextArray(keys));
+      for (const auto& row : existing) {
+        Run run = RunFromRow(row);
+        std::string id = run.id;
+        by_id.emplace(id, std::move(run));
+      }
     }
     for (const auto& [id, run] : by_id) {
       if (run.idempotency_key) by_key[*run.idempotency_key] = &run;
@@ -289,9 +317,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       }
       out.push_back({*got, got->id == want.id});
     }
-    for (const auto& q : queues) {
-      tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q[0].as<std::string>());
-    }
+    for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     tx.commit();
     return Status::Ok();
   });
@@ -460,11 +486,10 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
-  static const std::string sql = WithCols(kClaimSql);
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto res = tx.exec_params(sql, owner, PgTextArray(queues), PgTextArray(types), limit,
-                              static_cast<int64_t>(lease.count()));
+    auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
+                                static_cast<int64_t>(lease.count()));
     tx.commit();
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
@@ -500,7 +525,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   std::vector<bool> accepted(outcomes.size(), false);
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto res = tx.exec_params(kRecordSql, rows.dump());
+    auto res = tx.exec_prepared(kRecordStmt, rows.dump());
     std::set<std::string> ready_queues;
     std::vector<std::string> finished;
     for (const auto& row : res) {
