@@ -64,23 +64,25 @@ void Dispatcher::ClaimLoop() {
   int failures = 0;
   while (true) {
     int free = 0;
+    int capacity = opts_.workers;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
-      free = opts_.workers - static_cast<int>(running_.size());
+      capacity = Capacity();
+      free = capacity - static_cast<int>(running_.size());
       poked_ = false;
     }
     // While steps are running and only a few slots are free, wait briefly for
     // more to free up, so that claims come in batches rather than one run per
     // statement. With nothing running the claim goes out at once (latency).
-    if (free > 0 && free < opts_.workers / 2 && free < opts_.claim_batch) {
+    if (free > 0 && free < capacity / 2 && free < opts_.claim_batch) {
       std::unique_lock<std::mutex> lock(mu_);
       claim_cv_.wait_for(lock, opts_.claim_coalesce, [&] {
-        return stopping_ || opts_.workers - static_cast<int>(running_.size()) >=
-                                std::min(opts_.workers / 2, opts_.claim_batch);
+        return stopping_ || Capacity() - static_cast<int>(running_.size()) >=
+                                std::min(Capacity() / 2, opts_.claim_batch);
       });
       if (stopping_) return;
-      free = opts_.workers - static_cast<int>(running_.size());
+      free = Capacity() - static_cast<int>(running_.size());
       poked_ = false;
     }
     Millis wait = opts_.poll_interval;
@@ -210,11 +212,23 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     }
   }
   PushOutcome(std::move(outcome), run.workflow_type);
-  Finish(run.id);
+  Finish(run.id,
+         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
+             .count());
 }
 
-void Dispatcher::Finish(const std::string& run_id) {
+int Dispatcher::Capacity() const {
+  // Claim ahead (up to a second batch of `workers` runs waiting for a
+  // thread) only while steps finish in a few milliseconds: then the next
+  // claim's round trip overlaps the current batch instead of leaving the
+  // workers idle. With slower steps, runs claimed ahead would only wait here
+  // while another daemon might have run them.
+  return step_ewma_ms_ < kClaimAheadBelowMs ? 2 * opts_.workers : opts_.workers;
+}
+
+void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (step_ms) step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
   running_.erase(run_id);
   poked_ = true;
   claim_cv_.notify_one();

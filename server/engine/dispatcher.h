@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -67,7 +68,10 @@ class Dispatcher {
   void CompleterLoop();
   void WatchdogLoop();
   void Execute(const std::shared_ptr<Attempt>& attempt);
-  void Finish(const std::string& run_id);
+  // Frees the run's slot; `step_ms` (how long the step ran) feeds the
+  // average that decides whether to claim ahead.
+  void Finish(const std::string& run_id, std::optional<double> step_ms = std::nullopt);
+  int Capacity() const;  // runs this daemon may hold claimed (under mu_)
   void PushOutcome(store::Outcome outcome, const std::string& type);
 
   store::RunStore* const store_;
@@ -84,6 +88,8 @@ class Dispatcher {
   bool workers_exit_ = false;
   std::deque<std::shared_ptr<Attempt>> ready_;
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
+  static constexpr double kClaimAheadBelowMs = 5;
+  double step_ewma_ms_ = 1000;  // moving average of step run time; starts "slow"
 
   std::mutex out_mu_;
   std::condition_variable out_cv_;

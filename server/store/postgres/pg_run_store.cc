@@ -4,6 +4,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+
+#include "server/store/postgres/pg_event_store.h"
 
 namespace cueball::store::pg {
 namespace {
@@ -81,6 +84,16 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
   return cr;
 }
 
+// Inline sequencing. The hot statements (enqueue, claim, record) try to give
+// their events stream positions themselves: `head` takes the event head row
+// with SKIP LOCKED; when it gets it, the events are inserted numbered
+// head+1..head+n, the head advances by n, and `note` wakes the streams, all in
+// the statement's transaction, which keeps the row locked until it commits.
+// That is the sequencer's own rule (positions are given only under the head
+// lock and commit with the head), so readers see no difference; it saves the
+// sequencer's second write of every event. When another transaction holds the
+// head, the events are inserted unnumbered and the sequencer numbers them
+// (head is then NULL and so are the positions).
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
@@ -95,13 +108,17 @@ WITH input AS (
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
+), head AS (
+  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
 ), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT id, 'enqueued', step_name, 0,
-         jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at)
+         jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at),
+         (SELECT position FROM head) + row_number() OVER (ORDER BY id)
   FROM ins
-)
-SELECT %COLS% FROM ins
+  RETURNING 1
+), %ADVANCE%
+SELECT %COLS%, (SELECT position FROM note) FROM ins
 )SQL";
 
 // One ordered scan of the ready index per queue (LATERAL), merged and cut to
@@ -128,12 +145,16 @@ WITH picked AS (
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
+), head AS (
+  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
 ), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text)
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
+  SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text),
+         (SELECT position FROM head) + row_number() OVER (ORDER BY priority, run_at, id)
   FROM upd
-)
-SELECT %COLS%, %LEASE%
+  RETURNING 1
+), %ADVANCE%
+SELECT %COLS%, %LEASE%, (SELECT position FROM note)
 FROM upd ORDER BY priority, run_at, id
 )SQL";
 
@@ -155,16 +176,20 @@ WITH o AS (
   FROM o
   WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
   RETURNING r.id, r.status, r.queue, o.ord
+), head AS (
+  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
 ), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb)
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
+  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb),
+         (SELECT position FROM head) + row_number() OVER (ORDER BY o.ord, e.n)
   FROM upd JOIN o ON o.ord = upd.ord,
        LATERAL ROWS FROM (jsonb_to_recordset(o.events)
                           AS (kind text, step text, attempt int, data text))
          WITH ORDINALITY AS e(kind, step, attempt, data, n)
   ORDER BY o.ord, e.n
-)
-SELECT ord, id::text, status, queue FROM upd
+  RETURNING 1
+), %ADVANCE%
+SELECT ord, id::text, status, queue, (SELECT position FROM note) FROM upd
 )SQL";
 
 constexpr const char* kCancelSql = R"SQL(
@@ -202,7 +227,22 @@ constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
 
+// The rest of inline sequencing (see kEnqueueSql): advance the head by the
+// events just numbered and notify the streams, only when `head` was taken.
+constexpr const char* kAdvanceSql = R"SQL(adv AS (
+  UPDATE cueball_event_head SET position = position + (SELECT count(*) FROM ev)
+  WHERE id = 1 AND EXISTS (SELECT 1 FROM head) AND EXISTS (SELECT 1 FROM ev)
+  RETURNING position
+), note AS (
+  SELECT position, pg_notify('cueball_events', position::text) FROM adv
+))SQL";
+
+static_assert(std::string_view(kEventsChannel) == "cueball_events",
+              "kAdvanceSql notifies the events channel by name");
+
 std::string WithCols(std::string sql) {
+  auto adv = sql.find("%ADVANCE%");
+  if (adv != std::string::npos) sql.replace(adv, 9, kAdvanceSql);
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
   pos = sql.find("%LEASE%");
@@ -248,7 +288,7 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql));
               c.prepare(kClaimStmt, WithCols(kClaimSql));
-              c.prepare(kRecordStmt, kRecordSql);
+              c.prepare(kRecordStmt, WithCols(kRecordSql));
             }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
@@ -271,12 +311,14 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     rows.push_back(std::move(row));
   }
   std::vector<EnqueueResult> out;
+  bool unsequenced = false;  // events left for the sequencer
   Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
     auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
+    unsequenced = !res.empty() && res[0][kRunColumnCount].is_null();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
     std::set<std::string> queues;
@@ -322,7 +364,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  EventsWritten();
+  if (unsequenced) EventsWritten();
   return out;
 }
 
@@ -486,16 +528,18 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
+  bool unsequenced = false;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
                                 static_cast<int64_t>(lease.count()));
     tx.commit();
+    unsequenced = !res.empty() && res[0][kRunColumnCount + 3].is_null();
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (!out.empty()) EventsWritten();
+  if (unsequenced) EventsWritten();
   return out;
 }
 
@@ -523,9 +567,11 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     rows.push_back(std::move(row));
   }
   std::vector<bool> accepted(outcomes.size(), false);
+  bool unsequenced = false;
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_prepared(kRecordStmt, rows.dump());
+    unsequenced = !res.empty() && res[0][4].is_null();
     std::set<std::string> ready_queues;
     std::vector<std::string> finished;
     for (const auto& row : res) {
@@ -548,7 +594,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (std::find(accepted.begin(), accepted.end(), true) != accepted.end()) EventsWritten();
+  if (unsequenced) EventsWritten();
   return accepted;
 }
 
