@@ -260,12 +260,11 @@ class Bench {
     const size_t n = ids.size();
     progress_.Begin(label, static_cast<int64_t>(n));
     const size_t step = std::max<size_t>(1, n / 100);
-    size_t reported = 0;
-    for (size_t i = step - 1; i < n; i = (i + step < n || i == n - 1) ? i + step : n - 1) {
-      WaitOne(ids[i]);
-      progress_.Add(static_cast<int64_t>(i + 1 - reported));
-      reported = i + 1;
-      if (i == n - 1) break;
+    for (size_t done = 0; done < n;) {
+      const size_t next = std::min(n, done + step);
+      WaitOne(ids[next - 1]);
+      progress_.Add(static_cast<int64_t>(next - done));
+      done = next;
     }
     progress_.End();
     std::vector<RunTimes> out(n);
@@ -294,7 +293,8 @@ class Bench {
     std::vector<std::string> ids;
     double enqueue_seconds = 0;
     std::vector<RunTimes> times;
-    double drain_seconds = 0;  // first start to last finish
+    int64_t first_started = 0;  // microseconds, database clock
+    double drain_seconds = 0;   // first start to last finish
   };
   Held EnqueueHeldAndDrain(const std::string& type, int64_t n, double hold_seconds,
                            const std::string& name) {
@@ -312,6 +312,7 @@ class Bench {
       first = std::min(first, t.started);
       last = std::max(last, t.finished);
     }
+    h.first_started = first;
     h.drain_seconds = std::max(1e-6, (last - first) / 1e6);
     return h;
   }
@@ -461,14 +462,10 @@ class Bench {
     const double rate = enqueue_rates.empty() ? 10000 : 0.7 * Median(enqueue_rates);
     Held h = EnqueueHeldAndDrain("noop", n, 2.0 + n / rate, "backlog");
     std::vector<int64_t> fin;
-    int64_t first = INT64_MAX;
-    for (const auto& t : h.times) {
-      fin.push_back(t.finished);
-      first = std::min(first, t.started);
-    }
+    for (const auto& t : h.times) fin.push_back(t.finished);
     std::sort(fin.begin(), fin.end());
     const int64_t tenth = std::max<int64_t>(1, n / 10);
-    const double deep = tenth / std::max(1e-6, (fin[tenth - 1] - first) / 1e6);
+    const double deep = tenth / std::max(1e-6, (fin[tenth - 1] - h.first_started) / 1e6);
     const double shallow = tenth / std::max(1e-6, (fin[n - 1] - fin[n - tenth]) / 1e6);
     const double drain = n / h.drain_seconds;
     std::vector<Figure> out = {{"backlog.drain", drain, "runs/s", 0, "", 0},

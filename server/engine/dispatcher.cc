@@ -64,7 +64,7 @@ void Dispatcher::ClaimLoop() {
   int failures = 0;
   while (true) {
     int free = 0;
-    int capacity = opts_.workers;
+    int capacity = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
@@ -114,19 +114,16 @@ void Dispatcher::ClaimLoop() {
           work_cv_.notify_all();
         }
         if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
-        // Some were claimed: their completions poke this loop, and the claim
-        // after them learns when the next run is due. Only an empty claim
-        // asks the database when to look again.
-        if (!claimed->empty()) {
-          std::unique_lock<std::mutex> lock(mu_);
-          claim_cv_.wait_for(lock, opts_.poll_interval, [&] { return poked_ || stopping_; });
-          continue;
-        }
-        auto next = store_->TimeUntilNextRun(opts_.queues, types_);
-        if (next.ok() && next->has_value()) {
-          // At least 5 ms, so that a run due "now" that another daemon holds
-          // locked does not make this loop spin.
-          wait = std::clamp(**next, Millis(5), opts_.poll_interval);
+        // Only an empty claim asks the database when the next run is due.
+        // After a partial one, the claimed runs' completions poke this loop,
+        // and the claim after them asks if it comes back empty.
+        if (claimed->empty()) {
+          auto next = store_->TimeUntilNextRun(opts_.queues, types_);
+          if (next.ok() && next->has_value()) {
+            // At least 5 ms, so that a run due "now" that another daemon holds
+            // locked does not make this loop spin.
+            wait = std::clamp(**next, Millis(5), opts_.poll_interval);
+          }
         }
       }
     }
