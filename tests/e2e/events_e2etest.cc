@@ -8,6 +8,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -108,6 +109,23 @@ void CheckDense(const std::vector<v1::Event>& events, int64_t first = 1) {
   CHECK(seqs.size() == events.size());
 }
 
+// Each run's events arrive in the order they happened: the stream never puts
+// a run's later event (its finish) before an earlier one (its start). A run's
+// events are written one after another, so their seq order is that order.
+void CheckRunOrder(const std::vector<v1::Event>& events) {
+  std::map<std::string, std::vector<const v1::Event*>> by_run;
+  for (const auto& e : events) by_run[e.run_id()].push_back(&e);
+  int64_t out_of_order = 0;
+  for (const auto& [run, list] : by_run) {
+    for (size_t i = 1; i < list.size(); ++i) {
+      if (list[i]->seq() < list[i - 1]->seq()) ++out_of_order;
+    }
+    CHECK(list.front()->kind() == "enqueued");
+    CHECK(list.back()->kind().rfind("run_", 0) == 0);
+  }
+  CHECK(out_of_order == 0);
+}
+
 }  // namespace
 
 TEST_CASE("three daemons write while a consumer follows live: every event once, in order") {
@@ -140,6 +158,7 @@ TEST_CASE("three daemons write while a consumer follows live: every event once, 
   auto events = consumer.events();
   CHECK(static_cast<int64_t>(events.size()) == total);
   CheckDense(events);
+  CheckRunOrder(events);
   std::set<std::string> runs;
   for (const auto& e : events) runs.insert(e.run_id());
   CHECK(runs.size() == ids.size());
@@ -453,6 +472,8 @@ TEST_CASE(
   later.mutable_delay()->set_seconds(3600);
   v1::EnqueueResponse later_resp;
   REQUIRE(c.Enqueue(later, &later_resp).ok());
+  // A back-fill reads what is numbered; the last events may still be waiting.
+  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
 
   char dir_template[] = "/tmp/cueball-counts-XXXXXX";
   REQUIRE(mkdtemp(dir_template));

@@ -96,6 +96,55 @@ TEST_CASE("events get positions only once committed, so a late commit lands afte
   CHECK(replay[2].seq == slow_seq);
 }
 
+TEST_CASE("a run's events keep their order when a later write finds the head free") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 2);
+  pg::PgEventStore es(db.url(), 2);
+  std::string id = Enqueue(runs);
+  SequenceAll(es);
+
+  // Another transaction holds the head while the run is claimed, so the
+  // claim's step_started is committed unnumbered.
+  std::vector<ClaimedRun> claimed;
+  {
+    pqxx::connection holder(db.url());
+    pqxx::work hold(holder);
+    hold.exec("SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE");
+    auto c = runs.Claim("node-a", {"default"}, {"noop"}, 1, Millis(60000));
+    REQUIRE(c.ok());
+    claimed = *c;
+  }
+  REQUIRE(claimed.size() == 1);
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE position IS NULL") == "1");
+
+  // The head is free when the step is recorded, but the run's start still
+  // waits for the sequencer: the finish must not be numbered before it.
+  Outcome done;
+  done.run_id = id;
+  done.lease_id = claimed[0].lease_id;
+  done.status = RunStatus::kSucceeded;
+  done.step_name = "s1";
+  done.attempt = 1;
+  done.events = {{"step_succeeded", "s1", 1, "{}"}, {"run_succeeded", "s1", 1, "{}"}};
+  auto rec = runs.RecordOutcomes({done});
+  REQUIRE(rec.ok());
+  REQUIRE((*rec)[0]);
+  SequenceAll(es);
+
+  auto events = ReadAll(es, 0);
+  std::vector<std::string> kinds;
+  for (const auto& e : events) kinds.push_back(e.kind);
+  CHECK(kinds ==
+        std::vector<std::string>{"enqueued", "step_started", "step_succeeded", "run_succeeded"});
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].position == static_cast<int64_t>(i) + 1);
+  }
+
+  // With nothing waiting, the next write numbers its own events at once.
+  std::string next = Enqueue(runs);
+  CHECK(db.Scalar("SELECT position FROM cueball_events WHERE run_id = '" + next + "'") == "5");
+}
+
 TEST_CASE("many writers and many sequencers give every event one dense position in order") {
   TestDatabase db;
   constexpr int kWriters = 6, kRunsEach = 60;

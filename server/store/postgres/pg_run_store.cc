@@ -85,14 +85,15 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
 }
 
 // Inline sequencing. The hot statements (enqueue, claim, record) try to give
-// their events stream positions themselves: `head` takes the event head row
-// with SKIP LOCKED; when it gets it, the events are inserted numbered
+// their events stream positions themselves: `head` (kHeadSql) takes the event
+// head row with SKIP LOCKED; when it gets it, the events are inserted numbered
 // head+1..head+n, the head advances by n, and `note` wakes the streams, all in
 // the statement's transaction, which keeps the row locked until it commits.
 // That is the sequencer's own rule (positions are given only under the head
 // lock and commit with the head), so readers see no difference; it saves the
 // sequencer's second write of every event. When another transaction holds the
-// head, the events are inserted unnumbered and the sequencer numbers them
+// head, or the statement sees events still waiting for the sequencer, the
+// events are inserted unnumbered and the sequencer numbers them after those
 // (head is then NULL and so are the positions).
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
@@ -108,9 +109,7 @@ WITH input AS (
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
-), head AS (
-  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
-), ev AS (
+), %HEAD%, ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT id, 'enqueued', step_name, 0,
          jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at),
@@ -145,9 +144,7 @@ WITH picked AS (
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
-), head AS (
-  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
-), ev AS (
+), %HEAD%, ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text),
          (SELECT position FROM head) + row_number() OVER (ORDER BY priority, run_at, id)
@@ -176,9 +173,7 @@ WITH o AS (
   FROM o
   WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
   RETURNING r.id, r.status, r.queue, o.ord
-), head AS (
-  SELECT position FROM cueball_event_head WHERE id = 1 FOR UPDATE SKIP LOCKED
-), ev AS (
+), %HEAD%, ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb),
          (SELECT position FROM head) + row_number() OVER (ORDER BY o.ord, e.n)
@@ -227,6 +222,24 @@ constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
 
+// The head for inline sequencing (see kEnqueueSql), or no row. Only when the
+// statement's snapshot holds no unnumbered event: those committed earlier,
+// and a run's earlier events (its enqueue before its claim, a claim before
+// the step's record) always committed before the statement that follows them
+// began, so jumping ahead of them would put a run's history out of order in
+// the stream. Events committed after the snapshot are concurrent with this
+// statement's; the sequencer numbers them next. (A statement that could wait
+// on a run row another event-writing transaction holds, and then still match
+// it, must not number inline: its snapshot would miss that transaction's
+// events. Enqueue (new rows), claim (SKIP LOCKED, and only enqueued runs)
+// and record (matches one lease, which every event-writing change of a
+// running run clears or replaces) cannot.)
+constexpr const char* kHeadSql = R"SQL(head AS (
+  SELECT position FROM cueball_event_head
+  WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)
+  FOR UPDATE SKIP LOCKED
+))SQL";
+
 // The rest of inline sequencing (see kEnqueueSql): advance the head by the
 // events just numbered and notify the streams, only when `head` was taken.
 constexpr const char* kAdvanceSql = R"SQL(adv AS (
@@ -241,6 +254,8 @@ static_assert(std::string_view(kEventsChannel) == "cueball_events",
               "kAdvanceSql notifies the events channel by name");
 
 std::string WithCols(std::string sql) {
+  auto head = sql.find("%HEAD%");
+  if (head != std::string::npos) sql.replace(head, 6, kHeadSql);
   auto adv = sql.find("%ADVANCE%");
   if (adv != std::string::npos) sql.replace(adv, 9, kAdvanceSql);
   auto pos = sql.find("%COLS%");
