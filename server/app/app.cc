@@ -179,6 +179,10 @@ int Run(const config::Config& cfg) {
   dopts.poll_interval = cfg.poll_interval;
   dopts.drain_timeout = cfg.drain_timeout;
   dopts.metrics = &metrics;
+  dopts.blobs = &store;
+  dopts.max_blob_bytes = cfg.max_blob_bytes;
+  engine::Waker waker(&store);
+  dopts.on_waits_recorded = [&waker] { waker.Poke(); };
   engine::Dispatcher dispatcher(&store, &registry, dopts);
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
@@ -186,7 +190,7 @@ int Run(const config::Config& cfg) {
   limits.max_queued = cfg.max_queued;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
   runs.set_metrics(&metrics);
-  engine::ChangeRouter router(&dispatcher, &hub, &events);
+  engine::ChangeRouter router(&dispatcher, &hub, &events, &waker);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   rescuer.set_metrics(&metrics);
   store::pg::PgListener listener(cfg.database_url, &router);
@@ -343,6 +347,7 @@ int Run(const config::Config& cfg) {
   events.Start();
   listener.Start();
   dispatcher.Start();
+  waker.Start();
   rescuer.Start();
   retention.Start();
   nodes.Start(address);
@@ -365,6 +370,7 @@ int Run(const config::Config& cfg) {
   events.CloseStreams();  // ends every event stream (clients resume elsewhere)
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   rescuer.Stop();
+  waker.Stop();
   retention.Stop();
   nodes.Stop();
   dispatcher.Stop();

@@ -245,6 +245,11 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_MAX_PAYLOAD_BYTES")
       ->check(CLI::Range(size_t{16}, size_t{64} << 20))
       ->capture_default_str();
+  app.add_option("--max-blob-bytes", c.max_blob_bytes,
+                 "largest blob (artifact) a step may save, in bytes")
+      ->envname("CUEBALL_MAX_BLOB_BYTES")
+      ->check(CLI::Range(int64_t{1}, int64_t{512} << 20))
+      ->capture_default_str();
   app.add_option("--poll-interval", poll, "fallback poll when no NOTIFY arrives")
       ->envname("CUEBALL_POLL_INTERVAL")
       ->check(duration)

@@ -20,6 +20,7 @@ struct Config {
   std::vector<std::string> queues{"default"};
   int db_pool_size = 16;
   size_t max_payload_bytes = 1 << 20;
+  int64_t max_blob_bytes = 16 << 20;  // largest blob a step may save
   Millis poll_interval{1000};
   Millis lease{30000};
   Millis drain_timeout{10000};

@@ -102,8 +102,10 @@ std::optional<RunStatus> ParseRunStatus(std::string_view name) {
 
 const std::vector<std::string>& event_kind::All() {
   static const std::vector<std::string> kinds = {
-      kEnqueued,     kStepStarted,  kStepSucceeded, kStepFailed,  kRetryScheduled, kStepDeferred,
-      kStepReleased, kRunSucceeded, kRunFailed,     kRunCanceled, kRunRescued,     kRunRetried};
+      kEnqueued,      kStepStarted,  kStepSucceeded, kStepFailed,     kRetryScheduled,
+      kStepDeferred,  kStepReleased, kRunSucceeded,  kRunFailed,      kRunCanceled,
+      kRunRescued,    kRunRetried,   kStepWaiting,   kSignalReceived, kRunWoken,
+      kChildEnqueued, kBlobSaved};
   return kinds;
 }
 

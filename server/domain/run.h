@@ -62,6 +62,11 @@ inline constexpr const char* kRunFailed = "run_failed";
 inline constexpr const char* kRunCanceled = "run_canceled";
 inline constexpr const char* kRunRescued = "run_rescued";
 inline constexpr const char* kRunRetried = "run_retried";
+inline constexpr const char* kStepWaiting = "step_waiting";  // suspended: signal, runs or timer
+inline constexpr const char* kSignalReceived = "signal_received";
+inline constexpr const char* kRunWoken = "run_woken";  // a wait ended (data.woke says how)
+inline constexpr const char* kChildEnqueued = "child_enqueued";  // on the parent
+inline constexpr const char* kBlobSaved = "blob_saved";
 // Every kind above, for validating filters.
 const std::vector<std::string>& All();
 }  // namespace event_kind
@@ -76,6 +81,13 @@ struct Event {
   int attempt = 0;
   std::string data = "{}";  // JSON text
   TimePoint created_at;
+};
+
+// A run started by another run's step.
+struct ChildRun {
+  std::string id;
+  std::string workflow_type;
+  RunStatus status = RunStatus::kEnqueued;
 };
 
 struct Run {
@@ -97,7 +109,13 @@ struct Run {
   TimePoint run_at;
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
-  std::vector<Event> history;  // only when asked for
+  std::vector<Event> history;            // only when asked for
+  std::optional<std::string> parent_id;  // the run whose step enqueued this one
+  // JSON text while WAITING: what the run waits for ({"for": "signal" |
+  // "runs" | "timer", ...}); once woken, the same with "woke" (signal, runs,
+  // timer or timeout) until the next attempt is recorded.
+  std::optional<std::string> wait;
+  std::vector<ChildRun> children;  // filled by Get
   // Retention removed the record; only this summary is left (no input, state,
   // result, error or history).
   bool pruned = false;

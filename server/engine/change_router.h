@@ -1,27 +1,30 @@
 // ChangeRouter: delivers database change notifications to the engine pieces
 // that act on them: ready runs wake the dispatcher, finished runs wake
-// waiters and stop a canceled run's step, a new event head wakes event
-// streams, and a resync re-checks all of them.
+// waiters (Wait calls and waiting runs) and stop a canceled run's step, a new event head wakes
+// event streams, and a resync re-checks all of them.
 #pragma once
 
 #include "server/engine/dispatcher.h"
 #include "server/engine/event_service.h"
 #include "server/engine/wait_hub.h"
+#include "server/engine/waker.h"
 #include "server/store/run_store.h"
 
 namespace cueball::engine {
 
 class ChangeRouter final : public store::ChangeListener {
  public:
-  // `dispatcher` and `events` may be null.
-  ChangeRouter(Dispatcher* dispatcher, WaitHub* hub, EventService* events = nullptr)
-      : dispatcher_(dispatcher), hub_(hub), events_(events) {}
+  // `dispatcher`, `events` and `waker` may be null.
+  ChangeRouter(Dispatcher* dispatcher, WaitHub* hub, EventService* events = nullptr,
+               Waker* waker = nullptr)
+      : dispatcher_(dispatcher), hub_(hub), events_(events), waker_(waker) {}
   void OnRunsReady(const std::string&) override {
     if (dispatcher_) dispatcher_->Poke();
   }
   void OnRunFinished(const std::string& id) override {
     hub_->NotifyFinished(id);
     if (dispatcher_) dispatcher_->OnRunFinished(id);
+    if (waker_) waker_->OnRunFinished(id);
   }
   void OnEventsSequenced(int64_t head) override {
     if (events_) events_->OnHead(head);
@@ -30,12 +33,14 @@ class ChangeRouter final : public store::ChangeListener {
     hub_->Resync();
     if (dispatcher_) dispatcher_->Poke();
     if (events_) events_->Resync();
+    if (waker_) waker_->Poke();
   }
 
  private:
   Dispatcher* dispatcher_;
   WaitHub* hub_;
   EventService* events_;
+  Waker* waker_;
 };
 
 }  // namespace cueball::engine

@@ -1,5 +1,7 @@
 #include "server/engine/decide.h"
 
+#include <algorithm>
+
 namespace cueball::engine {
 namespace {
 
@@ -89,6 +91,47 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       o.run_at = result.until() < now ? now : result.until();
       o.events.push_back({event_kind::kStepDeferred, run.step_name, run.attempt,
                           Data({{"until", FormatTime(*o.run_at)}})});
+      return o;
+    }
+    case StepResult::Kind::kSleep:
+    case StepResult::Kind::kWaitSignal:
+    case StepResult::Kind::kWaitRuns: {
+      store::WaitSpec w;
+      Json data;
+      if (result.kind() == StepResult::Kind::kSleep) {
+        w.kind = "timer";
+        w.deadline = result.until() < now ? now : result.until();
+        w.result = result.result().dump();
+        data = {{"for", "timer"}, {"until", FormatTime(*w.deadline)}};
+      } else if (result.kind() == StepResult::Kind::kWaitSignal) {
+        if (result.signal().empty()) {
+          fail("WaitForSignal: the signal name is empty", true);
+          return o;
+        }
+        w.kind = "signal";
+        w.signal = result.signal();
+        data = {{"for", "signal"}, {"signal", w.signal}};
+      } else {
+        if (result.runs().empty()) {
+          fail("WaitForRuns: no runs to wait for", true);
+          return o;
+        }
+        w.kind = "runs";
+        w.runs = result.runs();
+        w.any = result.any();
+        data = {{"for", "runs"}, {"runs", w.runs}, {"mode", w.any ? "any" : "all"}};
+      }
+      if (w.kind != "timer" && result.delay()) {
+        Millis timeout = std::max(Millis(0), *result.delay());
+        w.deadline = now + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
+        data["timeout_ms"] = timeout.count();
+        data["deadline"] = FormatTime(*w.deadline);
+      }
+      o.status = RunStatus::kWaiting;
+      o.state = new_state.dump();
+      o.attempt = run.attempt > 0 ? run.attempt - 1 : 0;  // waiting uses no attempt
+      o.events.push_back({event_kind::kStepWaiting, run.step_name, run.attempt, Data(data)});
+      o.wait = std::move(w);
       return o;
     }
     case StepResult::Kind::kRelease: {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "server/engine/decide.h"
@@ -27,6 +28,121 @@ std::mt19937_64& Rng() {
 Millis ErrorBackoff(int failures) {
   int64_t cap = std::min<int64_t>(5000, 50LL << std::min(failures, 10));
   return Millis(std::uniform_int_distribution<int64_t>(cap / 10, cap)(Rng()));
+}
+
+// The step services of one attempt: every call is fenced by its lease.
+class AttemptServices final : public StepServices {
+ public:
+  AttemptServices(store::RunStore* store, const Registry* registry, const DispatcherOptions& opts,
+                  const store::ClaimedRun& claimed)
+      : store_(store), registry_(registry), opts_(opts), claimed_(claimed) {}
+
+  std::optional<Signal> TakeSignal(const std::string& name) override {
+    if (name.empty()) throw StepFailure("TakeSignal: the signal name is empty");
+    auto got =
+        store_->TakeSignal(claimed_.run.id, claimed_.lease_id, claimed_.run.step_index, name);
+    if (!got.ok()) throw StepError("taking signal '" + name + "': " + got.status().message());
+    if (!got->has_value()) return std::nullopt;
+    const store::StoredSignal& s = **got;
+    Json payload;
+    try {
+      payload = Json::parse(s.payload);
+    } catch (const std::exception&) {
+      payload = s.payload;
+    }
+    return Signal{s.seq, s.name, std::move(payload), s.created_at};
+  }
+
+  std::string EnqueueChild(const ChildSpec& child) override {
+    const WorkflowType* type = registry_->Find(child.workflow_type);
+    if (!type) {
+      throw StepFailure("child '" + child.key + "': workflow type '" + child.workflow_type +
+                        "' is not registered");
+    }
+    if (child.key.empty() || child.key.size() > 100) {
+      throw StepFailure("child key must be 1..100 characters ('" + child.key + "')");
+    }
+    const Run& parent = claimed_.run;
+    store::NewRun r;
+    r.id = RunId::NewV7().str();
+    r.workflow_type = type->name;
+    r.first_step = type->steps.front().name;
+    r.queue = child.queue.empty() ? parent.queue : child.queue;
+    r.priority = child.priority;
+    r.input = child.input.is_null() ? "{}" : child.input.dump();
+    // The same key from the same step is the same child, however often the
+    // step runs.
+    r.idempotency_key = "child:" + parent.id + ":" + parent.step_name + ":" + child.key;
+    if (r.idempotency_key->size() > 255) {
+      throw StepFailure("child '" + child.key + "': step name and key are too long");
+    }
+    r.parent_id = parent.id;
+    auto res = store_->Enqueue({r});
+    if (!res.ok()) {
+      if (res.status().code() == StatusCode::kUnavailable) {
+        throw StepError("enqueueing child '" + child.key + "': " + res.status().message());
+      }
+      throw StepFailure("enqueueing child '" + child.key + "': " + res.status().message());
+    }
+    return (*res)[0].run.id;
+  }
+
+  std::vector<Run> GetRuns(const std::vector<std::string>& ids) override {
+    auto res = store_->GetMany(ids);
+    if (!res.ok()) throw StepError("reading runs: " + res.status().message());
+    std::map<std::string, Run> by_id;
+    for (auto& r : *res) by_id.emplace(r.id, std::move(r));
+    std::vector<Run> out;
+    for (const auto& id : ids) {
+      auto it = by_id.find(id);
+      if (it != by_id.end()) out.push_back(it->second);
+    }
+    return out;
+  }
+
+  void SaveBlob(const std::string& name, const std::string& data,
+                const std::string& content_type) override {
+    if (!opts_.blobs) throw StepFailure("blobs are not available in this daemon");
+    std::string bad = BadBlobName(name);
+    if (!bad.empty()) throw StepFailure(bad);
+    if (static_cast<int64_t>(data.size()) > opts_.max_blob_bytes) {
+      throw StepFailure("blob '" + name + "' is " + std::to_string(data.size()) +
+                        " bytes; the limit is " + std::to_string(opts_.max_blob_bytes) +
+                        " (--max-blob-bytes)");
+    }
+    if (content_type.empty() || content_type.size() > 255) {
+      throw StepFailure("blob '" + name + "': content type must be 1..255 characters");
+    }
+    auto res = opts_.blobs->PutBlob(claimed_.run.id, claimed_.lease_id, name, content_type, data);
+    if (!res.ok()) throw StepError("saving blob '" + name + "': " + res.status().message());
+  }
+
+  std::optional<Blob> LoadBlob(const std::string& name) override {
+    if (!opts_.blobs) throw StepFailure("blobs are not available in this daemon");
+    auto res = opts_.blobs->GetBlob(claimed_.run.id, name);
+    if (!res.ok()) {
+      if (res.status().code() == StatusCode::kNotFound) return std::nullopt;
+      throw StepError("loading blob '" + name + "': " + res.status().message());
+    }
+    return Blob{res->info.name, res->info.content_type, std::move(res->data), res->info.updated_at};
+  }
+
+ private:
+  store::RunStore* store_;
+  const Registry* registry_;
+  const DispatcherOptions& opts_;
+  const store::ClaimedRun& claimed_;
+};
+
+// The wait a run woke from ({} when it did not wait).
+Json WokenWait(const Run& run) {
+  if (!run.wait) return Json::object();
+  try {
+    Json w = Json::parse(*run.wait);
+    return w.is_object() ? w : Json::object();
+  } catch (const std::exception&) {
+    return Json::object();
+  }
 }
 
 }  // namespace
@@ -167,14 +283,7 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
                             : nullptr;
   const auto step_started = std::chrono::steady_clock::now();
   if (!result && step) {
-    StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input, state, a->cancel};
-    try {
-      result = step->handler(ctx);
-    } catch (const std::exception& e) {
-      result = StepResult::Retry(std::string("step threw: ") + e.what());
-    } catch (...) {
-      result = StepResult::Retry("step threw a non-standard exception");
-    }
+    result = RunStep(a, *step, input, state);
     switch (a->cancel.reason()) {
       case CancelReason::kNone:
         break;
@@ -212,6 +321,51 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   Finish(run.id,
          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
              .count());
+}
+
+StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef& step,
+                               const Json& input, Json& state) {
+  const Run& run = a->claimed.run;
+  const Json wait = WokenWait(run);
+  const std::string woke = wait.value("woke", "");
+  // A timer that fired ends its step as the step said when it went to
+  // sleep; a wait that timed out is a failed attempt. The handler does not
+  // run for either.
+  if (woke == "timer") return StepResult::Next(wait.value("result", Json()));
+  if (woke == "timeout") {
+    std::string what = wait.value("for", "") == "signal"
+                           ? "signal '" + wait.value("signal", "") + "'"
+                           : std::string("the runs it waits for");
+    return StepResult::Retry("step '" + step.name + "' timed out waiting for " + what);
+  }
+  AttemptServices services(store_, registry_, opts_, a->claimed);
+  StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input,
+                  state,  a->cancel,         &services,     woke,        &run.queue};
+  StepResult result = StepResult::Fail("unreachable");
+  try {
+    result = step.handler(ctx);
+  } catch (const StepFailure& e) {
+    return StepResult::Fail(e.what());
+  } catch (const std::exception& e) {
+    return StepResult::Retry(std::string("step threw: ") + e.what());
+  } catch (...) {
+    return StepResult::Retry("step threw a non-standard exception");
+  }
+  if (result.kind() == StepResult::Kind::kWaitRuns) {
+    // Waiting on runs that do not exist would never end: say which.
+    for (const auto& id : result.runs()) {
+      if (!RunId::Parse(id)) return StepResult::Fail("WaitForRuns: '" + id + "' is not a run id");
+      if (id == run.id) return StepResult::Fail("WaitForRuns: a run cannot wait for itself");
+    }
+    auto found = store_->GetMany(result.runs());
+    if (!found.ok()) return StepResult::Retry("WaitForRuns: " + found.status().message());
+    std::set<std::string> have;
+    for (const auto& r : *found) have.insert(r.id);
+    for (const auto& id : result.runs()) {
+      if (!have.count(id)) return StepResult::Fail("WaitForRuns: no run with id " + id);
+    }
+  }
+  return result;
 }
 
 int Dispatcher::Capacity() const {
@@ -294,6 +448,11 @@ void Dispatcher::CompleterLoop() {
     {
       std::lock_guard<std::mutex> lock(out_mu_);
       unrecorded_ -= static_cast<int>(batch.size());
+    }
+    if (opts_.on_waits_recorded &&
+        std::any_of(batch.begin(), batch.end(),
+                    [](const store::Outcome& o) { return o.status == RunStatus::kWaiting; })) {
+      opts_.on_waits_recorded();
     }
     Poke();  // next steps just became ready
   }

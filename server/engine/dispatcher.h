@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,11 @@ struct DispatcherOptions {
   int complete_batch = 500;             // most outcomes recorded per transaction
   Millis claim_coalesce{2};             // wait for more free slots before a small claim
   metrics::Metrics* metrics = nullptr;  // step durations, retries, runs finished
+  store::BlobStore* blobs = nullptr;    // ctx.SaveBlob / LoadBlob (null: unavailable)
+  int64_t max_blob_bytes = 16 << 20;    // largest blob a step may save
+  // Called after outcomes that suspend runs are recorded (the waker then
+  // looks again: a new timer may be due sooner, a wait on runs may be over).
+  std::function<void()> on_waits_recorded;
 };
 
 class Dispatcher {
@@ -68,6 +74,10 @@ class Dispatcher {
   void CompleterLoop();
   void WatchdogLoop();
   void Execute(const std::shared_ptr<Attempt>& attempt);
+  // What the attempt's step returns: the handler's result, or the engine's
+  // own when the run woke from a timer or a timeout.
+  StepResult RunStep(const std::shared_ptr<Attempt>& attempt, const StepDef& step,
+                     const Json& input, Json& state);
   // Frees the run's slot; `step_ms` (how long the step ran) feeds the
   // average that decides whether to claim ahead.
   void Finish(const std::string& run_id, std::optional<double> step_ms = std::nullopt);

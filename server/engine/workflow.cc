@@ -1,5 +1,6 @@
 #include "server/engine/workflow.h"
 
+#include <cctype>
 #include <set>
 
 namespace cueball::engine {
@@ -34,6 +35,16 @@ Status Registry::Register(WorkflowType type) {
   std::string name = type.name;
   types_.emplace(name, std::make_unique<WorkflowType>(std::move(type)));
   return Status::Ok();
+}
+
+std::string BadBlobName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return "blob name must be 1..128 characters";
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return "blob name '" + name + "' may hold only letters, digits, '.', '_' and '-'";
+    }
+  }
+  return "";
 }
 
 const WorkflowType* Registry::Find(const std::string& name) const {

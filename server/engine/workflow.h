@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,61 @@ namespace cueball::engine {
 
 using Json = nlohmann::json;
 
+// A signal delivered to a run and bound to the step that asked for it.
+struct Signal {
+  int64_t seq = 0;  // order of arrival among the run's signals
+  std::string name;
+  Json payload;
+  TimePoint received_at;
+};
+
+// A named artifact of a run.
+struct Blob {
+  std::string name;
+  std::string content_type;
+  std::string data;  // the bytes
+  TimePoint updated_at;
+};
+
+// A child run for StepContext::EnqueueChild.
+struct ChildSpec {
+  std::string key;  // names the child within this step; the same key gives the same run
+  std::string workflow_type;
+  Json input = Json::object();
+  std::string queue;  // empty: the parent's queue
+  int priority = 0;
+};
+
+// What a step can do besides computing: the durable services of the daemon,
+// bound to this attempt (its run, step and lease). Calls that fail for a
+// passing reason (database unavailable, lease lost) throw StepError, which
+// makes the attempt a failed one, retried by the step's policy.
+class StepServices {
+ public:
+  virtual ~StepServices() = default;
+  virtual std::optional<Signal> TakeSignal(const std::string& name) = 0;
+  virtual std::string EnqueueChild(const ChildSpec& child) = 0;
+  virtual std::vector<Run> GetRuns(const std::vector<std::string>& ids) = 0;
+  virtual void SaveBlob(const std::string& name, const std::string& data,
+                        const std::string& content_type) = 0;
+  virtual std::optional<Blob> LoadBlob(const std::string& name) = 0;
+};
+
+class StepError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// Thrown for a mistake retrying cannot fix (an unknown child type, a blob
+// over the size cap, a bad name): the step fails without further attempts.
+class StepFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Empty if `name` is a valid blob name (1..128 of A-Z a-z 0-9 . _ -), else
+// what is wrong with it.
+std::string BadBlobName(const std::string& name);
+
 struct StepContext {
   const std::string& run_id;
   const std::string& workflow_type;
@@ -29,11 +85,54 @@ struct StepContext {
   const Json& input;  // the run's input
   Json& state;        // persisted state; changes are saved when the step completes
   const CancelToken& cancel;
+  StepServices* services = nullptr;  // signals, children, blobs (null in pure unit tests)
+  // Why this attempt runs again after a wait: "signal" or "runs"; empty
+  // for an ordinary attempt.
+  std::string woke;
+  const std::string* queue = nullptr;  // the run's queue
+
+  // The signal `name` bound to this step: the one taken before (a step that
+  // runs again sees the same one), else the oldest buffered one, now bound
+  // to this step for good; nullopt when none has arrived (then return
+  // StepResult::WaitForSignal).
+  std::optional<Signal> TakeSignal(const std::string& name) const {
+    return Services().TakeSignal(name);
+  }
+  // Enqueues a child run linked to this run, once per key (a step that runs
+  // again gets the same child). Returns the child's id.
+  std::string EnqueueChild(const ChildSpec& child) const { return Services().EnqueueChild(child); }
+  // The current records of these runs (status, result, error).
+  std::vector<Run> GetRuns(const std::vector<std::string>& ids) const {
+    return Services().GetRuns(ids);
+  }
+  // Saves (or replaces) the run's artifact `name`; refused above the
+  // daemon's size cap.
+  void SaveBlob(const std::string& name, const std::string& data,
+                const std::string& content_type = "application/octet-stream") const {
+    Services().SaveBlob(name, data, content_type);
+  }
+  std::optional<Blob> LoadBlob(const std::string& name) const { return Services().LoadBlob(name); }
+
+ private:
+  StepServices& Services() const {
+    if (!services) throw StepError("step services are not available here");
+    return *services;
+  }
 };
 
 class StepResult {
  public:
-  enum class Kind { kNext, kComplete, kRetry, kFail, kDefer, kRelease };
+  enum class Kind {
+    kNext,
+    kComplete,
+    kRetry,
+    kFail,
+    kDefer,
+    kRelease,
+    kSleep,
+    kWaitSignal,
+    kWaitRuns
+  };
 
   // Step done: go on to the next step, or finish the run with `result` if last.
   static StepResult Next(Json result = nullptr) {
@@ -68,16 +167,53 @@ class StepResult {
     return r;
   }
 
+  // Step done, like Next, but the next step starts only at `until`: a
+  // durable timer. The run waits in the database (status WAITING), holding
+  // no worker, and any daemon wakes it when the time comes.
+  static StepResult SleepUntil(TimePoint until, Json result = nullptr) {
+    StepResult r(Kind::kSleep, std::move(result));
+    r.until_ = until;
+    return r;
+  }
+  static StepResult SleepFor(Millis d, Json result = nullptr) {
+    return SleepUntil(Now() + std::chrono::duration_cast<std::chrono::microseconds>(d),
+                      std::move(result));
+  }
+  // Suspend the run (status WAITING, no worker held) until the signal `name`
+  // arrives; the step then runs again and ctx.TakeSignal(name) returns it.
+  // After `timeout` without it, the attempt fails (retried by the policy).
+  static StepResult WaitForSignal(std::string name, std::optional<Millis> timeout = std::nullopt) {
+    StepResult r(Kind::kWaitSignal, nullptr);
+    r.signal_ = std::move(name);
+    r.delay_ = timeout;
+    return r;
+  }
+  // Suspend the run until all (or, with `any`, any one) of these runs have
+  // finished; the step then runs again and reads them with ctx.GetRuns.
+  static StepResult WaitForRuns(std::vector<std::string> ids, bool any = false,
+                                std::optional<Millis> timeout = std::nullopt) {
+    StepResult r(Kind::kWaitRuns, nullptr);
+    r.runs_ = std::move(ids);
+    r.any_ = any;
+    r.delay_ = timeout;
+    return r;
+  }
+
   Kind kind() const { return kind_; }
-  // "next", "complete", "retry", "fail", "defer", "release" (logs, metrics).
+  // "next", "complete", "retry", "fail", "defer", "release", "sleep",
+  // "wait_signal", "wait_runs" (logs, metrics).
   const char* kind_name() const {
-    static const char* const kNames[] = {"next", "complete", "retry", "fail", "defer", "release"};
+    static const char* const kNames[] = {"next",    "complete", "retry",       "fail",     "defer",
+                                         "release", "sleep",    "wait_signal", "wait_runs"};
     return kNames[static_cast<int>(kind_)];
   }
   const Json& result() const { return result_; }
   const std::string& error() const { return error_; }
-  std::optional<Millis> delay() const { return delay_; }
+  std::optional<Millis> delay() const { return delay_; }  // retry delay, or a wait's timeout
   TimePoint until() const { return until_; }
+  const std::string& signal() const { return signal_; }
+  const std::vector<std::string>& runs() const { return runs_; }
+  bool any() const { return any_; }
 
  private:
   StepResult(Kind k, Json result) : kind_(k), result_(std::move(result)) {}
@@ -86,6 +222,9 @@ class StepResult {
   std::string error_;
   std::optional<Millis> delay_;
   TimePoint until_;
+  std::string signal_;
+  std::vector<std::string> runs_;
+  bool any_ = false;
 };
 
 using StepHandler = std::function<StepResult(StepContext&)>;

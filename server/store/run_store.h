@@ -27,6 +27,7 @@ struct NewRun {
   std::optional<TimePoint> run_at;  // nullopt: now (database clock)
   std::optional<std::string> idempotency_key;
   std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
+  std::optional<std::string> parent_id;  // a child run: the run whose step enqueued it
 };
 
 struct QueueStats {
@@ -66,12 +67,22 @@ struct NewEvent {
   std::string data = "{}";  // JSON text
 };
 
+// What a suspended run waits for (Outcome::wait).
+struct WaitSpec {
+  std::string kind;                   // "signal", "runs" or "timer"
+  std::string signal;                 // signal: its name
+  std::vector<std::string> runs;      // runs: the runs waited on
+  bool any = false;                   // runs: any one finished is enough (else all)
+  std::optional<TimePoint> deadline;  // timer: when; signal/runs: timeout (nullopt: none)
+  std::string result = "null";        // timer: the step's result, for when it wakes (JSON)
+};
+
 // What the engine decided about one attempt. The store applies it only if the
 // run is still RUNNING under `lease_id` (fencing); otherwise it is refused.
 struct Outcome {
   std::string run_id;
   std::string lease_id;
-  RunStatus status = RunStatus::kEnqueued;  // enqueued, succeeded or failed
+  RunStatus status = RunStatus::kEnqueued;  // enqueued, waiting, succeeded or failed
   int step_index = 0;
   std::string step_name;
   int attempt = 0;
@@ -80,6 +91,49 @@ struct Outcome {
   std::optional<std::string> error;
   std::optional<TimePoint> run_at;  // for enqueued: when to run next; nullopt: now
   std::vector<NewEvent> events;
+  // For waiting: what the run waits for. The store checks, under the run's
+  // lock, whether the wait is already satisfied (a buffered signal, runs
+  // finished meanwhile, a timer already due); then the run goes straight back
+  // to enqueued with the wait marked woken.
+  std::optional<WaitSpec> wait;
+};
+
+// A signal as stored.
+struct StoredSignal {
+  int64_t seq = 0;
+  std::string name;
+  std::string payload = "null";  // JSON text
+  TimePoint created_at;
+};
+
+struct SignalResult {
+  int64_t seq = 0;         // the signal's number (the first one's, for a duplicate)
+  bool duplicate = false;  // the idempotency key was used before: nothing changed
+  bool resumed = false;    // the run was waiting for this signal and is enqueued again
+  Run run;                 // the run after the signal
+};
+
+struct BlobInfo {
+  std::string name;
+  std::string content_type;
+  int64_t size = 0;
+  std::string sha256;  // hex
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+struct StoredBlob {
+  BlobInfo info;
+  std::string data;
+};
+
+// What a pass of the waker did: runs woken, their queues (to poke
+// dispatchers) and when the next wait is due.
+struct WakeResult {
+  int64_t woken = 0;
+  std::vector<std::string> queues;
+  std::vector<std::string> run_ids;
+  std::optional<Millis> next_due;  // nullopt: no wait with a deadline
 };
 
 class RunStore {
@@ -142,10 +196,50 @@ class RunStore {
   // scheduled for later, and how long the oldest ready one has been due.
   virtual StatusOr<std::vector<QueueStats>> GetQueueStats() = 0;
 
+  // Delivers a signal to a run that has not finished: stored (buffered until
+  // a step asks for it), with a signal_received event. When the run waits for
+  // this name, the signal is bound to its step and the run is enqueued again.
+  // A repeated idempotency key changes nothing (duplicate). NOT_FOUND for no
+  // such run, FAILED_PRECONDITION for a finished one.
+  virtual StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,
+                                        const std::string& payload,
+                                        const std::optional<std::string>& idempotency_key) = 0;
+
+  // For a step running under `lease_id`: the signal `name` already bound to
+  // step `step_index`, else the oldest unbound one, bound now; nullopt if
+  // none. FAILED_PRECONDITION when the lease is no longer this attempt's.
+  virtual StatusOr<std::optional<StoredSignal>> TakeSignal(const std::string& run_id,
+                                                           const std::string& lease_id,
+                                                           int step_index,
+                                                           const std::string& name) = 0;
+
+  // Wakes waiting runs whose wait is over: timers and timeouts that are due,
+  // and waits on runs that have finished (only the waiters of `finished`
+  // when given, else every such wait). Each woken run is enqueued with its
+  // wait marked woken and a run_woken event.
+  virtual StatusOr<WakeResult> WakeDue(const std::optional<std::vector<std::string>>& finished,
+                                       int limit) = 0;
+
   // How long until the earliest enqueued run of these queues/types is due, by
   // the database clock (zero if one is due now); nullopt if there is none.
   virtual StatusOr<std::optional<Millis>> TimeUntilNextRun(
       const std::vector<std::string>& queues, const std::vector<std::string>& types) = 0;
+};
+
+// Named artifacts of runs, kept until the run is removed.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Saves (or replaces) a blob of a run running under `lease_id`, with a
+  // blob_saved event. FAILED_PRECONDITION when the lease is not this
+  // attempt's.
+  virtual StatusOr<BlobInfo> PutBlob(const std::string& run_id, const std::string& lease_id,
+                                     const std::string& name, const std::string& content_type,
+                                     const std::string& data) = 0;
+  // NOT_FOUND naming the run or the blob.
+  virtual StatusOr<StoredBlob> GetBlob(const std::string& run_id, const std::string& name) = 0;
+  // The run's blobs by name; NOT_FOUND for no such run.
+  virtual StatusOr<std::vector<BlobInfo>> ListBlobs(const std::string& run_id) = 0;
 };
 
 // Change notifications from the database (LISTEN/NOTIFY), shared by all

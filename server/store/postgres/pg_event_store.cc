@@ -106,6 +106,12 @@ WITH head AS (
   DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
 ), del_events AS (
   DELETE FROM cueball_events e USING victims v WHERE e.run_id = v.id
+), del_blobs AS (
+  DELETE FROM cueball_blobs b USING victims v WHERE b.run_id = v.id
+), del_signals AS (
+  DELETE FROM cueball_signals s USING victims v WHERE s.run_id = v.id
+), del_waits AS (
+  DELETE FROM cueball_run_waits w USING victims v WHERE w.waiter_id = v.id
 ), mark AS (
   UPDATE cueball_event_head
   SET pruned_through = greatest(pruned_through, (SELECT m FROM top))

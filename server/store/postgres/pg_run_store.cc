@@ -21,14 +21,15 @@ constexpr const char* kRunColumns =
     "(extract(epoch from updated_at) * 1000000)::bigint, "
     "(extract(epoch from run_at) * 1000000)::bigint, "
     "(extract(epoch from started_at) * 1000000)::bigint, "
-    "(extract(epoch from finished_at) * 1000000)::bigint";
-constexpr int kRunColumnCount = 18;
+    "(extract(epoch from finished_at) * 1000000)::bigint, parent_id::text, wait::text";
 
 template <typename T>
 std::optional<T> Opt(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<T>();
 }
+
+}  // namespace
 
 Run RunFromRow(const pqxx::row& row) {
   Run r;
@@ -50,10 +51,14 @@ Run RunFromRow(const pqxx::row& row) {
   r.run_at = FromMicros(row[15].as<int64_t>());
   if (auto v = Opt<int64_t>(row[16])) r.started_at = FromMicros(*v);
   if (auto v = Opt<int64_t>(row[17])) r.finished_at = FromMicros(*v);
+  r.parent_id = Opt<std::string>(row[18]);
+  r.wait = Opt<std::string>(row[19]);
   return r;
 }
 
 std::string Cols() { return kRunColumns; }
+
+namespace {
 
 // The same columns from a pruned run's summary (no payloads).
 constexpr const char* kSummaryColumns =
@@ -63,7 +68,7 @@ constexpr const char* kSummaryColumns =
     "(extract(epoch from finished_at) * 1000000)::bigint, "
     "(extract(epoch from finished_at) * 1000000)::bigint, "
     "(extract(epoch from started_at) * 1000000)::bigint, "
-    "(extract(epoch from finished_at) * 1000000)::bigint";
+    "(extract(epoch from finished_at) * 1000000)::bigint, NULL::text, NULL::text";
 
 Run SummaryFromRow(const pqxx::row& row) {
   Run r = RunFromRow(row);
@@ -99,20 +104,21 @@ constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     ord int, id uuid, workflow_type text, step_name text, queue text, priority int,
-    input text, idempotency_key text, run_at_us bigint)
+    input text, idempotency_key text, run_at_us bigint, parent_id uuid)
 ), ins AS (
   INSERT INTO cueball_runs (id, workflow_type, step_name, queue, priority, input,
-                            idempotency_key, run_at)
+                            idempotency_key, run_at, parent_id)
   SELECT id, workflow_type, step_name, queue, priority, input::jsonb, idempotency_key,
          CASE WHEN run_at_us IS NULL THEN now()
-              ELSE to_timestamp(run_at_us / 1000000.0) END
+              ELSE to_timestamp(run_at_us / 1000000.0) END, parent_id
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
 ), %HEAD%, ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT id, 'enqueued', step_name, 0,
-         jsonb_build_object('queue', queue, 'priority', priority, 'run_at', run_at),
+         jsonb_strip_nulls(jsonb_build_object('queue', queue, 'priority', priority,
+                                              'run_at', run_at, 'parent_id', parent_id)),
          (SELECT position FROM head) + row_number() OVER (ORDER BY id)
   FROM ins
   RETURNING 1
@@ -167,7 +173,7 @@ WITH o AS (
       result = o.result::jsonb, error = o.error,
       run_at = CASE WHEN o.run_at_us IS NULL THEN now()
                     ELSE to_timestamp(o.run_at_us / 1000000.0) END,
-      lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+      lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, wait = NULL,
       finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
       updated_at = now()
   FROM o
@@ -191,15 +197,42 @@ constexpr const char* kCancelSql = R"SQL(
 WITH upd AS (
   UPDATE cueball_runs
   SET status = 'canceled', error = $2, lease_id = NULL, lease_owner = NULL,
-      lease_expires_at = NULL, finished_at = now(), updated_at = now()
+      lease_expires_at = NULL, wait = NULL, finished_at = now(), updated_at = now()
   WHERE id = $1::uuid AND status IN ('enqueued', 'running', 'waiting')
   RETURNING *
 ), ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data)
   SELECT id, 'run_canceled', step_name, attempt, jsonb_build_object('reason', $2::text)
   FROM upd
+), waits AS (
+  DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
 SELECT %COLS% FROM upd
+)SQL";
+
+// After a run is canceled: its unfinished descendants (children, their
+// children, ...), each with its own run_canceled event naming the parent.
+constexpr const char* kCancelChildrenSql = R"SQL(
+WITH RECURSIVE tree AS (
+  SELECT id FROM cueball_runs WHERE parent_id = $1::uuid
+  UNION
+  SELECT c.id FROM cueball_runs c JOIN tree t ON c.parent_id = t.id
+), upd AS (
+  UPDATE cueball_runs r
+  SET status = 'canceled', error = $2, lease_id = NULL, lease_owner = NULL,
+      lease_expires_at = NULL, wait = NULL, finished_at = now(), updated_at = now()
+  FROM tree
+  WHERE r.id = tree.id AND r.status IN ('enqueued', 'running', 'waiting')
+  RETURNING r.id, r.step_name, r.attempt
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
+  SELECT id, 'run_canceled', step_name, attempt,
+         jsonb_build_object('reason', $2::text, 'canceled_with', $1::text)
+  FROM upd
+), waits AS (
+  DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
+)
+SELECT id::text FROM upd
 )SQL";
 
 constexpr const char* kRetrySql = R"SQL(
@@ -323,6 +356,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       keys.push_back(*r.idempotency_key);
     }
     if (r.run_at) row["run_at_us"] = ToMicros(*r.run_at);
+    if (r.parent_id) row["parent_id"] = *r.parent_id;
     rows.push_back(std::move(row));
   }
   std::vector<EnqueueResult> out;
@@ -374,6 +408,21 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       }
       out.push_back({*got, got->id == want.id});
     }
+    // A child run is also recorded in its parent's history.
+    std::vector<std::string> children;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].parent_id && out[i].created) children.push_back(out[i].run.id);
+    }
+    if (!children.empty()) {
+      tx.exec_params(
+          "INSERT INTO cueball_events (run_id, kind, step, attempt, data) "
+          "SELECT p.id, 'child_enqueued', p.step_name, p.attempt, "
+          "       jsonb_build_object('child_id', c.id, 'workflow_type', c.workflow_type) "
+          "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
+          "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id",
+          PgTextArray(children));
+      unsequenced = true;
+    }
     for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     tx.commit();
     return Status::Ok();
@@ -397,6 +446,14 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
       return Status::Ok();
     }
     run = RunFromRow(res[0]);
+    for (const auto& row :
+         tx.exec_params("SELECT id::text, workflow_type, status FROM cueball_runs "
+                        "WHERE parent_id = $1::uuid ORDER BY id",
+                        id)) {
+      run.children.push_back(
+          {row[0].as<std::string>(), row[1].as<std::string>(),
+           ParseRunStatus(row[2].as<std::string>()).value_or(RunStatus::kFailed)});
+    }
     if (with_history) {
       auto ev = tx.exec_params(
           "SELECT seq, kind, coalesce(step, ''), coalesce(attempt, 0), data::text, "
@@ -486,6 +543,11 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     }
     run = RunFromRow(res[0]);
     tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, id);
+    auto children =
+        tx.exec_params(kCancelChildrenSql, id, "parent run " + id + " was canceled: " + reason);
+    for (const auto& row : children) {
+      tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, row[0].as<std::string>());
+    }
     tx.commit();
     return Status::Ok();
   });
@@ -560,8 +622,13 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
 
 StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
   json rows = json::array();
+  std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const Outcome& o = outcomes[i];
+    if (o.status == RunStatus::kWaiting) {
+      waits.push_back(i);
+      continue;
+    }
     json events = json::array();
     for (const auto& e : o.events) {
       events.push_back(
@@ -585,10 +652,17 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   bool unsequenced = false;
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto res = tx.exec_prepared(kRecordStmt, rows.dump());
-    unsequenced = !res.empty() && res[0][4].is_null();
     std::set<std::string> ready_queues;
     std::vector<std::string> finished;
+    pqxx::result res;
+    if (!rows.empty()) {
+      res = tx.exec_prepared(kRecordStmt, rows.dump());
+      unsequenced = !res.empty() && res[0][4].is_null();
+    }
+    for (size_t i : waits) {
+      accepted[i] = RecordWait(tx, outcomes[i], &ready_queues);
+      unsequenced = unsequenced || accepted[i];
+    }
     for (const auto& row : res) {
       accepted[row[0].as<size_t>()] = true;
       auto status = ParseRunStatus(row[2].as<std::string>());

@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
+#include <set>
 #include <string>
 
 #include "server/store/postgres/pg_pool.h"
@@ -18,7 +20,8 @@ namespace cueball::store::pg {
 inline constexpr const char* kReadyChannel = "cueball_ready";
 inline constexpr const char* kFinishedChannel = "cueball_finished";
 
-class PgRunStore final : public RunStore {
+// Also the BlobStore: blobs live with their runs and share the pool.
+class PgRunStore final : public RunStore, public BlobStore {
  public:
   // `pool_size` connections at most, opened on first use; every statement is
   // cancelled after `statement_timeout` (DEADLINE_EXCEEDED).
@@ -43,6 +46,21 @@ class PgRunStore final : public RunStore {
   StatusOr<std::vector<QueueStats>> GetQueueStats() override;
   StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
                                                    const std::vector<std::string>& types) override;
+  // Signals and waits (pg_waits.cc).
+  StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,
+                                const std::string& payload,
+                                const std::optional<std::string>& idempotency_key) override;
+  StatusOr<std::optional<StoredSignal>> TakeSignal(const std::string& run_id,
+                                                   const std::string& lease_id, int step_index,
+                                                   const std::string& name) override;
+  StatusOr<WakeResult> WakeDue(const std::optional<std::vector<std::string>>& finished,
+                               int limit) override;
+  // Blobs (pg_blobs.cc).
+  StatusOr<BlobInfo> PutBlob(const std::string& run_id, const std::string& lease_id,
+                             const std::string& name, const std::string& content_type,
+                             const std::string& data) override;
+  StatusOr<StoredBlob> GetBlob(const std::string& run_id, const std::string& name) override;
+  StatusOr<std::vector<BlobInfo>> ListBlobs(const std::string& run_id) override;
 
   // Called after every commit that wrote events (so the sequencer can number
   // them at once). Set before the store is used; must not block.
@@ -52,6 +70,10 @@ class PgRunStore final : public RunStore {
   void EventsWritten() const {
     if (events_written_) events_written_();
   }
+  // Records one waiting outcome in `tx` (pg_waits.cc): false if its lease
+  // is not the run's any more. Adds the run's queue to `ready_queues` when
+  // the wait was already over.
+  bool RecordWait(pqxx::work& tx, const Outcome& o, std::set<std::string>* ready_queues);
 
   PgPool pool_;
 
@@ -59,6 +81,12 @@ class PgRunStore final : public RunStore {
   PgPool::Stats pool_stats() { return pool_.stats(); }
   std::function<void()> events_written_;
 };
+
+// Every query that returns runs selects Cols() (kRunColumnCount columns, in
+// this order) and reads them with RunFromRow.
+inline constexpr int kRunColumnCount = 20;
+std::string Cols();
+Run RunFromRow(const pqxx::row& row);
 
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);

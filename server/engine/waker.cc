@@ -1,0 +1,108 @@
+#include "server/engine/waker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace cueball::engine {
+namespace {
+
+constexpr int kBatch = 500;
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto l = spdlog::get("engine");
+  return l ? l : spdlog::default_logger();
+}
+
+}  // namespace
+
+Waker::Waker(store::RunStore* store, Millis sweep_interval)
+    : store_(store), sweep_interval_(sweep_interval) {}
+
+Waker::~Waker() { Stop(); }
+
+void Waker::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = false;
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+}
+
+void Waker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Waker::OnRunFinished(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Bounded: past a batch, a full pass covers them all.
+  if (finished_.size() < kBatch) {
+    finished_.push_back(run_id);
+  } else {
+    poked_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Waker::Poke() {
+  std::lock_guard<std::mutex> lock(mu_);
+  poked_ = true;
+  cv_.notify_one();
+}
+
+int64_t Waker::woken() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return woken_;
+}
+
+void Waker::Loop() {
+  auto next_sweep = std::chrono::steady_clock::now();
+  int failures = 0;
+  while (true) {
+    std::vector<std::string> finished;
+    bool full = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      finished.swap(finished_);
+      full = poked_ || std::chrono::steady_clock::now() >= next_sweep;
+      poked_ = false;
+    }
+    if (full) next_sweep = std::chrono::steady_clock::now() + sweep_interval_;
+    Millis wait = sweep_interval_;
+    // A full pass looks at every wait on runs; otherwise only at the waiters
+    // of the runs that just finished. Both wake every due timer and timeout.
+    std::optional<std::vector<std::string>> only;
+    if (!full) only = std::move(finished);
+    while (true) {
+      auto res = store_->WakeDue(only, kBatch);
+      if (!res.ok()) {
+        ++failures;
+        wait = std::min(Millis(5000), Millis(100LL << std::min(failures, 6)));
+        Log()->warn("waking waits failed error=\"{}\" retry_in_ms={}", res.status().message(),
+                    wait.count());
+        break;
+      }
+      failures = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        woken_ += res->woken;
+      }
+      if (res->woken > 0) {
+        Log()->debug("woke waiting runs count={}", res->woken);
+      }
+      if (res->next_due) wait = std::min(wait, std::max(Millis(1), *res->next_due));
+      if (res->woken < kBatch) break;  // else more may be due
+    }
+    auto until_sweep =
+        std::chrono::duration_cast<Millis>(next_sweep - std::chrono::steady_clock::now());
+    wait = std::max(Millis(1), std::min(wait, until_sweep));
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return stop_ || poked_ || !finished_.empty(); });
+  }
+}
+
+}  // namespace cueball::engine
