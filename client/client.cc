@@ -96,6 +96,36 @@ grpc::Status Client::ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp) {
                rpc_timeout_);
 }
 
+grpc::Status Client::Signal(const v1::SignalRequest& req, v1::SignalResponse* resp) {
+  return Unary(&v1::Workflows::Stub::Signal, req, resp, rpc_timeout_);
+}
+
+grpc::Status Client::ListBlobs(const std::string& run_id, v1::ListBlobsResponse* resp) {
+  v1::ListBlobsRequest req;
+  req.set_run_id(run_id);
+  return Unary(&v1::Workflows::Stub::ListBlobs, req, resp, rpc_timeout_);
+}
+
+grpc::Status Client::GetBlob(const std::string& run_id, const std::string& name, v1::Blob* blob,
+                             std::string* data) {
+  v1::GetBlobRequest req;
+  req.set_run_id(run_id);
+  req.set_name(name);
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  // A large blob takes longer than one call's timeout: allow ten.
+  ctx.set_deadline(std::chrono::system_clock::now() + 10 * rpc_timeout_);
+  auto reader = stub_->GetBlob(&ctx, req);
+  v1::GetBlobResponse msg;
+  bool first = true;
+  while (reader->Read(&msg)) {
+    if (first && msg.has_blob()) *blob = msg.blob();
+    first = false;
+    data->append(msg.data());
+  }
+  return reader->Finish();
+}
+
 grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
   return Unary(&v1::Workflows::Stub::ListNodes, v1::ListNodesRequest(), resp, rpc_timeout_);
 }

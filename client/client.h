@@ -54,6 +54,11 @@ class Client {
   grpc::Status AckEvents(const v1::AckEventsRequest& req, v1::AckEventsResponse* resp);
   grpc::Status ListSubscriptions(v1::ListSubscriptionsResponse* resp);
   grpc::Status DeleteSubscription(const std::string& name);
+  grpc::Status Signal(const v1::SignalRequest& req, v1::SignalResponse* resp);
+  grpc::Status ListBlobs(const std::string& run_id, v1::ListBlobsResponse* resp);
+  // Reads a whole blob: its description and its bytes appended to `data`.
+  grpc::Status GetBlob(const std::string& run_id, const std::string& name, v1::Blob* blob,
+                       std::string* data);
 
   v1::Workflows::Stub* stub() { return stub_.get(); }
 

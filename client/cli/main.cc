@@ -159,6 +159,26 @@ int main(int argc, char** argv) {
   retry->add_option("id", r_id, "run id")->required();
   retry->add_option("--reason", r_reason, "why (recorded in the history)");
 
+  // signal
+  auto* signal =
+      app.add_subcommand("signal", "send a signal to a run (buffered until a step asks for it)");
+  std::string s_id, s_name, s_payload, s_key;
+  signal->add_option("id", s_id, "run id")->required();
+  signal->add_option("name", s_name, "signal name")->required();
+  signal->add_option("--payload", s_payload,
+                     "payload as JSON text, @FILE or @- for stdin (default null)");
+  signal->add_option("--key", s_key, "idempotency key: a repeated signal with it changes nothing");
+
+  // blob
+  auto* blob = app.add_subcommand("blob", "list and read the artifacts (blobs) of a run");
+  blob->require_subcommand(1);
+  auto* blob_ls = blob->add_subcommand("ls", "list a run's blobs");
+  std::string b_id, b_name;
+  blob_ls->add_option("id", b_id, "run id")->required();
+  auto* blob_get = blob->add_subcommand("get", "write a blob's bytes to stdout");
+  blob_get->add_option("id", b_id, "run id")->required();
+  blob_get->add_option("name", b_name, "blob name")->required();
+
   // types
   auto* types = app.add_subcommand("types", "list the workflow types the daemon runs");
 
@@ -376,6 +396,58 @@ int main(int argc, char** argv) {
     } else {
       std::cout << resp.run().id() << " canceled\n";
     }
+    return 0;
+  }
+
+  if (signal->parsed()) {
+    v1::SignalRequest req;
+    req.set_run_id(s_id);
+    req.set_name(s_name);
+    std::string payload;
+    if (!ReadInputArg(s_payload, &payload)) return Usage("--payload: cannot read " + s_payload);
+    req.set_payload(payload);
+    req.set_idempotency_key(s_key);
+    v1::SignalResponse resp;
+    auto s = c.Signal(req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+    } else if (resp.duplicate()) {
+      std::cout << "signal " << s_name << " #" << resp.seq() << " was already delivered to "
+                << resp.run().id() << " (same key): nothing changed\n";
+    } else {
+      std::cout << "signal " << s_name << " #" << resp.seq() << " delivered to " << resp.run().id()
+                << (resp.resumed() ? "; the run was waiting for it and resumes"
+                                   : "; buffered until a step asks for it")
+                << "\n";
+    }
+    return 0;
+  }
+
+  if (blob_ls->parsed()) {
+    v1::ListBlobsResponse resp;
+    auto s = c.ListBlobs(b_id, &resp);
+    if (!s.ok()) return Fail(s);
+    if (g.json) {
+      std::cout << cli::ToJson(resp).dump(2) << "\n";
+      return 0;
+    }
+    cli::Table t({"NAME", "SIZE", "CONTENT TYPE", "SHA256", "UPDATED"});
+    for (const auto& b : resp.blobs()) {
+      t.Add({b.name(), std::to_string(b.size()), b.content_type(), b.sha256().substr(0, 16),
+             cli::FormatTimestamp(b.updated_at())});
+    }
+    t.Print(std::cout);
+    return 0;
+  }
+
+  if (blob_get->parsed()) {
+    v1::Blob info;
+    std::string data;
+    auto s = c.GetBlob(b_id, b_name, &info, &data);
+    if (!s.ok()) return Fail(s);
+    std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
+    std::cout.flush();
     return 0;
   }
 

@@ -122,7 +122,17 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
   t.Add({"state", Compact(r.state(), 200)});
   t.Add({"result", r.result().empty() ? "-" : Compact(r.result(), 200)});
   t.Add({"error", r.error().empty() ? "-" : r.error()});
+  if (!r.parent_id().empty()) t.Add({"parent", r.parent_id()});
+  if (!r.wait().empty()) t.Add({"wait", Compact(r.wait(), 200)});
   t.Print(out);
+  if (r.children_size() > 0) {
+    out << "\nchildren:\n";
+    Table c({"ID", "TYPE", "STATUS"});
+    for (const auto& ch : r.children()) {
+      c.Add({ch.id(), ch.workflow_type(), client::StatusName(ch.status())});
+    }
+    c.Print(out);
+  }
   if (r.history_size() > 0) {
     out << "\nhistory:\n";
     Table h({"POSITION", "TIME", "EVENT", "STEP", "ATTEMPT", "DATA"});

@@ -82,7 +82,24 @@ void ToProto(const Run& r, int step_count, v1::Run* out) {
   if (r.finished_at) SetTime(*r.finished_at, out->mutable_finished_at());
   out->set_step_count(step_count);
   out->set_pruned(r.pruned);
+  if (r.parent_id) out->set_parent_id(*r.parent_id);
+  if (r.wait) out->set_wait(*r.wait);
+  for (const auto& c : r.children) {
+    auto* pc = out->add_children();
+    pc->set_id(c.id);
+    pc->set_workflow_type(c.workflow_type);
+    pc->set_status(ToProto(c.status));
+  }
   for (const auto& e : r.history) ToProto(e, out->add_history());
+}
+
+void ToProto(const store::BlobInfo& b, v1::Blob* out) {
+  out->set_name(b.name);
+  out->set_content_type(b.content_type);
+  out->set_size(b.size);
+  out->set_sha256(b.sha256);
+  SetTime(b.created_at, out->mutable_created_at());
+  SetTime(b.updated_at, out->mutable_updated_at());
 }
 
 void ToProto(const Event& e, v1::Event* out) {
@@ -120,9 +137,16 @@ engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req) {
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out) {
   out->set_name(type.name);
   out->set_description(type.description);
+  out->set_source(type.source);
   for (const auto& step : type.steps) {
     auto* ps = out->add_steps();
     ps->set_name(step.name);
+    ps->set_kind(step.traits.kind);
+    ps->set_summary(step.traits.summary);
+    for (const auto& sig : step.traits.signals) ps->add_signals(sig);
+    ps->set_sleeps(step.traits.sleeps);
+    ps->set_children(step.traits.children);
+    ps->set_waits_for_runs(step.traits.waits_for_runs);
     auto* rp = ps->mutable_retry();
     rp->set_max_attempts(step.retry.max_attempts);
     rp->set_backoff(engine::BackoffName(step.retry.backoff));

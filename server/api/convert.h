@@ -16,6 +16,7 @@ namespace cueball::api {
 
 grpc::Status ToGrpc(const Status& s);
 void ToProto(const Run& run, int step_count, v1::Run* out);
+void ToProto(const store::BlobInfo& b, v1::Blob* out);
 void ToProto(const Event& event, v1::Event* out);
 void ToProto(const store::Subscription& sub, int64_t head, v1::Subscription* out);
 v1::RunStatus ToProto(RunStatus s);

@@ -233,6 +233,53 @@ grpc::Status WorkflowsService::ListWorkflowTypes(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status WorkflowsService::Signal(grpc::ServerContext* ctx, const v1::SignalRequest* req,
+                                      v1::SignalResponse* resp) {
+  return policy_->Run("Signal", ctx, [&] {
+    auto res = runs_->Signal(req->run_id(), req->name(), req->payload(), req->idempotency_key());
+    if (!res.ok()) return ToGrpc(res.status());
+    resp->set_seq(res->seq);
+    resp->set_duplicate(res->duplicate);
+    resp->set_resumed(res->resumed);
+    ToProto(res->run, StepCount(res->run.workflow_type), resp->mutable_run());
+    Log()->info("signal run={} name={} seq={} duplicate={} resumed={}", res->run.id, req->name(),
+                res->seq, res->duplicate, res->resumed);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListBlobs(grpc::ServerContext* ctx, const v1::ListBlobsRequest* req,
+                                         v1::ListBlobsResponse* resp) {
+  return policy_->Run("ListBlobs", ctx, [&] {
+    auto blobs = runs_->ListBlobs(req->run_id());
+    if (!blobs.ok()) return ToGrpc(blobs.status());
+    for (const auto& b : *blobs) ToProto(b, resp->add_blobs());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::GetBlob(grpc::ServerContext* ctx, const v1::GetBlobRequest* req,
+                                       grpc::ServerWriter<v1::GetBlobResponse>* writer) {
+  return policy_->Run("GetBlob", ctx, [&] {
+    auto blob = runs_->GetBlob(req->run_id(), req->name());
+    if (!blob.ok()) return ToGrpc(blob.status());
+    constexpr size_t kChunk = 1 << 20;
+    const std::string& data = blob->data;
+    size_t off = 0;
+    do {
+      v1::GetBlobResponse msg;
+      if (off == 0) ToProto(blob->info, msg.mutable_blob());
+      const size_t n = std::min(kChunk, data.size() - off);
+      msg.set_data(data.substr(off, n));
+      off += n;
+      if (!writer->Write(msg)) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      }
+    } while (off < data.size());
+    return grpc::Status::OK;
+  });
+}
+
 namespace {
 
 grpc::Status NoEvents() {

@@ -53,6 +53,12 @@ class WorkflowsService final : public WorkflowsServiceBase {
   grpc::Status DeleteSubscription(grpc::ServerContext* ctx,
                                   const v1::DeleteSubscriptionRequest* req,
                                   v1::DeleteSubscriptionResponse* resp) override;
+  grpc::Status Signal(grpc::ServerContext* ctx, const v1::SignalRequest* req,
+                      v1::SignalResponse* resp) override;
+  grpc::Status ListBlobs(grpc::ServerContext* ctx, const v1::ListBlobsRequest* req,
+                         v1::ListBlobsResponse* resp) override;
+  grpc::Status GetBlob(grpc::ServerContext* ctx, const v1::GetBlobRequest* req,
+                       grpc::ServerWriter<v1::GetBlobResponse>* writer) override;
 
  private:
   int StepCount(const std::string& type) const;

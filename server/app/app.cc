@@ -190,6 +190,7 @@ int Run(const config::Config& cfg) {
   limits.max_queued = cfg.max_queued;
   engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
   runs.set_metrics(&metrics);
+  runs.set_blobs(&store);
   engine::ChangeRouter router(&dispatcher, &hub, &events, &waker);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   rescuer.set_metrics(&metrics);

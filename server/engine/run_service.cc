@@ -170,6 +170,60 @@ StatusOr<Run> RunService::Get(const std::string& id, bool with_history) {
   return store_->Get(canonical, with_history);
 }
 
+StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, const std::string& name,
+                                                 const std::string& payload,
+                                                 const std::string& idempotency_key) {
+  std::string id;
+  Status st = ParseId(run_id, "run_id", &id);
+  if (!st.ok()) return st;
+  if (name.empty()) return InvalidArgument("name: required");
+  if (!ValidQueueName(name)) {
+    return InvalidArgument("name: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  }
+  if (payload.size() > limits_.max_payload_bytes) {
+    return ResourceExhausted("payload: " + std::to_string(payload.size()) +
+                             " bytes exceeds the limit of " +
+                             std::to_string(limits_.max_payload_bytes) + " bytes");
+  }
+  std::string json = payload.empty() ? "null" : payload;
+  try {
+    json = Json::parse(json).dump();
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    return InvalidArgument("payload: not valid JSON: " + what);
+  }
+  if (idempotency_key.size() > 255) {
+    return InvalidArgument("idempotency_key: must be at most 255 bytes");
+  }
+  std::optional<std::string> key;
+  if (!idempotency_key.empty()) key = idempotency_key;
+  auto res = store_->Signal(id, name, json, key);
+  if (res.ok() && res->resumed && dispatcher_) dispatcher_->Poke();
+  return res;
+}
+
+StatusOr<std::vector<store::BlobInfo>> RunService::ListBlobs(const std::string& run_id) {
+  if (!blobs_) return Unimplemented("blobs are not available in this daemon");
+  std::string id;
+  Status st = ParseId(run_id, "run_id", &id);
+  if (!st.ok()) return st;
+  return blobs_->ListBlobs(id);
+}
+
+StatusOr<store::StoredBlob> RunService::GetBlob(const std::string& run_id,
+                                                const std::string& name) {
+  if (!blobs_) return Unimplemented("blobs are not available in this daemon");
+  std::string id;
+  Status st = ParseId(run_id, "run_id", &id);
+  if (!st.ok()) return st;
+  if (name.empty()) return InvalidArgument("name: required");
+  std::string bad = BadBlobName(name);
+  if (!bad.empty()) return InvalidArgument("name: " + bad);
+  return blobs_->GetBlob(id, name);
+}
+
 StatusOr<RunPage> RunService::List(const ListSpec& spec) {
   store::RunFilter f;
   int size = spec.page_size == 0 ? limits_.default_page_size : spec.page_size;

@@ -75,6 +75,14 @@ class RunService {
   uint64_t Wait(const std::vector<std::string>& ids, bool any, std::optional<Millis> timeout,
                 WaitHub::Done done);
   void AbortWait(uint64_t handle);
+  // Validates (run_id, name, payload JSON and size, key) and delivers.
+  StatusOr<store::SignalResult> Signal(const std::string& run_id, const std::string& name,
+                                       const std::string& payload,
+                                       const std::string& idempotency_key);
+  StatusOr<std::vector<store::BlobInfo>> ListBlobs(const std::string& run_id);
+  StatusOr<store::StoredBlob> GetBlob(const std::string& run_id, const std::string& name);
+  // Where blobs are read from; null (the default): blob calls are UNIMPLEMENTED.
+  void set_blobs(store::BlobStore* blobs) { blobs_ = blobs; }
 
   const Registry& registry() const { return *registry_; }
   // Counts runs enqueued and canceled; null (the default) records nothing.
@@ -98,6 +106,7 @@ class RunService {
   int64_t depth_ = 0;
   std::chrono::steady_clock::time_point depth_read_at_{};
   metrics::Metrics* metrics_ = nullptr;
+  store::BlobStore* blobs_ = nullptr;
 };
 
 }  // namespace cueball::engine

@@ -229,17 +229,38 @@ class StepResult {
 
 using StepHandler = std::function<StepResult(StepContext&)>;
 
+// What a step is and may do, declared for graphs and docs (the engine does
+// not enforce it).
+struct StepTraits {
+  std::string kind = "code";  // "code", or a workflow file's step kind
+  std::string summary;        // one line: what it does
+  std::vector<std::string> signals;
+  bool sleeps = false;
+  bool children = false;
+  bool waits_for_runs = false;
+};
+
 struct StepDef {
+  StepDef() = default;
+  StepDef(std::string n, StepHandler h, RetryPolicy r, Millis t, StepTraits tr = {})
+      : name(std::move(n)),
+        handler(std::move(h)),
+        retry(std::move(r)),
+        timeout(t),
+        traits(std::move(tr)) {}
+
   std::string name;
   StepHandler handler;
   RetryPolicy retry;
   Millis timeout{30000};
+  StepTraits traits;
 };
 
 struct WorkflowType {
   std::string name;
   std::string description;
   std::vector<StepDef> steps;
+  std::string source = "builtin";  // or the workflow file it came from
 };
 
 // The workflow types this daemon can execute. Filled at start-up, then read-only
