@@ -2,8 +2,8 @@
 -- signals and blobs.
 -- Why: a step can suspend its run without holding a worker thread. The run
 -- then has status 'waiting' and `wait` says what for; `run_at` is its
--- deadline (the timer, or the timeout of the wait; 'infinity' for none), so
--- one partial index finds every wait that is due. Whoever wakes the run keeps
+-- deadline (the timer, or the timeout of the wait; 9999-12-31, meaning
+-- never, for none), so one partial index finds every wait that is due. Whoever wakes the run keeps
 -- `wait` and adds `woke` (signal, runs, timer or timeout): the next attempt
 -- reads it, and recording that attempt clears it.
 

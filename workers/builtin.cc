@@ -99,6 +99,66 @@ StepResult Load(StepContext& ctx) {
   return StepResult::Next({{"n", ctx.state.value("n", int64_t{0})}, {"steps", ctx.state["steps"]}});
 }
 
+// A durable timer: the run waits in the database for input.ms (default
+// 1000), holding no worker, then the second step reports when it woke.
+StepResult TimerSleep(StepContext& ctx) {
+  int64_t ms = 0;
+  std::string err;
+  if (!IntField(ctx.input, "ms", 1000, &ms, &err)) return StepResult::Fail(err);
+  if (ms < 0 || ms > int64_t{366} * 24 * 3600 * 1000) {
+    return StepResult::Fail("input.ms must be within 0..31622400000 (a year)");
+  }
+  return StepResult::SleepFor(Millis(ms), {{"slept_ms", ms}});
+}
+
+StepResult TimerDone(StepContext&) { return StepResult::Next({{"woke_at", FormatTime(Now())}}); }
+
+// Waits for the signal input.signal (default "go"), optionally for at most
+// input.timeout_ms, and finishes with its payload.
+StepResult AwaitSignal(StepContext& ctx) {
+  std::string name = "go";
+  if (ctx.input.is_object() && ctx.input.contains("signal")) {
+    if (!ctx.input["signal"].is_string()) return StepResult::Fail("input.signal must be a string");
+    name = ctx.input["signal"].get<std::string>();
+  }
+  int64_t timeout_ms = 0;
+  std::string err;
+  if (!IntField(ctx.input, "timeout_ms", 0, &timeout_ms, &err)) return StepResult::Fail(err);
+  auto sig = ctx.TakeSignal(name);
+  if (!sig) {
+    std::optional<Millis> timeout;
+    if (timeout_ms > 0) timeout = Millis(timeout_ms);
+    return StepResult::WaitForSignal(name, timeout);
+  }
+  return StepResult::Next({{"signal", sig->name}, {"seq", sig->seq}, {"payload", sig->payload}});
+}
+
+// Enqueues input.children (default 3) noop-like children (type input.type,
+// default "noop") and waits for all of them (input.any: any one), then
+// reports their statuses.
+StepResult FanOut(StepContext& ctx) {
+  int64_t n = 0;
+  std::string err;
+  if (!IntField(ctx.input, "children", 3, &n, &err)) return StepResult::Fail(err);
+  if (n < 1 || n > 100) return StepResult::Fail("input.children must be within 1..100");
+  std::string type = ctx.input.is_object() ? ctx.input.value("type", "noop") : "noop";
+  Json child_input =
+      ctx.input.is_object() ? ctx.input.value("child_input", Json::object()) : Json::object();
+  bool any = ctx.input.is_object() && ctx.input.value("any", false);
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < n; ++i) {
+    engine::ChildSpec child;
+    child.key = "child-" + std::to_string(i);
+    child.workflow_type = type;
+    child.input = child_input;
+    ids.push_back(ctx.EnqueueChild(child));
+  }
+  if (ctx.woke.empty()) return StepResult::WaitForRuns(ids, any);
+  Json statuses = Json::object();
+  for (const auto& r : ctx.GetRuns(ids)) statuses[r.id] = RunStatusName(r.status);
+  return StepResult::Next({{"children", statuses}});
+}
+
 }  // namespace
 
 Status RegisterBuiltins(engine::Registry& registry) {
@@ -121,6 +181,30 @@ Status RegisterBuiltins(engine::Registry& registry) {
        {{"extract", Extract, quick, Millis(10000)},
         {"transform", Transform, quick, Millis(10000)},
         {"load", Load, quick, Millis(10000)}}},
+      {"demo.timer",
+       "sleep (a durable timer of input.ms, default 1000, holding no worker) -> done.",
+       {{"sleep",
+         TimerSleep,
+         quick,
+         Millis(10000),
+         {"code", "durable timer of input.ms", {}, true, false, false}},
+        {"done", TimerDone, quick, Millis(10000)}}},
+      {"demo.signal",
+       "Waits for the signal input.signal (default \"go\"), at most input.timeout_ms if "
+       "given, and finishes with its payload.",
+       {{"await",
+         AwaitSignal,
+         RetryPolicy::Fixed(1, Millis(0)),
+         Millis(10000),
+         {"code", "waits for signal input.signal", {"go"}, false, false, false}}}},
+      {"demo.fanout",
+       "Enqueues input.children child runs (type input.type, default noop) and waits for "
+       "all of them (input.any: any one), then reports their statuses.",
+       {{"fanout",
+         FanOut,
+         quick,
+         Millis(10000),
+         {"code", "child runs, then wait for them", {}, false, true, true}}}},
   };
   for (auto& t : types) {
     Status st = registry.Register(std::move(t));

@@ -5,6 +5,9 @@
 //   demo.flaky     fails until attempt input.succeed_on, then succeeds (retries)
 //   demo.defer     defers itself once by input.ms milliseconds, then succeeds
 //   demo.pipeline  extract -> transform -> load, carrying state between steps
+//   demo.timer     a durable timer (input.ms), then a step reporting when it woke
+//   demo.signal    waits for a signal (input.signal, input.timeout_ms)
+//   demo.fanout    enqueues child runs and waits for them
 #pragma once
 
 #include "server/domain/status.h"

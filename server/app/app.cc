@@ -36,6 +36,7 @@
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
 #include "workers/builtin.h"
+#include "workers/payment.h"
 
 namespace cueball::app {
 namespace {
@@ -149,6 +150,7 @@ int Run(const config::Config& cfg) {
 
   engine::Registry registry;
   Status st = workers::RegisterBuiltins(registry);
+  if (st.ok()) st = workers::RegisterPayment(registry);
   if (!st.ok()) {
     log->error("registering workflow types failed error=\"{}\"", st.message());
     return 1;

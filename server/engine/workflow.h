@@ -232,6 +232,16 @@ using StepHandler = std::function<StepResult(StepContext&)>;
 // What a step is and may do, declared for graphs and docs (the engine does
 // not enforce it).
 struct StepTraits {
+  StepTraits() = default;
+  StepTraits(std::string k, std::string s, std::vector<std::string> sig = {}, bool sleep = false,
+             bool child = false, bool wait_runs = false)
+      : kind(std::move(k)),
+        summary(std::move(s)),
+        signals(std::move(sig)),
+        sleeps(sleep),
+        children(child),
+        waits_for_runs(wait_runs) {}
+
   std::string kind = "code";  // "code", or a workflow file's step kind
   std::string summary;        // one line: what it does
   std::vector<std::string> signals;

@@ -52,7 +52,8 @@ StatusOr<BlobInfo> PgRunStore::PutBlob(const std::string& run_id, const std::str
     auto res = tx.exec_params(
         std::string(
             "INSERT INTO cueball_blobs (run_id, name, content_type, data, size, sha256) "
-            "VALUES ($1::uuid, $2, $3, $4, length($4), encode(sha256($4), 'hex')) "
+            "VALUES ($1::uuid, $2, $3, $4::bytea, length($4::bytea), encode(sha256($4::bytea), "
+            "'hex')) "
             "ON CONFLICT (run_id, name) DO UPDATE SET content_type = excluded.content_type, "
             "data = excluded.data, size = excluded.size, sha256 = excluded.sha256, "
             "updated_at = now() RETURNING ") +

@@ -52,7 +52,7 @@ SET status = CASE WHEN v.woke IS NULL THEN 'waiting' ELSE 'enqueued' END,
     wait = CASE WHEN v.woke IS NULL THEN $6::jsonb
                 ELSE $6::jsonb || jsonb_build_object('woke', v.woke) END,
     run_at = CASE WHEN v.woke IS NOT NULL THEN now()
-                  WHEN $7::bigint IS NULL THEN 'infinity'::timestamptz
+                  WHEN $7::bigint IS NULL THEN '9999-12-31 00:00:00+00'::timestamptz
                   ELSE to_timestamp($7 / 1000000.0) END,
     lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
 FROM v
@@ -286,7 +286,7 @@ StatusOr<WakeResult> PgRunStore::WakeDue(const std::optional<std::vector<std::st
     for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     auto next = tx.exec(
         "SELECT (extract(epoch from (min(run_at) - now())) * 1000)::bigint FROM cueball_runs "
-        "WHERE status = 'waiting' AND run_at < 'infinity'");
+        "WHERE status = 'waiting' AND run_at < '9999-12-31 00:00:00+00'");
     if (!next[0][0].is_null())
       out.next_due = Millis(std::max<int64_t>(0, next[0][0].as<int64_t>()));
     tx.commit();
