@@ -37,6 +37,7 @@
 #include "server/store/postgres/pg_run_store.h"
 #include "workers/builtin.h"
 #include "workers/payment.h"
+#include "workers/workflow_files.h"
 
 namespace cueball::app {
 namespace {
@@ -151,6 +152,8 @@ int Run(const config::Config& cfg) {
   engine::Registry registry;
   Status st = workers::RegisterBuiltins(registry);
   if (st.ok()) st = workers::RegisterPayment(registry);
+  if (st.ok() && !cfg.workflows_dir.empty())
+    st = workers::LoadWorkflowFiles(cfg.workflows_dir, registry);
   if (!st.ok()) {
     log->error("registering workflow types failed error=\"{}\"", st.message());
     return 1;

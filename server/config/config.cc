@@ -245,6 +245,10 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->envname("CUEBALL_MAX_PAYLOAD_BYTES")
       ->check(CLI::Range(size_t{16}, size_t{64} << 20))
       ->capture_default_str();
+  app.add_option("--workflows-dir", c.workflows_dir,
+                 "load workflow types from the *.json, *.yaml and *.yml files here "
+                 "(docs/workflow-files.md)")
+      ->envname("CUEBALL_WORKFLOWS_DIR");
   app.add_option("--max-blob-bytes", c.max_blob_bytes,
                  "largest blob (artifact) a step may save, in bytes")
       ->envname("CUEBALL_MAX_BLOB_BYTES")

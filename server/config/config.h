@@ -21,6 +21,7 @@ struct Config {
   int db_pool_size = 16;
   size_t max_payload_bytes = 1 << 20;
   int64_t max_blob_bytes = 16 << 20;  // largest blob a step may save
+  std::string workflows_dir;          // workflow files (JSON/YAML) to load; empty: none
   Millis poll_interval{1000};
   Millis lease{30000};
   Millis drain_timeout{10000};

@@ -248,6 +248,7 @@ struct StepTraits {
   bool sleeps = false;
   bool children = false;
   bool waits_for_runs = false;
+  std::vector<std::string> child_types;  // the types of the children it enqueues, if known
 };
 
 struct StepDef {
