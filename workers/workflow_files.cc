@@ -202,9 +202,8 @@ StepResult ExecStep(StepContext& ctx, const Json& spec) {
                  {"stderr_bytes", r.err.size()}};
   if (r.out.size() <= 4096 && !r.out_truncated) result["stdout"] = r.out;
   if (r.term_signal) result["signal"] = r.term_signal;
-  // The exit code is in the state even when the attempt fails.
-  if (!ctx.state.is_object()) ctx.state = Json::object();
-  ctx.state["steps"][ctx.step] = result;
+  // On success the exit code goes into the state (steps.NAME.exit_code); a
+  // failed attempt saves no state, so its exit code is in the error.
   const Json ok = p.value("ok_exit_codes", Json::array({0}));
   bool good = r.term_signal == 0 && std::find(ok.begin(), ok.end(), Json(r.exit_code)) != ok.end();
   if (!good) {
@@ -298,8 +297,6 @@ StepResult HttpStep(StepContext& ctx, const Json& spec, Millis timeout, int64_t 
     } catch (const std::exception&) {
     }
   }
-  if (!ctx.state.is_object()) ctx.state = Json::object();
-  ctx.state["steps"][ctx.step] = result;
   const Json expect = p.value("expect_status", Json::array());
   bool good = expect.empty()
                   ? (status >= 200 && status < 300)

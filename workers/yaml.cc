@@ -201,7 +201,7 @@ class Parser {
       const Line l = lines_[pos_];
       if (l.indent < indent) break;
       if (l.indent > indent) throw YamlError(l.number, "unexpected indentation");
-      if (IsSeqItem(l.text)) break;
+      if (IsSeqItem(l.text) || l.text == "---") break;
       size_t colon = KeyColon(l.text);
       if (colon == std::string::npos) {
         throw YamlError(l.number, "expected `key: value`, got '" + l.text + "'");
