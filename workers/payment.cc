@@ -190,6 +190,12 @@ StepResult RefundOne(StepContext& ctx) {
                            {"refunded_cents", ctx.input["amount_cents"]}});
 }
 
+engine::StepTraits RefundTraits() {
+  engine::StepTraits t("code", "refunds as child runs, wait for them", {}, false, true, true);
+  t.child_types = {"payment.refund"};
+  return t;
+}
+
 }  // namespace
 
 Status RegisterPayment(engine::Registry& registry) {
@@ -207,11 +213,7 @@ Status RegisterPayment(engine::Registry& registry) {
          Millis(10000),
          {"code", "authorize; a pending fraud check waits for it", {"fraud_check"}}},
         {"capture", Capture, provider, Millis(10000), {"code", "capture, save receipt.json"}},
-        {"refund",
-         Refund,
-         provider,
-         Millis(10000),
-         {"code", "refunds as child runs, wait for them", {}, false, true, true}}}});
+        {"refund", Refund, provider, Millis(10000), RefundTraits()}}});
   if (!st.ok()) return st;
   return registry.Register(
       {"payment.refund",

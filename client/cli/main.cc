@@ -11,9 +11,11 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "client/cli/bench.h"
 #include "client/cli/connect_flags.h"
+#include "client/cli/graph.h"
 #include "client/cli/output.h"
 #include "client/client.h"
 #include "server/domain/duration.h"
@@ -178,6 +180,13 @@ int main(int argc, char** argv) {
   auto* blob_get = blob->add_subcommand("get", "write a blob's bytes to stdout");
   blob_get->add_option("id", b_id, "run id")->required();
   blob_get->add_option("name", b_name, "blob name")->required();
+
+  // graph
+  auto* graph = app.add_subcommand(
+      "graph", "print a workflow type as Graphviz DOT (--run ID colours the path a run took)");
+  std::string gr_type, gr_run;
+  graph->add_option("type", gr_type, "workflow type")->required();
+  graph->add_option("--run", gr_run, "colour the path this run took");
 
   // types
   auto* types = app.add_subcommand("types", "list the workflow types the daemon runs");
@@ -396,6 +405,39 @@ int main(int argc, char** argv) {
     } else {
       std::cout << resp.run().id() << " canceled\n";
     }
+    return 0;
+  }
+
+  if (graph->parsed()) {
+    v1::ListWorkflowTypesResponse resp;
+    auto s = c.ListWorkflowTypes(&resp);
+    if (!s.ok()) return Fail(s);
+    const v1::WorkflowType* found = nullptr;
+    std::string known;
+    for (const auto& t : resp.types()) {
+      if (t.name() == gr_type) found = &t;
+      known += (known.empty() ? "" : ", ") + t.name();
+    }
+    if (!found) {
+      std::cerr << "cueball: NOT_FOUND: type: no workflow type named '" << gr_type
+                << "' (known: " << known << ")\n";
+      return kExitError;
+    }
+    std::optional<v1::Run> run;
+    if (!gr_run.empty()) {
+      v1::GetRequest req;
+      req.set_id(gr_run);
+      req.set_include_history(true);
+      v1::GetResponse got;
+      auto gs = c.Get(req, &got);
+      if (!gs.ok()) return Fail(gs);
+      if (got.run().workflow_type() != gr_type) {
+        return Usage("--run: run " + gr_run + " is of type '" + got.run().workflow_type() +
+                     "', not '" + gr_type + "'");
+      }
+      run = got.run();
+    }
+    cli::WriteGraph(*found, run ? &*run : nullptr, std::cout);
     return 0;
   }
 

@@ -147,6 +147,7 @@ void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out) {
     ps->set_sleeps(step.traits.sleeps);
     ps->set_children(step.traits.children);
     ps->set_waits_for_runs(step.traits.waits_for_runs);
+    for (const auto& ct : step.traits.child_types) ps->add_child_types(ct);
     auto* rp = ps->mutable_retry();
     rp->set_max_attempts(step.retry.max_attempts);
     rp->set_backoff(engine::BackoffName(step.retry.backoff));

@@ -338,3 +338,36 @@ TEST_CASE("bad blob requests are refused by field") {
   CHECK(cli.exit_code == 1);
   CHECK_THAT(cli.err, Catch::Contains("NOT_FOUND"));
 }
+
+TEST_CASE("cueball graph prints a type as DOT and colours the path a run took") {
+  TestDatabase db(false);
+  Daemon d(db, {"--workers", "2"});
+  client::Client c(d.address());
+  auto plain = d.Cli({"graph", "payment"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.out.rfind("digraph \"payment\" {", 0) == 0);
+  CHECK_THAT(plain.out, Catch::Contains("label=\"signal fraud_check\""));
+  CHECK_THAT(plain.out, Catch::Contains("child runs\\npayment.refund"));
+  CHECK_THAT(plain.out, Catch::Contains("step3 -> succeeded;"));
+  CHECK_THAT(plain.out, !Catch::Contains("palegreen"));
+  CHECK(std::count(plain.out.begin(), plain.out.end(), '{') ==
+        std::count(plain.out.begin(), plain.out.end(), '}'));
+
+  const std::string declined =
+      Enqueue(c, "payment", R"({"amount_cents":700,"card":"4000000000000002"})");
+  REQUIRE(WaitFor([&] { return StatusIs(c, declined, v1::RUN_STATUS_FAILED); }));
+  auto path = d.Cli({"graph", "payment", "--run", declined});
+  REQUIRE(path.exit_code == 0);
+  CHECK_THAT(path.out, Catch::Contains("create\\ncode: validate, create the payment"));
+  CHECK_THAT(path.out, Catch::Contains("attempts: 1\", fillcolor=palegreen"));  // create
+  CHECK_THAT(path.out, Catch::Contains("fillcolor=salmon"));                    // authorize
+  CHECK_THAT(path.out, Catch::Contains("step1 -> failed [color=red"));
+  CHECK_THAT(path.out, Catch::Contains("start -> step0 [color=forestgreen"));
+
+  auto wrong = d.Cli({"graph", "noop", "--run", declined});
+  CHECK(wrong.exit_code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("--run: run " + declined + " is of type 'payment'"));
+  auto unknown = d.Cli({"graph", "nope"});
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("no workflow type named 'nope'"));
+}
