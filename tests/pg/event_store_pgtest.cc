@@ -390,3 +390,43 @@ TEST_CASE("retention never removes events a subscription has not acknowledged") 
   CHECK(pruned->runs == 1);
   CHECK_FALSE(pruned->held);
 }
+
+TEST_CASE("retention removes a run's blobs, signals and waits with it, and nothing of others") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 4);
+  pg::PgEventStore es(db.url(), 4);
+  std::string gone = Enqueue(runs), kept = Enqueue(runs);
+  auto claimed = runs.Claim("node-a", {"default"}, {"noop"}, 2, Millis(60000));
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 2);
+  for (const auto& c : *claimed) {
+    REQUIRE(
+        runs.PutBlob(c.run.id, c.lease_id, "out.txt", "text/plain", std::string("a\0b", 3)).ok());
+    REQUIRE(runs.Signal(c.run.id, "go", "{\"n\":1}", std::nullopt).ok());
+  }
+  // The blob comes back byte for byte, with its checksum.
+  auto blob = runs.GetBlob(gone, "out.txt");
+  REQUIRE(blob.ok());
+  CHECK(blob->data == std::string("a\0b", 3));
+  CHECK(blob->info.size == 3);
+  CHECK(blob->info.sha256.size() == 64);
+  db.Exec("INSERT INTO cueball_run_waits (waiter_id, target_id) VALUES ('" + gone + "', '" + kept +
+          "')");
+  for (const auto& c : *claimed) REQUIRE(runs.Cancel(c.run.id, "done").ok());
+  SequenceAll(es);
+  db.Exec("UPDATE cueball_runs SET finished_at = now() - interval '2 days' WHERE id = '" + gone +
+          "'");
+  RetentionPolicy policy;
+  policy.canceled = Millis(1000);
+  auto pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_blobs WHERE run_id = '" + gone + "'") == "0");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_signals WHERE run_id = '" + gone + "'") == "0");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_run_waits") == "0");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_blobs WHERE run_id = '" + kept + "'") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_signals WHERE run_id = '" + kept + "'") == "1");
+  auto listed = runs.ListBlobs(gone);  // a pruned run: no blobs, not an error
+  REQUIRE(listed.ok());
+  CHECK(listed->empty());
+}
