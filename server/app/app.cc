@@ -267,9 +267,13 @@ int Run(const config::Config& cfg) {
                        out.push_back({{{"queue", q.queue}}, q.oldest_ready_age_seconds});
                      return out;
                    });
-  metrics.AddGauge("cueball_steps_in_flight", "Steps running in this daemon now", [&] {
-    return std::vector<metrics::Sample>{{{}, static_cast<double>(dispatcher.in_flight())}};
-  });
+  metrics.AddGauge(
+      "cueball_steps_in_flight",
+      "Runs this daemon holds claimed now: steps running, plus runs claimed ahead waiting for a "
+      "worker",
+      [&] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(dispatcher.in_flight())}};
+      });
   metrics.AddGauge("cueball_waiters_active", "Wait calls pending in this daemon", [&] {
     return std::vector<metrics::Sample>{{{}, static_cast<double>(hub.waiting())}};
   });
