@@ -98,6 +98,14 @@ TEST_CASE("the vm.provision example runs its exec steps and keeps their output a
   CHECK_THAT(ls.out, Catch::Contains("fetch_boot_files.stdout"));
   auto types = d.Cli({"types"});
   CHECK_THAT(types.out, Catch::Contains("vm.provision"));
+
+  // site.check: an http step whose result an exec step uses.
+  const std::string site = Enqueue(
+      c, "site.check", json({{"url", "http://" + d.metrics_address() + "/healthz"}}).dump());
+  REQUIRE(WaitFor([&] { return Finished(c, site); }));
+  REQUIRE(Get(c, site).status() == v1::RUN_STATUS_SUCCEEDED);
+  auto report = d.Cli({"blob", "get", site, "report.stdout"});
+  CHECK_THAT(report.out, Catch::Contains("/healthz answered 200 with"));
 }
 
 TEST_CASE("exec steps: a failing command is retried by its policy, a slow one is stopped") {

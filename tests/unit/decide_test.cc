@@ -137,3 +137,50 @@ TEST_CASE("release gives the run back at once without using an attempt") {
   CHECK(*o.run_at == now);
   CHECK(Kinds(o) == std::vector<std::string>{"step_released"});
 }
+
+TEST_CASE("waiting suspends the run at the same step, saves state and uses no attempt") {
+  std::mt19937_64 rng(1);
+  auto type = ThreeSteps();
+  auto now = Now();
+  auto sig = Decide(Claimed(1, "b", 2), "l", type, StepResult::WaitForSignal("ok", Millis(5000)),
+                    Json{{"asked", true}}, now, rng);
+  CHECK(sig.status == RunStatus::kWaiting);
+  CHECK(sig.step_index == 1);
+  CHECK(sig.attempt == 1);
+  CHECK(sig.state == std::optional<std::string>(R"({"asked":true})"));
+  REQUIRE(sig.wait);
+  CHECK(sig.wait->kind == "signal");
+  CHECK(sig.wait->signal == "ok");
+  CHECK(sig.wait->deadline == std::optional<TimePoint>(now + std::chrono::milliseconds(5000)));
+  CHECK(Kinds(sig) == std::vector<std::string>{"step_waiting"});
+  CHECK(Json::parse(sig.events[0].data)["timeout_ms"] == 5000);
+
+  auto runs = Decide(Claimed(1, "b", 1), "l", type, StepResult::WaitForRuns({"x", "y"}, true),
+                     Json::object(), now, rng);
+  REQUIRE(runs.wait);
+  CHECK(runs.wait->kind == "runs");
+  CHECK(runs.wait->any);
+  CHECK(runs.wait->runs == std::vector<std::string>{"x", "y"});
+  CHECK_FALSE(runs.wait->deadline);  // no timeout: waits as long as it takes
+  CHECK(Json::parse(runs.events[0].data)["mode"] == "any");
+
+  auto timer = Decide(Claimed(0, "a", 1), "l", type,
+                      StepResult::SleepUntil(now + std::chrono::seconds(60), {{"r", 1}}),
+                      Json::object(), now, rng);
+  REQUIRE(timer.wait);
+  CHECK(timer.wait->kind == "timer");
+  CHECK(timer.wait->deadline == std::optional<TimePoint>(now + std::chrono::seconds(60)));
+  CHECK(Json::parse(timer.wait->result) == Json{{"r", 1}});
+  CHECK(timer.status == RunStatus::kWaiting);
+}
+
+TEST_CASE("a wait with nothing to wait for fails the run") {
+  std::mt19937_64 rng(1);
+  auto o = Decide(Claimed(0, "a", 1), "l", ThreeSteps(), StepResult::WaitForRuns({}),
+                  Json::object(), Now(), rng);
+  CHECK(o.status == RunStatus::kFailed);
+  CHECK(o.error == std::optional<std::string>("WaitForRuns: no runs to wait for"));
+  o = Decide(Claimed(0, "a", 1), "l", ThreeSteps(), StepResult::WaitForSignal(""), Json::object(),
+             Now(), rng);
+  CHECK(o.status == RunStatus::kFailed);
+}
