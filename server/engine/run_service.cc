@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <thread>
 
 namespace cueball::engine {
 namespace {
@@ -264,7 +265,15 @@ StatusOr<Run> RunService::Cancel(const std::string& id, const std::string& reaso
   std::string canonical;
   Status st = ParseIdAndReason(id, reason, &canonical);
   if (!st.ok()) return st;
+  // Canceling a parent locks its children too; a batch of outcomes holding
+  // one of them can meet it in the other order. PostgreSQL then aborts one
+  // side (ABORTED): the transaction changed nothing, so try again.
   auto run = store_->Cancel(canonical, reason.empty() ? "canceled by request" : reason);
+  for (int tries = 1; !run.ok() && run.status().code() == StatusCode::kAborted && tries < 5;
+       ++tries) {
+    std::this_thread::sleep_for(Millis(10 * tries));
+    run = store_->Cancel(canonical, reason.empty() ? "canceled by request" : reason);
+  }
   if (run.ok()) {
     if (dispatcher_) dispatcher_->OnRunFinished(canonical);
     if (metrics_) metrics_->RunFinished(run->workflow_type, RunStatusName(RunStatus::kCanceled));

@@ -654,14 +654,18 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     pqxx::work tx(c);
     std::set<std::string> ready_queues;
     std::vector<std::string> finished;
-    pqxx::result res;
-    if (!rows.empty()) {
-      res = tx.exec_prepared(kRecordStmt, rows.dump());
-      unsequenced = !res.empty() && res[0][4].is_null();
-    }
+    // Waits first: a waiting run is often a parent whose children finish in
+    // the same batch, and Cancel locks a parent before its children; the
+    // same order here means the two can never deadlock. (A child recorded
+    // after its parent's wait wakes the parent through the waker.)
     for (size_t i : waits) {
       accepted[i] = RecordWait(tx, outcomes[i], &ready_queues);
       unsequenced = unsequenced || accepted[i];
+    }
+    pqxx::result res;
+    if (!rows.empty()) {
+      res = tx.exec_prepared(kRecordStmt, rows.dump());
+      unsequenced = unsequenced || (!res.empty() && res[0][4].is_null());
     }
     for (const auto& row : res) {
       accepted[row[0].as<size_t>()] = true;
