@@ -39,7 +39,9 @@ class PgRunStore final : public RunStore, public BlobStore {
                                           Millis lease) override;
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                   Millis lease) override;
-  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
+  StatusOr<std::vector<bool>> RecordOutcomes(
+      const std::vector<Outcome>& outcomes,
+      std::vector<ContinuedLease>* continued = nullptr) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
