@@ -217,7 +217,12 @@ void Dispatcher::ClaimLoop() {
           std::lock_guard<std::mutex> lock(mu_);
           for (auto& c : *claimed) {
             auto a = std::make_shared<Attempt>();
-            a->deadline = SteadyClock::now() + StepTimeout(c.run);
+            const WorkflowType* t = registry_->Find(c.run.workflow_type);
+            Millis timeout = Millis(30000);
+            if (t && c.run.step_index < static_cast<int>(t->steps.size())) {
+              timeout = t->steps[c.run.step_index].timeout;
+            }
+            a->deadline = SteadyClock::now() + timeout;
             a->claimed = std::move(c);
             running_[a->claimed.run.id] = a;
             ready_.push_back(a);
@@ -278,7 +283,8 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
                             : nullptr;
   const auto step_started = std::chrono::steady_clock::now();
   if (!result && a->cancel.reason() == CancelReason::kShutdown) {
-    // Claimed (or continued) but not started before the daemon stopped.
+    // Claimed but not started before the daemon stopped: release it without
+    // running the handler.
     result = StepResult::Release("daemon shutting down");
   }
   if (!result && step) {
@@ -316,32 +322,10 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
       opts_.metrics->StepRetried(run.workflow_type, run.step_name);
     }
   }
-  const double step_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
-          .count();
-  // The next step is due now: continue the run here instead of enqueueing it
-  // for any claimer. That saves a claim (a statement and a write of the run
-  // row) per step; the history is the same (step_started of the next step).
-  if (outcome.status == RunStatus::kEnqueued && outcome.step_index == run.step_index + 1 &&
-      (result->kind() == StepResult::Kind::kNext) && outcome.run_at && *outcome.run_at <= Now()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
-      step_ewma_ms_ += 0.05 * (step_ms - step_ewma_ms_);
-      outcome.status = RunStatus::kRunning;
-      outcome.attempt = 1;
-      outcome.run_at.reset();
-      outcome.lease_owner = opts_.owner;
-      outcome.lease = opts_.lease;
-      outcome.events.push_back(
-          {event_kind::kStepStarted, outcome.step_name, 1, Json{{"owner", opts_.owner}}.dump()});
-    }
-  }
-  if (outcome.status == RunStatus::kRunning) {
-    PushOutcome(std::move(outcome), run.workflow_type, a);  // the slot stays taken
-    return;
-  }
   PushOutcome(std::move(outcome), run.workflow_type);
-  Finish(run.id, step_ms);
+  Finish(run.id,
+         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
+             .count());
 }
 
 StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef& step,
@@ -389,14 +373,6 @@ StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef&
   return result;
 }
 
-Millis Dispatcher::StepTimeout(const Run& run) const {
-  const WorkflowType* t = registry_->Find(run.workflow_type);
-  if (t && run.step_index >= 0 && run.step_index < static_cast<int>(t->steps.size())) {
-    return t->steps[run.step_index].timeout;
-  }
-  return Millis(30000);
-}
-
 int Dispatcher::Capacity() const {
   // Claim ahead (up to a second batch of `workers` runs waiting for a
   // thread) only while steps finish in a few milliseconds: then the next
@@ -415,12 +391,10 @@ void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms
   idle_cv_.notify_all();
 }
 
-void Dispatcher::PushOutcome(store::Outcome outcome, const std::string& type,
-                             std::shared_ptr<Attempt> continues) {
+void Dispatcher::PushOutcome(store::Outcome outcome, const std::string& type) {
   std::lock_guard<std::mutex> lock(out_mu_);
   outcomes_.push_back(std::move(outcome));
   outcome_types_.push_back(type);
-  outcome_continues_.push_back(std::move(continues));
   ++unrecorded_;
   out_cv_.notify_one();
 }
@@ -430,7 +404,6 @@ void Dispatcher::CompleterLoop() {
   while (true) {
     std::vector<store::Outcome> batch;
     std::vector<std::string> types;
-    std::vector<std::shared_ptr<Attempt>> continues;
     {
       std::unique_lock<std::mutex> lock(out_mu_);
       out_cv_.wait(lock, [&] { return completer_exit_ || !outcomes_.empty(); });
@@ -440,16 +413,12 @@ void Dispatcher::CompleterLoop() {
         outcomes_.pop_front();
         types.push_back(std::move(outcome_types_.front()));
         outcome_types_.pop_front();
-        continues.push_back(std::move(outcome_continues_.front()));
-        outcome_continues_.pop_front();
       }
     }
     while (true) {
-      std::vector<store::ContinuedLease> leases;
-      auto accepted = store_->RecordOutcomes(batch, &leases);
+      auto accepted = store_->RecordOutcomes(batch);
       if (accepted.ok()) {
         failures = 0;
-        StartContinued(batch, continues, &*accepted, leases);
         for (size_t i = 0; i < batch.size(); ++i) {
           if ((*accepted)[i]) {
             if (opts_.metrics && IsTerminal(batch[i].status))
@@ -474,7 +443,6 @@ void Dispatcher::CompleterLoop() {
             "giving up recording outcomes count={} error=\"{}\"; their leases will "
             "expire and the runs will be rescued",
             batch.size(), accepted.status().message());
-        StartContinued(batch, continues, nullptr, {});
         break;
       }
       Millis wait = ErrorBackoff(failures);
@@ -493,53 +461,6 @@ void Dispatcher::CompleterLoop() {
     }
     Poke();  // next steps just became ready
   }
-}
-
-void Dispatcher::StartContinued(const std::vector<store::Outcome>& batch,
-                                const std::vector<std::shared_ptr<Attempt>>& continues,
-                                const std::vector<bool>* accepted,
-                                const std::vector<store::ContinuedLease>& leases) {
-  std::map<size_t, const store::ContinuedLease*> lease_of;
-  for (const auto& l : leases) lease_of[l.index] = &l;
-  std::vector<std::string> done;  // slots to free: refused, or not recorded
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const auto& prev = continues[i];
-      if (!prev) continue;
-      auto it = lease_of.find(i);
-      if (!accepted || !(*accepted)[i] || it == lease_of.end() ||
-          prev->cancel.reason() == CancelReason::kRunCanceled) {
-        // Refused (the lease was lost or the run canceled meanwhile), or the
-        // run was canceled while its outcome was being recorded (the next
-        // step would be refused).
-        done.push_back(batch[i].run_id);
-        continue;
-      }
-      const store::Outcome& o = batch[i];
-      auto a = std::make_shared<Attempt>();
-      a->claimed.run = prev->claimed.run;
-      Run& run = a->claimed.run;
-      run.status = RunStatus::kRunning;
-      run.step_index = o.step_index;
-      run.step_name = o.step_name;
-      run.attempt = o.attempt;
-      if (o.state) run.state = *o.state;
-      run.result.reset();
-      run.error.reset();
-      run.wait.reset();
-      a->claimed.lease_id = it->second->lease_id;
-      a->claimed.lease_expires_at = it->second->lease_expires_at;
-      a->claimed.lease_owner = o.lease_owner;
-      a->deadline = SteadyClock::now() + StepTimeout(run);
-      // Stopping: record a release instead of starting the step (Execute).
-      if (stopping_) a->cancel.Cancel(CancelReason::kShutdown);
-      running_[run.id] = a;
-      ready_.push_back(a);
-    }
-    if (!ready_.empty()) work_cv_.notify_all();
-  }
-  for (const auto& id : done) Finish(id);
 }
 
 void Dispatcher::WatchdogLoop() {

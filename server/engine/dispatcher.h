@@ -1,9 +1,6 @@
 // Dispatcher: claims ready runs in batches (never more than free worker
 // slots), runs each claimed step on a fixed pool of worker threads, and
-// records outcomes in batches through one completer thread. A run whose step
-// succeeded with a next step due now continues here: the outcome is recorded
-// as running under a new lease and the next step starts once it commits,
-// without a trip through the queue and a claim. It sleeps until
+// records outcomes in batches through one completer thread. It sleeps until
 // poked (NOTIFY, a freed slot) or until the next due run_at, polling only as a
 // fallback. Step timeouts cancel the handler's token; a handler that throws
 // is a failed attempt. Stop() stops claiming, lets in-flight steps finish for
@@ -84,18 +81,8 @@ class Dispatcher {
   // Frees the run's slot; `step_ms` (how long the step ran) feeds the
   // average that decides whether to claim ahead.
   void Finish(const std::string& run_id, std::optional<double> step_ms = std::nullopt);
-  int Capacity() const;                      // runs this daemon may hold claimed (under mu_)
-  Millis StepTimeout(const Run& run) const;  // of the step the run is at
-  // `continues`: the attempt whose run goes straight on to its next step here
-  // (its slot stays taken until the outcome is recorded), else null.
-  void PushOutcome(store::Outcome outcome, const std::string& type,
-                   std::shared_ptr<Attempt> continues = nullptr);
-  // After the outcomes are recorded: the runs that continue here get their
-  // next step's attempt under the new lease; the others free their slots.
-  void StartContinued(const std::vector<store::Outcome>& batch,
-                      const std::vector<std::shared_ptr<Attempt>>& continues,
-                      const std::vector<bool>* accepted,
-                      const std::vector<store::ContinuedLease>& leases);
+  int Capacity() const;  // runs this daemon may hold claimed (under mu_)
+  void PushOutcome(store::Outcome outcome, const std::string& type);
 
   store::RunStore* const store_;
   const Registry* const registry_;
@@ -118,8 +105,7 @@ class Dispatcher {
   std::condition_variable out_cv_;
   std::deque<store::Outcome> outcomes_;
   std::deque<std::string> outcome_types_;  // workflow type of each outcome, for metrics
-  std::deque<std::shared_ptr<Attempt>> outcome_continues_;  // see PushOutcome
-  int unrecorded_ = 0;                                      // outcomes pushed but not yet recorded
+  int unrecorded_ = 0;                     // outcomes pushed but not yet recorded
   bool completer_exit_ = false;
 
   std::thread claimer_;

@@ -59,7 +59,11 @@ int64_t Waker::woken() const {
 }
 
 void Waker::Loop() {
-  auto next_sweep = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  auto next_sweep = Clock::now();
+  // When the soonest timer or timeout is due, as of the last pass (nullopt:
+  // none); a pass that was skipped leaves it as it was.
+  std::optional<Clock::time_point> next_due_at;
   int failures = 0;
   while (true) {
     std::vector<std::string> finished;
@@ -68,22 +72,30 @@ void Waker::Loop() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
       finished.swap(finished_);
-      full = poked_ || std::chrono::steady_clock::now() >= next_sweep;
+      full = poked_ || Clock::now() >= next_sweep;
       poked_ = false;
     }
-    if (full) next_sweep = std::chrono::steady_clock::now() + sweep_interval_;
-    Millis wait = sweep_interval_;
+    if (full) next_sweep = Clock::now() + sweep_interval_;
+    const bool due = next_due_at && Clock::now() >= *next_due_at;
+    // Most finished runs have no waiters: then there is nothing to look at
+    // until a deadline or the sweep (a cheap read instead of a pass).
+    bool pass = full || due;
+    if (!pass && !finished.empty()) {
+      auto waited = store_->HasWaiters(finished);
+      pass = !waited.ok() || *waited;
+    }
+    Millis backoff = sweep_interval_;
     // A full pass looks at every wait on runs; otherwise only at the waiters
     // of the runs that just finished. Both wake every due timer and timeout.
     std::optional<std::vector<std::string>> only;
     if (!full) only = std::move(finished);
-    while (true) {
+    while (pass) {
       auto res = store_->WakeDue(only, kBatch);
       if (!res.ok()) {
         ++failures;
-        wait = std::min(Millis(5000), Millis(100LL << std::min(failures, 6)));
+        backoff = std::min(Millis(5000), Millis(100LL << std::min(failures, 6)));
         Log()->warn("waking waits failed error=\"{}\" retry_in_ms={}", res.status().message(),
-                    wait.count());
+                    backoff.count());
         break;
       }
       failures = 0;
@@ -94,12 +106,14 @@ void Waker::Loop() {
       if (res->woken > 0) {
         Log()->debug("woke waiting runs count={}", res->woken);
       }
-      if (res->next_due) wait = std::min(wait, std::max(Millis(1), *res->next_due));
+      next_due_at.reset();
+      if (res->next_due) next_due_at = Clock::now() + std::max(Millis(1), *res->next_due);
       if (res->woken < kBatch) break;  // else more may be due
     }
-    auto until_sweep =
-        std::chrono::duration_cast<Millis>(next_sweep - std::chrono::steady_clock::now());
-    wait = std::max(Millis(1), std::min(wait, until_sweep));
+    auto now = Clock::now();
+    Millis wait = std::min(backoff, std::chrono::duration_cast<Millis>(next_sweep - now));
+    if (next_due_at) wait = std::min(wait, std::chrono::duration_cast<Millis>(*next_due_at - now));
+    wait = std::max(Millis(1), wait);
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, wait, [&] { return stop_ || poked_ || !finished_.empty(); });
   }

@@ -1,8 +1,9 @@
 // Waker: ends the waits of suspended runs. Timers and wait timeouts are due
 // at a time (the waker sleeps until the soonest one, as every daemon's does;
 // SKIP LOCKED shares the work); a wait on runs ends when they finish (the
-// waker looks at the waiters of each finished run it hears of, and sweeps
-// every such wait once a second in case a notification was missed). A woken
+// waker looks at the waiters of the finished runs it hears of, after a cheap
+// read that says whether they have any, and sweeps every such wait once a
+// second in case a notification was missed). A woken
 // run is enqueued again; the dispatcher that claims it sees why it woke.
 // Signals wake their run themselves, in the Signal call's transaction.
 #pragma once

@@ -82,10 +82,7 @@ struct WaitSpec {
 struct Outcome {
   std::string run_id;
   std::string lease_id;
-  // enqueued, waiting, succeeded or failed; or running: the run goes straight
-  // on to its next step (step_index) under a new lease held by `lease_owner`
-  // for `lease`, without passing through the queue (see RecordOutcomes).
-  RunStatus status = RunStatus::kEnqueued;
+  RunStatus status = RunStatus::kEnqueued;  // enqueued, waiting, succeeded or failed
   int step_index = 0;
   std::string step_name;
   int attempt = 0;
@@ -99,15 +96,6 @@ struct Outcome {
   // finished meanwhile, a timer already due); then the run goes straight back
   // to enqueued with the wait marked woken.
   std::optional<WaitSpec> wait;
-  std::string lease_owner;  // running: the daemon continuing the run
-  Millis lease{0};          // running: the new lease's length
-};
-
-// The new lease of an outcome recorded as running (continued in place).
-struct ContinuedLease {
-  size_t index = 0;  // the outcome's position in the batch
-  std::string lease_id;
-  TimePoint lease_expires_at;
 };
 
 // A signal as stored.
@@ -192,12 +180,8 @@ class RunStore {
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,
   // whether it was accepted (false: the lease was no longer this attempt's).
-  // Wakes waiters of runs that reached a terminal state. An accepted outcome
-  // with status running keeps its run claimed for its next step: its new
-  // lease (a new lease id, expiring `lease` from now by the database clock)
-  // is added to `continued` when given.
-  virtual StatusOr<std::vector<bool>> RecordOutcomes(
-      const std::vector<Outcome>& outcomes, std::vector<ContinuedLease>* continued = nullptr) = 0;
+  // Wakes waiters of runs that reached a terminal state.
+  virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) = 0;
 
   // Runs of these types whose lease has expired by the database clock (their
   // daemon died or hung), oldest expiry first. Read-only: the caller decides
@@ -235,6 +219,10 @@ class RunStore {
   // wait marked woken and a run_woken event.
   virtual StatusOr<WakeResult> WakeDue(const std::optional<std::vector<std::string>>& finished,
                                        int limit) = 0;
+
+  // Whether any run waits for one of these runs (a cheap read: most runs
+  // that finish have no waiters, and then a waker need not look further).
+  virtual StatusOr<bool> HasWaiters(const std::vector<std::string>& run_ids) = 0;
 
   // How long until the earliest enqueued run of these queues/types is due, by
   // the database clock (zero if one is due now); nullopt if there is none.

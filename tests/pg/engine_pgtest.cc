@@ -50,8 +50,7 @@ void RegisterTestTypes(Registry& r) {
                         },
                         RetryPolicy::None(), Millis(5000)}}})
               .ok());
-  // A quick step, then one that waits to be canceled: the second step runs
-  // as a continuation of the first on the same daemon.
+  // A quick step, then one that waits to be canceled.
   REQUIRE(r.Register({"test.then_hang",
                       "",
                       {{"quick", [](StepContext&) { return StepResult::Next(); },
@@ -167,20 +166,9 @@ TEST_CASE("demo.pipeline carries state across its three steps") {
   CHECK(r.step_name == "load");
   CHECK(Parse(r.result)["n"] == 40);
   CHECK(Json::parse(r.state)["steps"] == Json::array({"extract", "transform", "load"}));
-  // The run goes from step to step on this daemon without passing through
-  // the queue (continued in place), with the same history as claims make.
-  std::vector<std::string> kinds;
-  for (const auto& ev : r.history)
-    kinds.push_back(ev.kind + ":" + ev.step + ":" + std::to_string(ev.attempt));
-  CHECK(kinds == std::vector<std::string>{"enqueued:extract:0", "step_started:extract:1",
-                                          "step_succeeded:extract:1", "step_started:transform:1",
-                                          "step_succeeded:transform:1", "step_started:load:1",
-                                          "step_succeeded:load:1", "run_succeeded:load:1"});
-  for (const auto& ev : r.history) {
-    if (ev.kind == "step_started")
-      CHECK(Parse(ev.data)["owner"] == Parse(r.history[1].data)["owner"]);
-  }
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE lease_id IS NOT NULL") == "0");
+  int started = 0;
+  for (const auto& ev : r.history) started += ev.kind == "step_started";
+  CHECK(started == 3);
 }
 
 TEST_CASE("demo.flaky retries with backoff until it succeeds") {
@@ -334,23 +322,7 @@ TEST_CASE("canceling a running step stops its handler and the run stays CANCELED
   CHECK(Kinds(r).back() == "run_canceled");
 }
 
-TEST_CASE("canceling a run in a step it continued to stops that step") {
-  TestDatabase db;
-  Engine e(db);
-  auto id = e.Enqueue("test.then_hang");
-  REQUIRE(WaitFor([&] {
-    auto r = e.service->Get(id, false);
-    return r->status == RunStatus::kRunning && r->step_name == "hang";
-  }));
-  REQUIRE(e.service->Cancel(id, "stop").ok());
-  REQUIRE(WaitFor([&] { return e.dispatcher->in_flight() == 0; }, Millis(10000)));
-  Run r = *e.service->Get(id, true);
-  CHECK(r.status == RunStatus::kCanceled);
-  CHECK(Kinds(r) == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
-                                             "step_started", "run_canceled"});
-}
-
-TEST_CASE("a daemon that stops in the middle of a run's steps leaves it to another") {
+TEST_CASE("a daemon that stops in the middle of a run's steps releases it at that step") {
   TestDatabase db;
   std::string id;
   {
@@ -364,11 +336,13 @@ TEST_CASE("a daemon that stops in the middle of a run's steps leaves it to anoth
   store::pg::PgRunStore s(db.url(), 2);
   auto r = s.Get(id, true);
   REQUIRE(r.ok());
-  // Released at the step it was in, with the attempt given back.
+  // Back in the queue at the step it was in, with the attempt given back,
+  // for any daemon to pick up.
   CHECK(r->status == RunStatus::kEnqueued);
   CHECK(r->step_name == "hang");
   CHECK(r->attempt == 0);
-  CHECK(Kinds(*r).back() == "step_released");
+  CHECK(Kinds(*r) == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
+                                              "step_started", "step_released"});
 }
 
 TEST_CASE("bad input gets a clear error naming the field and writes nothing") {

@@ -193,72 +193,19 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   CHECK((*again)[0] == false);
 }
 
-TEST_CASE("an outcome recorded as running keeps the run claimed for its next step") {
+TEST_CASE("HasWaiters tells whether any run waits for one of the given runs") {
   TestDatabase db;
-  pg::PgRunStore s(db.url(), 4);
-  auto run = MakeRun();
-  REQUIRE(s.Enqueue({run}).ok());
-  auto first = s.Claim("node-a", kQ, kT, 1, Millis(60000));
-  REQUIRE(first.ok());
-  REQUIRE(first->size() == 1);
-
-  Outcome next;
-  next.run_id = run.id;
-  next.lease_id = (*first)[0].lease_id;
-  next.status = RunStatus::kRunning;
-  next.step_index = 1;
-  next.step_name = "s2";
-  next.attempt = 1;
-  next.state = R"({"after":"s1"})";
-  next.lease_owner = "node-a";
-  next.lease = Millis(60000);
-  next.events = {{"step_succeeded", "s1", 1, "{}"}, {"step_started", "s2", 1, "{}"}};
-  std::vector<ContinuedLease> leases;
-  auto rec = s.RecordOutcomes({next}, &leases);
-  REQUIRE(rec.ok());
-  CHECK((*rec)[0]);
-  REQUIRE(leases.size() == 1);
-  CHECK(leases[0].index == 0);
-  CHECK(leases[0].lease_id != (*first)[0].lease_id);
-  CHECK(leases[0].lease_expires_at > Now() + Millis(50000));
-  CHECK(db.Scalar("SELECT status || ' ' || step_name || ' ' || attempt || ' ' || lease_owner || "
-                  "' ' || (lease_id::text = '" +
-                  leases[0].lease_id + "') || ' ' || (finished_at IS NULL) FROM cueball_runs") ==
-        "running s2 1 node-a true true");
-  CHECK(db.Scalar("SELECT state->>'after' FROM cueball_runs") == "s1");
-  // Nobody else can claim it, and the old lease is refused.
-  auto other = s.Claim("node-b", kQ, kT, 10, Millis(60000));
-  REQUIRE(other.ok());
-  CHECK(other->empty());
-  Outcome done;
-  done.run_id = run.id;
-  done.lease_id = (*first)[0].lease_id;
-  done.status = RunStatus::kSucceeded;
-  done.step_index = 1;
-  done.step_name = "s2";
-  done.attempt = 1;
-  done.events = {{"step_succeeded", "s2", 1, "{}"}, {"run_succeeded", "s2", 1, "{}"}};
-  auto stale = s.RecordOutcomes({done});
-  REQUIRE(stale.ok());
-  CHECK((*stale)[0] == false);
-  // The new lease heartbeats and records like a claimed one.
-  auto lost = s.ExtendLeases({leases[0].lease_id}, Millis(60000));
-  REQUIRE(lost.ok());
-  CHECK(lost->empty());
-  done.lease_id = leases[0].lease_id;
-  std::vector<ContinuedLease> none;
-  auto ok = s.RecordOutcomes({done}, &none);
-  REQUIRE(ok.ok());
-  CHECK((*ok)[0]);
-  CHECK(none.empty());
-  auto got = s.Get(run.id, true);
-  REQUIRE(got.ok());
-  CHECK(got->status == RunStatus::kSucceeded);
-  std::vector<std::string> kinds;
-  for (const auto& e : got->history) kinds.push_back(e.kind + ":" + e.step);
-  CHECK(kinds == std::vector<std::string>{"enqueued:s1", "step_started:s1", "step_succeeded:s1",
-                                          "step_started:s2", "step_succeeded:s2",
-                                          "run_succeeded:s2"});
+  pg::PgRunStore s(db.url(), 2);
+  const std::string waiter = RunId::NewV7().str(), target = RunId::NewV7().str(),
+                    other = RunId::NewV7().str();
+  auto none = s.HasWaiters({target, other});
+  REQUIRE(none.ok());
+  CHECK_FALSE(*none);
+  db.Exec("INSERT INTO cueball_run_waits (waiter_id, target_id) VALUES ('" + waiter + "', '" +
+          target + "')");
+  CHECK(*s.HasWaiters({other, target}));
+  CHECK_FALSE(*s.HasWaiters({other}));
+  CHECK_FALSE(*s.HasWaiters({}));
 }
 
 TEST_CASE("cancel ends a live run once, a finished or unknown run is an error") {

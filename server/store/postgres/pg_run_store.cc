@@ -165,8 +165,7 @@ constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     ord int, run_id uuid, lease_id uuid, status text, step_index int, step_name text,
-    attempt int, state text, result text, error text, run_at_us bigint, events jsonb,
-    lease_owner text, lease_ms bigint)
+    attempt int, state text, result text, error text, run_at_us bigint, events jsonb)
 ), upd AS (
   UPDATE cueball_runs r
   SET status = o.status, step_index = o.step_index, step_name = o.step_name,
@@ -174,17 +173,12 @@ WITH o AS (
       result = o.result::jsonb, error = o.error,
       run_at = CASE WHEN o.run_at_us IS NULL THEN now()
                     ELSE to_timestamp(o.run_at_us / 1000000.0) END,
-      lease_id = CASE WHEN o.status = 'running' THEN gen_random_uuid() END,
-      lease_owner = CASE WHEN o.status = 'running' THEN o.lease_owner END,
-      lease_expires_at = CASE WHEN o.status = 'running'
-                              THEN now() + o.lease_ms * interval '1 millisecond' END,
-      wait = NULL,
+      lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, wait = NULL,
       finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
       updated_at = now()
   FROM o
   WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
-  RETURNING r.id, r.status, r.queue, o.ord, r.lease_id,
-            (extract(epoch from r.lease_expires_at) * 1000000)::bigint AS lease_us
+  RETURNING r.id, r.status, r.queue, o.ord
 ), %HEAD%, ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
   SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb),
@@ -196,8 +190,7 @@ WITH o AS (
   ORDER BY o.ord, e.n
   RETURNING 1
 ), %ADVANCE%
-SELECT ord, id::text, status, queue, (SELECT position FROM note), lease_id::text, lease_us
-FROM upd
+SELECT ord, id::text, status, queue, (SELECT position FROM note) FROM upd
 )SQL";
 
 constexpr const char* kCancelSql = R"SQL(
@@ -627,8 +620,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   return out;
 }
 
-StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes,
-                                                       std::vector<ContinuedLease>* continued) {
+StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
   json rows = json::array();
   std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -654,10 +646,6 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     if (o.result) row["result"] = *o.result;
     if (o.error) row["error"] = *o.error;
     if (o.run_at) row["run_at_us"] = ToMicros(*o.run_at);
-    if (o.status == RunStatus::kRunning) {
-      row["lease_owner"] = o.lease_owner;
-      row["lease_ms"] = o.lease.count();
-    }
     rows.push_back(std::move(row));
   }
   std::vector<bool> accepted(outcomes.size(), false);
@@ -679,14 +667,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       res = tx.exec_prepared(kRecordStmt, rows.dump());
       unsequenced = unsequenced || (!res.empty() && res[0][4].is_null());
     }
-    std::vector<ContinuedLease> leases;
     for (const auto& row : res) {
-      const auto index = row[0].as<size_t>();
-      accepted[index] = true;
+      accepted[row[0].as<size_t>()] = true;
       auto status = ParseRunStatus(row[2].as<std::string>());
-      if (status == RunStatus::kRunning) {
-        leases.push_back({index, row[5].as<std::string>(), FromMicros(row[6].as<int64_t>())});
-      } else if (status && IsTerminal(*status)) {
+      if (status && IsTerminal(*status)) {
         finished.push_back(row[1].as<std::string>());
       } else {
         ready_queues.insert(row[3].as<std::string>());
@@ -700,7 +684,6 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     }
     tx.commit();
-    if (continued) *continued = std::move(leases);
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -39,9 +39,7 @@ class PgRunStore final : public RunStore, public BlobStore {
                                           Millis lease) override;
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                   Millis lease) override;
-  StatusOr<std::vector<bool>> RecordOutcomes(
-      const std::vector<Outcome>& outcomes,
-      std::vector<ContinuedLease>* continued = nullptr) override;
+  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
@@ -55,6 +53,7 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::optional<StoredSignal>> TakeSignal(const std::string& run_id,
                                                    const std::string& lease_id, int step_index,
                                                    const std::string& name) override;
+  StatusOr<bool> HasWaiters(const std::vector<std::string>& run_ids) override;
   StatusOr<WakeResult> WakeDue(const std::optional<std::vector<std::string>>& finished,
                                int limit) override;
   // Blobs (pg_blobs.cc).
