@@ -105,8 +105,8 @@ ExecResult RunCommand(const ExecRequest& req, const engine::CancelToken& cancel)
   int open_fds = 2;
   bool term_sent = false;
   auto kill_at = std::chrono::steady_clock::time_point::max();
-  char buf[65536];
-  while (open_fds > 0) {
+  // On cancel: SIGTERM to the process group, then SIGKILL 2 s later.
+  auto stop_if_cancelled = [&] {
     if (cancel.cancelled() && !term_sent) {
       kill(-pid, SIGTERM);
       term_sent = true;
@@ -117,6 +117,10 @@ ExecResult RunCommand(const ExecRequest& req, const engine::CancelToken& cancel)
       kill(-pid, SIGKILL);
       kill_at = std::chrono::steady_clock::time_point::max();
     }
+  };
+  char buf[65536];
+  while (open_fds > 0) {
+    stop_if_cancelled();
     int r = poll(fds, 2, 50);
     if (r < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
@@ -141,16 +145,7 @@ ExecResult RunCommand(const ExecRequest& req, const engine::CancelToken& cancel)
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) break;
-    if (cancel.cancelled() && !term_sent) {
-      kill(-pid, SIGTERM);
-      term_sent = true;
-      res.stopped = true;
-      kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    }
-    if (term_sent && std::chrono::steady_clock::now() >= kill_at) {
-      kill(-pid, SIGKILL);
-      kill_at = std::chrono::steady_clock::time_point::max();
-    }
+    stop_if_cancelled();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (WIFEXITED(status)) res.exit_code = WEXITSTATUS(status);

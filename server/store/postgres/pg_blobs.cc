@@ -42,10 +42,7 @@ StatusOr<BlobInfo> PgRunStore::PutBlob(const std::string& run_id, const std::str
   BlobInfo info;
   Status st = pool_.With("put blob", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto locked = tx.exec_params(
-        "SELECT step_name, attempt FROM cueball_runs WHERE id = $1::uuid "
-        "AND status = 'running' AND lease_id = $2::uuid FOR UPDATE",
-        run_id, lease_id);
+    auto locked = LockLeasedRun(tx, run_id, lease_id);
     if (locked.empty()) {
       return FailedPrecondition("run " + run_id + ": the lease of this attempt was lost");
     }

@@ -315,6 +315,14 @@ StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::str
 
 }  // namespace
 
+pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
+                           const std::string& lease_id) {
+  return tx.exec_params(
+      "SELECT step_name, attempt FROM cueball_runs WHERE id = $1::uuid "
+      "AND status = 'running' AND lease_id = $2::uuid FOR UPDATE",
+      run_id, lease_id);
+}
+
 std::string PgTextArray(const std::vector<std::string>& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {

@@ -89,6 +89,12 @@ inline constexpr int kRunColumnCount = 20;
 std::string Cols();
 Run RunFromRow(const pqxx::row& row);
 
+// Locks run `run_id` (FOR UPDATE) if it is running under `lease_id`, in the
+// caller's transaction: its (step_name, attempt), or no row when the lease is
+// no longer this attempt's.
+pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
+                           const std::string& lease_id);
+
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);
 

@@ -122,11 +122,7 @@ void InsertEvent(pqxx::work& tx, const std::string& run_id, const std::string& k
 }  // namespace
 
 bool PgRunStore::RecordWait(pqxx::work& tx, const Outcome& o, std::set<std::string>* ready_queues) {
-  auto locked = tx.exec_params(
-      "SELECT 1 FROM cueball_runs WHERE id = $1::uuid AND status = 'running' "
-      "AND lease_id = $2::uuid FOR UPDATE",
-      o.run_id, o.lease_id);
-  if (locked.empty()) return false;
+  if (LockLeasedRun(tx, o.run_id, o.lease_id).empty()) return false;
   const WaitSpec& w = *o.wait;
   json spec = {{"for", w.kind}, {"step", o.step_name}};
   std::optional<std::string> woke;
@@ -245,11 +241,7 @@ StatusOr<std::optional<StoredSignal>> PgRunStore::TakeSignal(const std::string& 
   std::optional<StoredSignal> out;
   Status st = pool_.With("take signal", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto locked = tx.exec_params(
-        "SELECT 1 FROM cueball_runs WHERE id = $1::uuid AND status = 'running' "
-        "AND lease_id = $2::uuid FOR UPDATE",
-        run_id, lease_id);
-    if (locked.empty()) {
+    if (LockLeasedRun(tx, run_id, lease_id).empty()) {
       return FailedPrecondition("run " + run_id + ": the lease of this attempt was lost");
     }
     auto bound = tx.exec_params(
