@@ -99,6 +99,11 @@ int64_t Count(const TestDatabase& db, const std::string& where = "true") {
   return std::stoll(db.Scalar("SELECT count(*) FROM cueball_events WHERE " + where));
 }
 
+// Every batch of events written so far has its stream positions.
+bool AllNumbered(const TestDatabase& db) {
+  return db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "0";
+}
+
 // Positions are 1..n, each once, in order.
 void CheckDense(const std::vector<v1::Event>& events, int64_t first = 1) {
   std::set<int64_t> seqs;
@@ -151,7 +156,7 @@ TEST_CASE("three daemons write while a consumer follows live: every event once, 
   for (auto& w : writers) w.join();
   REQUIRE(AllFinished(c1, ids));
   // Every event written is numbered and reaches the consumer.
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   const int64_t total = Count(db);
   REQUIRE(WaitFor([&] { return static_cast<int64_t>(consumer.size()) >= total; }));
   consumer.Stop();
@@ -178,13 +183,19 @@ TEST_CASE("an event whose transaction commits late is streamed after everything 
   pqxx::work slow_tx(slow);
   int64_t slow_seq = slow_tx
                          .exec_params(
-                             "INSERT INTO cueball_events (run_id, kind, step, attempt) "
-                             "VALUES ($1::uuid, 'run_retried', 'noop', 0) RETURNING seq",
+                             "WITH b AS (SELECT nextval('cueball_event_batches_id_seq') AS id), "
+                             "ev AS (INSERT INTO cueball_events "
+                             "(run_id, kind, step, attempt, batch_id, ord) "
+                             "SELECT $1::uuid, 'run_retried', 'noop', 0, id, 1 FROM b "
+                             "RETURNING seq, batch_id), "
+                             "bt AS (INSERT INTO cueball_event_batches (id, count, last_seq) "
+                             "SELECT batch_id, 1, seq FROM ev) "
+                             "SELECT seq FROM ev",
                              first[0])[0][0]
                          .as<int64_t>();
   auto later = EnqueueMany(c, 50, "noop");
   REQUIRE(AllFinished(c, later));
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   const int64_t before = Count(db);
   REQUIRE(WaitFor([&] { return static_cast<int64_t>(consumer.size()) >= before; }));
   int64_t highest_seen = consumer.events().back().position();
@@ -219,7 +230,7 @@ TEST_CASE("a consumer that disconnects and resumes misses nothing, and a replay 
   auto more = EnqueueMany(c, 50, "noop");
   ids.insert(ids.end(), more.begin(), more.end());
   REQUIRE(AllFinished(c, ids));
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   const int64_t total = Count(db);
   {
     Consumer second(d.address(), From(resume));
@@ -278,7 +289,7 @@ TEST_CASE("a stalled reader holds back only its own stream") {
     ids.insert(ids.end(), more.begin(), more.end());
   }
   REQUIRE(AllFinished(c, ids));
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   const int64_t total = Count(db);
 
   // Open a stream and do not read from it: the daemon can only send what
@@ -432,7 +443,7 @@ TEST_CASE("retention prunes finished runs to summaries, after subscriptions have
   };
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   CHECK_FALSE(pruned(done[0]));  // held: not acknowledged
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   int64_t head = std::stoll(db.Scalar("SELECT position FROM cueball_event_head"));
   v1::AckEventsRequest ack;
   ack.set_subscription("reader");
@@ -473,7 +484,7 @@ TEST_CASE(
   v1::EnqueueResponse later_resp;
   REQUIRE(c.Enqueue(later, &later_resp).ok());
   // A back-fill reads what is numbered; the last events may still be waiting.
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
 
   char dir_template[] = "/tmp/cueball-counts-XXXXXX";
   REQUIRE(mkdtemp(dir_template));
@@ -498,7 +509,7 @@ TEST_CASE(
   cancel.set_id(later_resp.run().id());
   v1::CancelResponse cancel_resp;
   REQUIRE(c.Cancel(cancel, &cancel_resp).ok());
-  REQUIRE(WaitFor([&] { return Count(db, "position IS NULL") == 0; }));
+  REQUIRE(WaitFor([&] { return AllNumbered(db); }));
   auto second = testing::Run({bin, "--server", d.address(), "--state", state, "--no-follow"});
   REQUIRE(second.exit_code == 0);
   auto j = last_line(second.out);

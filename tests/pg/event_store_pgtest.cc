@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_run_store.h"
 #include "tests/support/test_db.h"
@@ -65,10 +66,7 @@ TEST_CASE("events get positions only once committed, so a late commit lands afte
   // A writer transaction draws its seq now but commits only later.
   pqxx::connection slow(db.url());
   pqxx::work slow_tx(slow);
-  slow_tx.exec_params(
-      "INSERT INTO cueball_events (run_id, kind, step, attempt) "
-      "VALUES ($1::uuid, 'run_retried', 's1', 0)",
-      first);
+  pg::InsertEvent(slow_tx, first, "run_retried", "s1", 0, "{}");
   int64_t slow_seq = slow_tx.exec("SELECT currval('cueball_events_seq_seq')")[0][0].as<int64_t>();
 
   std::string second = Enqueue(runs);  // draws a higher seq, commits first
@@ -96,7 +94,7 @@ TEST_CASE("events get positions only once committed, so a late commit lands afte
   CHECK(replay[2].seq == slow_seq);
 }
 
-TEST_CASE("a run's events keep their order when a later write finds the head free") {
+TEST_CASE("a run's events keep their order when they are written while the head is held") {
   TestDatabase db;
   pg::PgRunStore runs(db.url(), 2);
   pg::PgEventStore es(db.url(), 2);
@@ -115,10 +113,10 @@ TEST_CASE("a run's events keep their order when a later write finds the head fre
     claimed = *c;
   }
   REQUIRE(claimed.size() == 1);
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE position IS NULL") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "1");
 
-  // The head is free when the step is recorded, but the run's start still
-  // waits for the sequencer: the finish must not be numbered before it.
+  // The step is recorded too before anything is numbered: the sequencer
+  // must number the run's start before its finish.
   Outcome done;
   done.run_id = id;
   done.lease_id = claimed[0].lease_id;
@@ -140,9 +138,16 @@ TEST_CASE("a run's events keep their order when a later write finds the head fre
     CHECK(events[i].position == static_cast<int64_t>(i) + 1);
   }
 
-  // With nothing waiting, the next write numbers its own events at once.
+  // A write is numbered by the next pass, right after what came before.
   std::string next = Enqueue(runs);
-  CHECK(db.Scalar("SELECT position FROM cueball_events WHERE run_id = '" + next + "'") == "5");
+  const std::string next_position =
+      "SELECT coalesce((b.position + e.ord)::text, 'none') FROM cueball_events e "
+      "JOIN cueball_event_batches b ON b.id = e.batch_id WHERE e.run_id = '" +
+      next + "'";
+  CHECK(db.Scalar(next_position) == "none");
+  SequenceAll(es);
+  CHECK(db.Scalar(next_position) == "5");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "0");
 }
 
 TEST_CASE("many writers and many sequencers give every event one dense position in order") {
@@ -197,8 +202,9 @@ TEST_CASE("many writers and many sequencers give every event one dense position 
 
   const int64_t total = kWriters * kRunsEach * 3;  // 2 enqueued + 1 canceled per batch
   CHECK(db.Scalar("SELECT count(*) FROM cueball_events") == std::to_string(total));
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE position IS NULL") == "0");
-  CHECK(db.Scalar("SELECT max(position) FROM cueball_events") == std::to_string(total));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "0");
+  CHECK(db.Scalar("SELECT max(b.position + e.ord) FROM cueball_events e "
+                  "JOIN cueball_event_batches b ON b.id = e.batch_id") == std::to_string(total));
   CHECK(db.Scalar("SELECT position FROM cueball_event_head") == std::to_string(total));
   REQUIRE(consumed.size() == static_cast<size_t>(total));
   std::set<int64_t> seqs;
@@ -429,4 +435,63 @@ TEST_CASE("retention removes a run's blobs, signals and waits with it, and nothi
   auto listed = runs.ListBlobs(gone);  // a pruned run: no blobs, not an error
   REQUIRE(listed.ok());
   CHECK(listed->empty());
+}
+
+TEST_CASE("migration 0006 keeps the positions of a database's existing events") {
+  TestDatabase db(false);
+  const auto& all = pg::BuiltinMigrations();
+  REQUIRE(all.size() >= 6);
+  REQUIRE(all[5].name == "0006_event_batches.sql");
+  REQUIRE(pg::Migrator(db.url(), {all.begin(), all.begin() + 5}).Migrate().ok());
+
+  // As 0005 left it: three events numbered, two still waiting for the old
+  // sequencer.
+  const std::string run = RunId::NewV7().str();
+  {
+    pqxx::connection c(db.url());
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO cueball_runs (id, workflow_type, step_name) VALUES ($1, 'noop', 's1')", run);
+    for (const char* kind : {"enqueued", "step_started", "step_succeeded"}) {
+      tx.exec_params(
+          "INSERT INTO cueball_events (run_id, kind, step, attempt, position) "
+          "VALUES ($1, $2, 's1', 1, (SELECT count(*) + 1 FROM cueball_events))",
+          run, kind);
+    }
+    tx.exec("UPDATE cueball_event_head SET position = 3");
+    for (const char* kind : {"run_succeeded", "run_retried"}) {
+      tx.exec_params(
+          "INSERT INTO cueball_events (run_id, kind, step, attempt) VALUES ($1, $2, 's1', 1)", run,
+          kind);
+    }
+    tx.commit();
+  }
+  auto migrated = pg::Migrator(db.url(), all).Migrate();
+  REQUIRE(migrated.ok());
+  CHECK(migrated->applied.size() == all.size() - 5);
+
+  pg::PgEventStore es(db.url(), 2);
+  pg::PgRunStore runs(db.url(), 2);
+  auto head = es.Head();
+  REQUIRE(head.ok());
+  CHECK(*head == 5);
+  auto events = ReadAll(es, 0, {}, 2);
+  std::vector<std::string> kinds;
+  for (size_t i = 0; i < events.size(); ++i) {
+    kinds.push_back(events[i].kind);
+    CHECK(events[i].position == static_cast<int64_t>(i) + 1);
+  }
+  CHECK(kinds == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
+                                          "run_succeeded", "run_retried"});
+  // New writes follow them.
+  std::string next = Enqueue(runs);
+  SequenceAll(es);
+  auto after = ReadAll(es, 5);
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].position == 6);
+  CHECK(after[0].run_id == next);
+  auto got = runs.Get(run, true);
+  REQUIRE(got.ok());
+  REQUIRE(got->history.size() == 5);
+  CHECK(got->history[3].position == 4);
 }

@@ -61,10 +61,8 @@ StatusOr<BlobInfo> PgRunStore::PutBlob(const std::string& run_id, const std::str
                             {"size", info.size},
                             {"content_type", content_type},
                             {"sha256", info.sha256}};
-    tx.exec_params(
-        "INSERT INTO cueball_events (run_id, kind, step, attempt, data) "
-        "VALUES ($1::uuid, 'blob_saved', $2, $3, $4::jsonb)",
-        run_id, locked[0][0].as<std::string>(), locked[0][1].as<int>(), event.dump());
+    InsertEvent(tx, run_id, event_kind::kBlobSaved, locked[0][0].as<std::string>(),
+                locked[0][1].as<int>(), event.dump());
     tx.commit();
     return Status::Ok();
   });

@@ -5,24 +5,27 @@
 namespace cueball::store::pg {
 namespace {
 
-// One statement: number up to $1 unsequenced events after the head (locked by
-// the caller) and advance the head by as many. Runs in the caller's
-// transaction right after the head row is locked, so its snapshot sees every
-// position given by earlier sequencers and nobody else numbers concurrently.
+// One statement: number the committed batches that wait for positions
+// (migration 0006), in order of last_seq, until at least $1 events are
+// numbered or none are left, and advance the head by as many events. Runs in
+// the caller's transaction right after the head row is locked, so its
+// snapshot sees every position given by earlier sequencers and nobody else
+// numbers concurrently. Returns the head and the events numbered.
 constexpr const char* kSequenceSql = R"SQL(
-WITH todo AS (
-  SELECT seq, row_number() OVER (ORDER BY seq) AS n
-  FROM (SELECT seq FROM cueball_events WHERE position IS NULL ORDER BY seq LIMIT $1) s
+WITH pending AS (
+  SELECT id, count, sum(count) OVER (ORDER BY last_seq) - count AS before
+  FROM (SELECT id, count, last_seq FROM cueball_event_batches
+        WHERE position IS NULL ORDER BY last_seq LIMIT $1) s
 ), upd AS (
-  UPDATE cueball_events e SET position = h.position + todo.n
-  FROM todo, cueball_event_head h
-  WHERE e.seq = todo.seq AND h.id = 1
-  RETURNING e.position
+  UPDATE cueball_event_batches b SET position = h.position + p.before
+  FROM pending p, cueball_event_head h
+  WHERE b.id = p.id AND h.id = 1 AND p.before < $1
+  RETURNING b.count
 )
 UPDATE cueball_event_head
-SET position = position + (SELECT count(*) FROM upd)
+SET position = position + (SELECT coalesce(sum(count), 0) FROM upd)
 WHERE id = 1
-RETURNING position, (SELECT count(*) FROM upd)
+RETURNING position, (SELECT coalesce(sum(count), 0) FROM upd)
 )SQL";
 
 // Prepared on every connection of the pool.
@@ -32,19 +35,27 @@ constexpr const char* kSequenceStmt = "cueball_sequence";
 // Head, horizon and one page of events in one statement (one snapshot): the
 // head and the positions below it commit together, so every event up to the
 // head is visible here.
+// The page starts in the batch that holds position $1 + 1 (the last batch
+// at or below $1), and walks batches and their events in position order.
 constexpr const char* kReadSql = R"SQL(
 SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workflow_type,
        x.kind, coalesce(x.step, ''), coalesce(x.attempt, 0), x.data::text,
        (extract(epoch from x.created_at) * 1000000)::bigint
 FROM cueball_event_head h
 LEFT JOIN LATERAL (
-  SELECT e.*, r.workflow_type
-  FROM cueball_events e JOIN cueball_runs r ON r.id = e.run_id
-  WHERE e.position > $1 AND e.position <= h.position
+  SELECT b.position + e.ord AS position, e.seq, e.run_id, r.workflow_type, e.kind, e.step,
+         e.attempt, e.data, e.created_at
+  FROM cueball_event_batches b
+  JOIN cueball_events e
+    ON e.batch_id = b.id AND e.ord > $1 - b.position AND e.ord <= h.position - b.position
+  JOIN cueball_runs r ON r.id = e.run_id
+  WHERE b.position >= coalesce((SELECT max(position) FROM cueball_event_batches
+                                WHERE position <= $1), 0)
+    AND b.position < h.position
     AND ($2::uuid IS NULL OR e.run_id = $2::uuid)
     AND ($3::text IS NULL OR r.workflow_type = $3)
     AND ($4::text[] IS NULL OR e.kind = ANY($4::text[]))
-  ORDER BY e.position
+  ORDER BY b.position, e.ord
   LIMIT $5
 ) x ON true
 WHERE h.id = 1
@@ -90,8 +101,9 @@ WITH head AS (
 ), victims AS (
   SELECT d.id FROM due d
   WHERE NOT EXISTS (
-    SELECT 1 FROM cueball_events e, horizon
-    WHERE e.run_id = d.id AND (e.position IS NULL OR e.position > horizon.p))
+    SELECT 1 FROM cueball_events e
+    LEFT JOIN cueball_event_batches b ON b.id = e.batch_id, horizon
+    WHERE e.run_id = d.id AND (b.position IS NULL OR b.position + e.ord > horizon.p))
 ), summary AS (
   INSERT INTO cueball_run_summaries (id, workflow_type, queue, status, step_index, step_name,
                                      attempt, created_at, started_at, finished_at)
@@ -101,11 +113,21 @@ WITH head AS (
   WHERE $5::boolean
   ON CONFLICT (id) DO NOTHING
 ), top AS (
-  SELECT max(e.position) AS m FROM cueball_events e JOIN victims v ON v.id = e.run_id
+  SELECT max(b.position + e.ord) AS m
+  FROM cueball_events e JOIN victims v ON v.id = e.run_id
+  JOIN cueball_event_batches b ON b.id = e.batch_id
 ), del AS (
   DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
 ), del_events AS (
-  DELETE FROM cueball_events e USING victims v WHERE e.run_id = v.id
+  DELETE FROM cueball_events e USING victims v WHERE e.run_id = v.id RETURNING e.batch_id
+), del_batches AS (
+  -- Batches whose last events go now (the statement's snapshot still sees
+  -- the deleted events, so count what is left without them). Batch 0, of
+  -- the events numbered before migration 0006, stays.
+  DELETE FROM cueball_event_batches b
+  USING (SELECT batch_id, count(*) AS n FROM del_events GROUP BY batch_id) d
+  WHERE b.id = d.batch_id AND b.id <> 0
+    AND (SELECT count(*) FROM cueball_events e WHERE e.batch_id = b.id) = d.n
 ), del_blobs AS (
   DELETE FROM cueball_blobs b USING victims v WHERE b.run_id = v.id
 ), del_signals AS (
@@ -138,7 +160,7 @@ PgEventStore::PgEventStore(const std::string& dsn, int pool_size, Millis stateme
             [](pqxx::connection& c) {
               c.prepare(kPendingStmt,
                         "SELECT (SELECT position FROM cueball_event_head WHERE id = 1), "
-                        "EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)");
+                        "EXISTS (SELECT 1 FROM cueball_event_batches WHERE position IS NULL)");
               c.prepare(kSequenceStmt, kSequenceSql);
             }) {}
 

@@ -89,17 +89,10 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
   return cr;
 }
 
-// Inline sequencing. The hot statements (enqueue, claim, record) try to give
-// their events stream positions themselves: `head` (kHeadSql) takes the event
-// head row with SKIP LOCKED; when it gets it, the events are inserted numbered
-// head+1..head+n, the head advances by n, and `note` wakes the streams, all in
-// the statement's transaction, which keeps the row locked until it commits.
-// That is the sequencer's own rule (positions are given only under the head
-// lock and commit with the head), so readers see no difference; it saves the
-// sequencer's second write of every event. When another transaction holds the
-// head, or the statement sees events still waiting for the sequencer, the
-// events are inserted unnumbered and the sequencer numbers them after those
-// (head is then NULL and so are the positions).
+// Each statement that writes events inserts them as one batch (%EVENTS%,
+// see EventBatchCtes); the sequencer gives the batch its positions after it
+// commits. The events' rows (run_id, kind, step, attempt, data, n) follow
+// each statement.
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
@@ -114,16 +107,15 @@ WITH input AS (
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
-), %HEAD%, ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
-  SELECT id, 'enqueued', step_name, 0,
+), %EVENTS%
+SELECT %COLS% FROM ins
+)SQL";
+constexpr const char* kEnqueueEvents = R"SQL(
+  SELECT id AS run_id, 'enqueued' AS kind, step_name AS step, 0 AS attempt,
          jsonb_strip_nulls(jsonb_build_object('queue', queue, 'priority', priority,
-                                              'run_at', run_at, 'parent_id', parent_id)),
-         (SELECT position FROM head) + row_number() OVER (ORDER BY id)
+                                              'run_at', run_at, 'parent_id', parent_id)) AS data,
+         row_number() OVER (ORDER BY id) AS n
   FROM ins
-  RETURNING 1
-), %ADVANCE%
-SELECT %COLS%, (SELECT position FROM note) FROM ins
 )SQL";
 
 // One ordered scan of the ready index per queue (LATERAL), merged and cut to
@@ -150,15 +142,15 @@ WITH picked AS (
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
-), %HEAD%, ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
-  SELECT id, 'step_started', step_name, attempt, jsonb_build_object('owner', $1::text),
-         (SELECT position FROM head) + row_number() OVER (ORDER BY priority, run_at, id)
-  FROM upd
-  RETURNING 1
-), %ADVANCE%
-SELECT %COLS%, %LEASE%, (SELECT position FROM note)
+), %EVENTS%
+SELECT %COLS%, %LEASE%
 FROM upd ORDER BY priority, run_at, id
+)SQL";
+constexpr const char* kClaimEvents = R"SQL(
+  SELECT id AS run_id, 'step_started' AS kind, step_name AS step, attempt,
+         jsonb_build_object('owner', $1::text) AS data,
+         row_number() OVER (ORDER BY priority, run_at, id) AS n
+  FROM upd
 )SQL";
 
 constexpr const char* kRecordSql = R"SQL(
@@ -179,18 +171,16 @@ WITH o AS (
   FROM o
   WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
   RETURNING r.id, r.status, r.queue, o.ord
-), %HEAD%, ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data, position)
-  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb),
-         (SELECT position FROM head) + row_number() OVER (ORDER BY o.ord, e.n)
+), %EVENTS%
+SELECT ord, id::text, status, queue FROM upd
+)SQL";
+constexpr const char* kRecordEvents = R"SQL(
+  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
+         row_number() OVER (ORDER BY o.ord, e.n) AS n
   FROM upd JOIN o ON o.ord = upd.ord,
        LATERAL ROWS FROM (jsonb_to_recordset(o.events)
                           AS (kind text, step text, attempt int, data text))
          WITH ORDINALITY AS e(kind, step, attempt, data, n)
-  ORDER BY o.ord, e.n
-  RETURNING 1
-), %ADVANCE%
-SELECT ord, id::text, status, queue, (SELECT position FROM note) FROM upd
 )SQL";
 
 constexpr const char* kCancelSql = R"SQL(
@@ -200,14 +190,15 @@ WITH upd AS (
       lease_expires_at = NULL, wait = NULL, finished_at = now(), updated_at = now()
   WHERE id = $1::uuid AND status IN ('enqueued', 'running', 'waiting')
   RETURNING *
-), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT id, 'run_canceled', step_name, attempt, jsonb_build_object('reason', $2::text)
-  FROM upd
-), waits AS (
+), %EVENTS%, waits AS (
   DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
 SELECT %COLS% FROM upd
+)SQL";
+constexpr const char* kCancelEvents = R"SQL(
+  SELECT id AS run_id, 'run_canceled' AS kind, step_name AS step, attempt,
+         jsonb_build_object('reason', $2::text) AS data, 1::bigint AS n
+  FROM upd
 )SQL";
 
 // After a run is canceled: its unfinished descendants (children, their
@@ -224,15 +215,16 @@ WITH RECURSIVE tree AS (
   FROM tree
   WHERE r.id = tree.id AND r.status IN ('enqueued', 'running', 'waiting')
   RETURNING r.id, r.step_name, r.attempt
-), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT id, 'run_canceled', step_name, attempt,
-         jsonb_build_object('reason', $2::text, 'canceled_with', $1::text)
-  FROM upd
-), waits AS (
+), %EVENTS%, waits AS (
   DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
 SELECT id::text FROM upd
+)SQL";
+constexpr const char* kCancelChildrenEvents = R"SQL(
+  SELECT id AS run_id, 'run_canceled' AS kind, step_name AS step, attempt,
+         jsonb_build_object('reason', $2::text, 'canceled_with', $1::text) AS data,
+         row_number() OVER (ORDER BY id) AS n
+  FROM upd
 )SQL";
 
 constexpr const char* kRetrySql = R"SQL(
@@ -242,12 +234,13 @@ WITH upd AS (
       run_at = now(), updated_at = now()
   WHERE id = $1::uuid AND status = 'failed'
   RETURNING *
-), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT id, 'run_retried', step_name, 0, jsonb_build_object('reason', $2::text)
-  FROM upd
-)
+), %EVENTS%
 SELECT %COLS% FROM upd
+)SQL";
+constexpr const char* kRetryEvents = R"SQL(
+  SELECT id AS run_id, 'run_retried' AS kind, step_name AS step, 0 AS attempt,
+         jsonb_build_object('reason', $2::text) AS data, 1::bigint AS n
+  FROM upd
 )SQL";
 
 // Prepared on every connection of the pool (names of server-side statements).
@@ -255,43 +248,11 @@ constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
 
-// The head for inline sequencing (see kEnqueueSql), or no row. Only when the
-// statement's snapshot holds no unnumbered event: those committed earlier,
-// and a run's earlier events (its enqueue before its claim, a claim before
-// the step's record) always committed before the statement that follows them
-// began, so jumping ahead of them would put a run's history out of order in
-// the stream. Events committed after the snapshot are concurrent with this
-// statement's; the sequencer numbers them next. (A statement that could wait
-// on a run row another event-writing transaction holds, and then still match
-// it, must not number inline: its snapshot would miss that transaction's
-// events. Enqueue (new rows), claim (SKIP LOCKED, and only enqueued runs)
-// and record (matches one lease, which every event-writing change of a
-// running run clears or replaces) cannot.)
-constexpr const char* kHeadSql = R"SQL(head AS (
-  SELECT position FROM cueball_event_head
-  WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM cueball_events WHERE position IS NULL)
-  FOR UPDATE SKIP LOCKED
-))SQL";
-
-// The rest of inline sequencing (see kEnqueueSql): advance the head by the
-// events just numbered and notify the streams, only when `head` was taken.
-constexpr const char* kAdvanceSql = R"SQL(adv AS (
-  UPDATE cueball_event_head SET position = position + (SELECT count(*) FROM ev)
-  WHERE id = 1 AND EXISTS (SELECT 1 FROM head) AND EXISTS (SELECT 1 FROM ev)
-  RETURNING position
-), note AS (
-  SELECT position, pg_notify('cueball_events', position::text) FROM adv
-))SQL";
-
-static_assert(std::string_view(kEventsChannel) == "cueball_events",
-              "kAdvanceSql notifies the events channel by name");
-
-std::string WithCols(std::string sql) {
-  auto head = sql.find("%HEAD%");
-  if (head != std::string::npos) sql.replace(head, 6, kHeadSql);
-  auto adv = sql.find("%ADVANCE%");
-  if (adv != std::string::npos) sql.replace(adv, 9, kAdvanceSql);
-  auto pos = sql.find("%COLS%");
+// The statement with its run columns and its events' CTEs filled in.
+std::string WithCols(std::string sql, const std::string& events) {
+  auto pos = sql.find("%EVENTS%");
+  if (pos != std::string::npos) sql.replace(pos, 8, EventBatchCtes(events));
+  pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
   pos = sql.find("%LEASE%");
   if (pos != std::string::npos) sql.replace(pos, 7, kLeaseColumns);
@@ -314,6 +275,36 @@ StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::str
 }
 
 }  // namespace
+
+std::string EventBatchCtes(const std::string& rows) {
+  // The batch id is only a name; batches are numbered in order of last_seq
+  // (see migration 0006), and seqs are drawn in the batch's order.
+  return R"SQL(ev_batch AS (
+  SELECT nextval('cueball_event_batches_id_seq') AS id
+), ev AS (
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data, batch_id, ord)
+  SELECT r.run_id, r.kind, r.step, r.attempt, r.data, (SELECT id FROM ev_batch), r.n
+  FROM ()SQL" +
+         rows +
+         R"SQL() r
+  ORDER BY r.n
+  RETURNING seq
+), ev_count AS (
+  INSERT INTO cueball_event_batches (id, count, last_seq)
+  SELECT (SELECT id FROM ev_batch), count(*), max(seq) FROM ev HAVING count(*) > 0
+))SQL";
+}
+
+void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
+                 const std::string& step, int attempt, const std::string& data) {
+  static const std::string sql =
+      "WITH " +
+      EventBatchCtes(
+          "SELECT $1::uuid AS run_id, $2::text AS kind, $3::text AS step, "
+          "$4::int AS attempt, $5::jsonb AS data, 1::bigint AS n") +
+      " SELECT 1";
+  tx.exec_params(sql, run_id, kind, step, attempt, data);
+}
 
 pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
                            const std::string& lease_id) {
@@ -342,9 +333,9 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
     : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size,
             [](pqxx::connection& c) {
               // Planned once per connection: these run for every batch of runs.
-              c.prepare(kEnqueueStmt, WithCols(kEnqueueSql));
-              c.prepare(kClaimStmt, WithCols(kClaimSql));
-              c.prepare(kRecordStmt, WithCols(kRecordSql));
+              c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
+              c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
+              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
             }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
@@ -368,14 +359,14 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     rows.push_back(std::move(row));
   }
   std::vector<EnqueueResult> out;
-  bool unsequenced = false;  // events left for the sequencer
+  bool wrote = false;  // events for the sequencer
   Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
     auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
-    unsequenced = !res.empty() && res[0][kRunColumnCount].is_null();
+    wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
     std::set<std::string> queues;
@@ -422,21 +413,23 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       if (runs[i].parent_id && out[i].created) children.push_back(out[i].run.id);
     }
     if (!children.empty()) {
-      tx.exec_params(
-          "INSERT INTO cueball_events (run_id, kind, step, attempt, data) "
-          "SELECT p.id, 'child_enqueued', p.step_name, p.attempt, "
-          "       jsonb_build_object('child_id', c.id, 'workflow_type', c.workflow_type) "
-          "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
-          "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id",
-          PgTextArray(children));
-      unsequenced = true;
+      static const std::string sql =
+          "WITH " +
+          EventBatchCtes(
+              "SELECT p.id AS run_id, 'child_enqueued' AS kind, p.step_name AS step, "
+              "p.attempt, jsonb_build_object('child_id', c.id, 'workflow_type', "
+              "c.workflow_type) AS data, row_number() OVER (ORDER BY c.id) AS n "
+              "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
+              "WHERE c.id = ANY($1::uuid[])") +
+          " SELECT 1";
+      tx.exec_params(sql, PgTextArray(children));
     }
     for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     tx.commit();
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (unsequenced) EventsWritten();
+  if (wrote) EventsWritten();
   return out;
 }
 
@@ -464,9 +457,10 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
     }
     if (with_history) {
       auto ev = tx.exec_params(
-          "SELECT seq, kind, coalesce(step, ''), coalesce(attempt, 0), data::text, "
-          "(extract(epoch from created_at) * 1000000)::bigint, coalesce(position, 0) "
-          "FROM cueball_events WHERE run_id = $1::uuid ORDER BY seq",
+          "SELECT e.seq, e.kind, coalesce(e.step, ''), coalesce(e.attempt, 0), e.data::text, "
+          "(extract(epoch from e.created_at) * 1000000)::bigint, coalesce(b.position + e.ord, 0) "
+          "FROM cueball_events e LEFT JOIN cueball_event_batches b ON b.id = e.batch_id "
+          "WHERE e.run_id = $1::uuid ORDER BY e.seq",
           id);
       for (const auto& row : ev) {
         Event e;
@@ -543,7 +537,9 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
   Run run;
   Status st = pool_.With("cancel", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto res = tx.exec_params(WithCols(kCancelSql), id, reason);
+    static const std::string cancel_sql = WithCols(kCancelSql, kCancelEvents);
+    static const std::string children_sql = WithCols(kCancelChildrenSql, kCancelChildrenEvents);
+    auto res = tx.exec_params(cancel_sql, id, reason);
     if (res.empty()) {
       auto cur = CurrentStatus(tx, id);
       if (!cur.ok()) return cur.status();
@@ -552,7 +548,7 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     run = RunFromRow(res[0]);
     tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, id);
     auto children =
-        tx.exec_params(kCancelChildrenSql, id, "parent run " + id + " was canceled: " + reason);
+        tx.exec_params(children_sql, id, "parent run " + id + " was canceled: " + reason);
     for (const auto& row : children) {
       tx.exec_params("SELECT pg_notify($1, $2)", kFinishedChannel, row[0].as<std::string>());
     }
@@ -588,7 +584,7 @@ StatusOr<std::vector<std::string>> PgRunStore::ExtendLeases(
 
 StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason) {
   Run run;
-  static const std::string sql = WithCols(kRetrySql);
+  static const std::string sql = WithCols(kRetrySql, kRetryEvents);
   Status st = pool_.With("retry", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_params(sql, id, reason);
@@ -613,18 +609,16 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
-  bool unsequenced = false;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
                                 static_cast<int64_t>(lease.count()));
     tx.commit();
-    unsequenced = !res.empty() && res[0][kRunColumnCount + 3].is_null();
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (unsequenced) EventsWritten();
+  if (!out.empty()) EventsWritten();
   return out;
 }
 
@@ -657,7 +651,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     rows.push_back(std::move(row));
   }
   std::vector<bool> accepted(outcomes.size(), false);
-  bool unsequenced = false;
+  bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     std::set<std::string> ready_queues;
@@ -668,12 +662,12 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     // after its parent's wait wakes the parent through the waker.)
     for (size_t i : waits) {
       accepted[i] = RecordWait(tx, outcomes[i], &ready_queues);
-      unsequenced = unsequenced || accepted[i];
+      wrote = wrote || accepted[i];
     }
     pqxx::result res;
     if (!rows.empty()) {
       res = tx.exec_prepared(kRecordStmt, rows.dump());
-      unsequenced = unsequenced || (!res.empty() && res[0][4].is_null());
+      wrote = wrote || !res.empty();
     }
     for (const auto& row : res) {
       accepted[row[0].as<size_t>()] = true;
@@ -695,7 +689,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (unsequenced) EventsWritten();
+  if (wrote) EventsWritten();
   return accepted;
 }
 
@@ -753,11 +747,28 @@ StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
   std::optional<Millis> next;
   Status st = pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    auto res = tx.exec_params(
-        "SELECT greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::bigint "
-        "FROM cueball_runs WHERE status = 'enqueued' AND queue = ANY($1::text[]) "
-        "AND workflow_type = ANY($2::text[])",
-        PgTextArray(queues), PgTextArray(types));
+    static const char* sql = R"SQL(
+WITH RECURSIVE prio AS (
+  -- Each queue's priorities with ready runs, one index probe each (the ready
+  -- index is ordered by priority, then run_at), so the answer costs a few
+  -- probes however many runs wait, not a scan of them all.
+  SELECT q.name, (SELECT min(priority) FROM cueball_runs
+                  WHERE status = 'enqueued' AND queue = q.name) AS p
+  FROM unnest($1::text[]) AS q(name)
+  UNION ALL
+  SELECT prio.name, (SELECT min(priority) FROM cueball_runs
+                     WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
+  FROM prio WHERE prio.p IS NOT NULL
+)
+SELECT greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint
+FROM prio CROSS JOIN LATERAL (
+  SELECT run_at FROM cueball_runs
+  WHERE status = 'enqueued' AND queue = prio.name AND priority = prio.p
+    AND workflow_type = ANY($2::text[])
+  ORDER BY run_at LIMIT 1
+) nx
+)SQL";
+    auto res = tx.exec_params(sql, PgTextArray(queues), PgTextArray(types));
     if (!res.empty() && !res[0][0].is_null()) next = Millis(res[0][0].as<int64_t>());
     return Status::Ok();
   });

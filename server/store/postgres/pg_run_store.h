@@ -95,6 +95,19 @@ Run RunFromRow(const pqxx::row& row);
 pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
                            const std::string& lease_id);
 
+// Events are written in batches (migration 0006): every statement that writes
+// events inserts them with one batch row, which the sequencer numbers later.
+// EventBatchCtes(rows) gives the CTEs ("ev_batch, ev, ev_count") that do it,
+// to put in a WITH list; `rows` is a SELECT yielding run_id, kind, step,
+// attempt, data (jsonb) and n, the event's place in the batch (1, 2, 3, ...;
+// a run's events in the run's order). `ev` returns one row per event. A
+// batch with no events writes no batch row.
+std::string EventBatchCtes(const std::string& rows);
+
+// One event on its own, as a batch of one, in the caller's transaction.
+void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
+                 const std::string& step, int attempt, const std::string& data);
+
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);
 

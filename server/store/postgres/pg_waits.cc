@@ -93,13 +93,15 @@ WITH runs_over AS (
       wait = r.wait || jsonb_build_object('woke', woke.how)
   FROM woke WHERE r.id = woke.id
   RETURNING r.id, r.queue, r.step_name, r.attempt, woke.how
-), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data)
-  SELECT id, 'run_woken', step_name, attempt, jsonb_build_object('woke', how) FROM upd
-), waits AS (
+), %EVENTS%, waits AS (
   DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
 SELECT id::text, queue FROM upd
+)SQL";
+constexpr const char* kWakeEvents = R"SQL(
+  SELECT id AS run_id, 'run_woken' AS kind, step_name AS step, attempt,
+         jsonb_build_object('woke', how) AS data, row_number() OVER (ORDER BY id) AS n
+  FROM upd
 )SQL";
 
 StoredSignal SignalFromRow(const pqxx::row& row) {
@@ -109,14 +111,6 @@ StoredSignal SignalFromRow(const pqxx::row& row) {
   s.payload = row[2].as<std::string>();
   s.created_at = FromMicros(row[3].as<int64_t>());
   return s;
-}
-
-void InsertEvent(pqxx::work& tx, const std::string& run_id, const std::string& kind,
-                 const std::string& step, int attempt, const std::string& data) {
-  tx.exec_params(
-      "INSERT INTO cueball_events (run_id, kind, step, attempt, data) "
-      "VALUES ($1::uuid, $2, $3, $4, $5::jsonb)",
-      run_id, kind, step, attempt, data);
 }
 
 }  // namespace
@@ -284,7 +278,12 @@ StatusOr<WakeResult> PgRunStore::WakeDue(const std::optional<std::vector<std::st
   if (finished) ids = PgTextArray(*finished);
   Status st = pool_.With("wake waits", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto res = tx.exec_params(kWakeSql, ids, limit);
+    static const std::string sql = [] {
+      std::string q = kWakeSql;
+      q.replace(q.find("%EVENTS%"), 8, EventBatchCtes(kWakeEvents));
+      return q;
+    }();
+    auto res = tx.exec_params(sql, ids, limit);
     std::set<std::string> queues;
     for (const auto& row : res) {
       out.run_ids.push_back(row[0].as<std::string>());
