@@ -90,7 +90,7 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
 }
 
 // Each statement that writes events inserts them as one batch (%EVENTS%,
-// see EventBatchCtes); the sequencer gives the batch its positions after it
+// see WithEvents); the sequencer gives the batch its positions after it
 // commits. The events' rows (run_id, kind, step, attempt, data, n) follow
 // each statement.
 constexpr const char* kEnqueueSql = R"SQL(
@@ -250,9 +250,8 @@ constexpr const char* kRecordStmt = "cueball_record";
 
 // The statement with its run columns and its events' CTEs filled in.
 std::string WithCols(std::string sql, const std::string& events) {
-  auto pos = sql.find("%EVENTS%");
-  if (pos != std::string::npos) sql.replace(pos, 8, EventBatchCtes(events));
-  pos = sql.find("%COLS%");
+  sql = WithEvents(std::move(sql), events);
+  auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
   pos = sql.find("%LEASE%");
   if (pos != std::string::npos) sql.replace(pos, 7, kLeaseColumns);
@@ -276,33 +275,34 @@ StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::str
 
 }  // namespace
 
-std::string EventBatchCtes(const std::string& rows) {
+std::string WithEvents(std::string sql, const std::string& rows) {
+  auto pos = sql.find("%EVENTS%");
+  if (pos == std::string::npos) return sql;
   // The batch id is only a name; batches are numbered in order of last_seq
   // (see migration 0006), and seqs are drawn in the batch's order.
-  return R"SQL(ev_batch AS (
+  const std::string ctes = R"SQL(ev_batch AS (
   SELECT nextval('cueball_event_batches_id_seq') AS id
 ), ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, batch_id, ord)
   SELECT r.run_id, r.kind, r.step, r.attempt, r.data, (SELECT id FROM ev_batch), r.n
-  FROM ()SQL" +
-         rows +
-         R"SQL() r
+  FROM ()SQL" + rows +
+                           R"SQL() r
   ORDER BY r.n
   RETURNING seq
 ), ev_count AS (
   INSERT INTO cueball_event_batches (id, count, last_seq)
   SELECT (SELECT id FROM ev_batch), count(*), max(seq) FROM ev HAVING count(*) > 0
 ))SQL";
+  sql.replace(pos, 8, ctes);
+  return sql;
 }
 
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
                  const std::string& step, int attempt, const std::string& data) {
   static const std::string sql =
-      "WITH " +
-      EventBatchCtes(
-          "SELECT $1::uuid AS run_id, $2::text AS kind, $3::text AS step, "
-          "$4::int AS attempt, $5::jsonb AS data, 1::bigint AS n") +
-      " SELECT 1";
+      WithEvents("WITH %EVENTS% SELECT 1",
+                 "SELECT $1::uuid AS run_id, $2::text AS kind, $3::text AS step, "
+                 "$4::int AS attempt, $5::jsonb AS data, 1::bigint AS n");
   tx.exec_params(sql, run_id, kind, step, attempt, data);
 }
 
@@ -414,14 +414,12 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     }
     if (!children.empty()) {
       static const std::string sql =
-          "WITH " +
-          EventBatchCtes(
-              "SELECT p.id AS run_id, 'child_enqueued' AS kind, p.step_name AS step, "
-              "p.attempt, jsonb_build_object('child_id', c.id, 'workflow_type', "
-              "c.workflow_type) AS data, row_number() OVER (ORDER BY c.id) AS n "
-              "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
-              "WHERE c.id = ANY($1::uuid[])") +
-          " SELECT 1";
+          WithEvents("WITH %EVENTS% SELECT 1",
+                     "SELECT p.id AS run_id, 'child_enqueued' AS kind, p.step_name AS step, "
+                     "p.attempt, jsonb_build_object('child_id', c.id, 'workflow_type', "
+                     "c.workflow_type) AS data, row_number() OVER (ORDER BY c.id) AS n "
+                     "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
+                     "WHERE c.id = ANY($1::uuid[])");
       tx.exec_params(sql, PgTextArray(children));
     }
     for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);

@@ -97,12 +97,12 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
 
 // Events are written in batches (migration 0006): every statement that writes
 // events inserts them with one batch row, which the sequencer numbers later.
-// EventBatchCtes(rows) gives the CTEs ("ev_batch, ev, ev_count") that do it,
-// to put in a WITH list; `rows` is a SELECT yielding run_id, kind, step,
-// attempt, data (jsonb) and n, the event's place in the batch (1, 2, 3, ...;
-// a run's events in the run's order). `ev` returns one row per event. A
-// batch with no events writes no batch row.
-std::string EventBatchCtes(const std::string& rows);
+// WithEvents(sql, rows) puts the CTEs that do it ("ev_batch, ev, ev_count")
+// in place of `%EVENTS%` in a WITH list of `sql`; `rows` is a SELECT
+// yielding run_id, kind, step, attempt, data (jsonb) and n, the event's place
+// in the batch (1, 2, 3, ...; a run's events in the run's order). `ev`
+// returns one row per event. A batch with no events writes no batch row.
+std::string WithEvents(std::string sql, const std::string& rows);
 
 // One event on its own, as a batch of one, in the caller's transaction.
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,

@@ -278,11 +278,7 @@ StatusOr<WakeResult> PgRunStore::WakeDue(const std::optional<std::vector<std::st
   if (finished) ids = PgTextArray(*finished);
   Status st = pool_.With("wake waits", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    static const std::string sql = [] {
-      std::string q = kWakeSql;
-      q.replace(q.find("%EVENTS%"), 8, EventBatchCtes(kWakeEvents));
-      return q;
-    }();
+    static const std::string sql = WithEvents(kWakeSql, kWakeEvents);
     auto res = tx.exec_params(sql, ids, limit);
     std::set<std::string> queues;
     for (const auto& row : res) {
