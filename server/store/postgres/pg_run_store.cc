@@ -108,7 +108,10 @@ WITH input AS (
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
 ), %EVENTS%
-SELECT %COLS% FROM ins
+SELECT %COLS%,
+       -- Announces the queues with new runs (delivered at commit).
+       (SELECT count(pg_notify('cueball_ready', q)) FROM (SELECT DISTINCT queue FROM ins) AS d(q))
+FROM ins
 )SQL";
 constexpr const char* kEnqueueEvents = R"SQL(
   SELECT id AS run_id, 'enqueued' AS kind, step_name AS step, 0 AS attempt,
@@ -172,7 +175,15 @@ WITH o AS (
   WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
   RETURNING r.id, r.status, r.queue, o.ord
 ), %EVENTS%
-SELECT ord, id::text, status, queue FROM upd
+SELECT ord, id::text, status, queue,
+       -- The statement announces its own changes (delivered at commit): a
+       -- finished run to waiters, a queue with a next step to dispatchers.
+       CASE WHEN status IN ('succeeded', 'failed', 'canceled')
+            THEN pg_notify('cueball_finished', id::text) END,
+       (SELECT count(pg_notify('cueball_ready', q))
+        FROM (SELECT DISTINCT queue FROM upd
+              WHERE status NOT IN ('succeeded', 'failed', 'canceled')) AS d(q))
+FROM upd
 )SQL";
 constexpr const char* kRecordEvents = R"SQL(
   SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
@@ -360,7 +371,29 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
   }
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
+  bool has_parents = std::any_of(runs.begin(), runs.end(),
+                                 [](const NewRun& r) { return r.parent_id.has_value(); });
   Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
+    // Without keys or parents the insert is the whole change: one statement
+    // on its own commits it, one round trip. With them, a refused key or a
+    // parent's child_enqueued event follows the insert in one transaction.
+    if (keys.empty() && !has_parents) {
+      pqxx::nontransaction tx(c);
+      auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
+      wrote = !res.empty();
+      std::map<std::string, Run> by_id;
+      for (const auto& row : res) {
+        Run run = RunFromRow(row);
+        std::string id = run.id;
+        by_id.emplace(id, std::move(run));
+      }
+      for (const auto& want : runs) {
+        auto it = by_id.find(want.id);
+        if (it == by_id.end()) return Internal("enqueue: run " + want.id + " missing after insert");
+        out.push_back({it->second, true});
+      }
+      return Status::Ok();
+    }
     pqxx::work tx(c);
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
@@ -369,10 +402,8 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
-    std::set<std::string> queues;
     for (const auto& row : res) {
       Run run = RunFromRow(row);
-      queues.insert(run.queue);
       std::string id = run.id;
       by_id.emplace(id, std::move(run));
     }
@@ -422,7 +453,6 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
                      "WHERE c.id = ANY($1::uuid[])");
       tx.exec_params(sql, PgTextArray(children));
     }
-    for (const auto& q : queues) tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     tx.commit();
     return Status::Ok();
   });
@@ -483,7 +513,9 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
 StatusOr<std::vector<Run>> PgRunStore::GetMany(const std::vector<std::string>& ids) {
   std::vector<Run> runs;
   Status st = pool_.With("get runs", [&](pqxx::connection& c) -> Status {
-    pqxx::read_transaction tx(c);
+    // Each statement reads committed rows on its own: a run pruned between
+    // the two is found by one of them. No transaction: one round trip.
+    pqxx::nontransaction tx(c);
     auto res = SelectRuns(tx, "WHERE id = ANY($1::uuid[])", PgTextArray(ids));
     if (!res.ok()) return res.status();
     runs = std::move(res).value();
@@ -608,10 +640,10 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
-    pqxx::work tx(c);
+    // One statement, its own transaction: one round trip.
+    pqxx::nontransaction tx(c);
     auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
                                 static_cast<int64_t>(lease.count()));
-    tx.commit();
     for (const auto& row : res) out.push_back(ClaimedFromRow(row));
     return Status::Ok();
   });
@@ -651,9 +683,17 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
+    if (waits.empty()) {
+      // The record statement is the whole change, and it announces finished
+      // runs and ready queues itself: one statement, one round trip.
+      pqxx::nontransaction tx(c);
+      auto res = tx.exec_prepared(kRecordStmt, rows.dump());
+      wrote = !res.empty();
+      for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
+      return Status::Ok();
+    }
     pqxx::work tx(c);
     std::set<std::string> ready_queues;
-    std::vector<std::string> finished;
     // Waits first: a waiting run is often a parent whose children finish in
     // the same batch, and Cancel locks a parent before its children; the
     // same order here means the two can never deadlock. (A child recorded
@@ -667,20 +707,8 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       res = tx.exec_prepared(kRecordStmt, rows.dump());
       wrote = wrote || !res.empty();
     }
-    for (const auto& row : res) {
-      accepted[row[0].as<size_t>()] = true;
-      auto status = ParseRunStatus(row[2].as<std::string>());
-      if (status && IsTerminal(*status)) {
-        finished.push_back(row[1].as<std::string>());
-      } else {
-        ready_queues.insert(row[3].as<std::string>());
-      }
-    }
-    if (!finished.empty()) {
-      tx.exec_params("SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x", kFinishedChannel,
-                     PgTextArray(finished));
-    }
-    for (const auto& q : ready_queues) {
+    for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
+    for (const auto& q : ready_queues) {  // queues of runs the waits woke at once
       tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     }
     tx.commit();
