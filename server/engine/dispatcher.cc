@@ -162,6 +162,7 @@ void Dispatcher::Start() {
 void Dispatcher::Poke() {
   std::lock_guard<std::mutex> lock(mu_);
   poked_ = true;
+  more_ready_ = true;
   claim_cv_.notify_one();
 }
 
@@ -204,6 +205,10 @@ void Dispatcher::ClaimLoop() {
     Millis wait = opts_.poll_interval;
     if (free > 0) {
       const int want = std::min(free, opts_.claim_batch);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        more_ready_ = false;  // a poke from now on sets it again
+      }
       auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease);
       if (!claimed.ok()) {
         ++failures;
@@ -215,6 +220,7 @@ void Dispatcher::ClaimLoop() {
         failures = 0;
         {
           std::lock_guard<std::mutex> lock(mu_);
+          if (static_cast<int>(claimed->size()) == want) more_ready_ = true;
           for (auto& c : *claimed) {
             auto a = std::make_shared<Attempt>();
             const WorkflowType* t = registry_->Find(c.run.workflow_type);
@@ -230,16 +236,16 @@ void Dispatcher::ClaimLoop() {
           work_cv_.notify_all();
         }
         if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
-        // Only an empty claim asks the database when the next run is due.
-        // After a partial one, the claimed runs' completions poke this loop,
-        // and the claim after them asks if it comes back empty.
-        if (claimed->empty()) {
-          auto next = store_->TimeUntilNextRun(opts_.queues, types_);
-          if (next.ok() && next->has_value()) {
-            // At least 5 ms, so that a run due "now" that another daemon holds
-            // locked does not make this loop spin.
-            wait = std::clamp(**next, Millis(5), opts_.poll_interval);
-          }
+        // The claim took every run that was ready. New ones announce
+        // themselves (a notification, or a poke from this daemon's
+        // completions); runs due later wake this loop when they are due.
+        // Finished steps do not claim again on their own (an empty claim per
+        // run when runs trickle in).
+        auto next = store_->TimeUntilNextRun(opts_.queues, types_);
+        if (next.ok() && next->has_value()) {
+          // At least 5 ms, so that a run due "now" that another daemon holds
+          // locked does not make this loop spin.
+          wait = std::clamp(**next, Millis(5), opts_.poll_interval);
         }
       }
     }
@@ -388,7 +394,9 @@ void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms
   std::lock_guard<std::mutex> lock(mu_);
   if (step_ms) step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
   running_.erase(run_id);
-  poked_ = true;
+  // A freed slot claims only if ready runs may be waiting for one; the claim
+  // loop's wait for a batch of free slots wakes either way.
+  if (more_ready_) poked_ = true;
   claim_cv_.notify_one();
   idle_cv_.notify_all();
 }
@@ -461,7 +469,12 @@ void Dispatcher::CompleterLoop() {
                     [](const store::Outcome& o) { return o.status == RunStatus::kWaiting; })) {
       opts_.on_waits_recorded();
     }
-    Poke();  // next steps just became ready
+    // Next steps and retries just became ready (or due later: the claim
+    // loop then learns when). Only finished runs: nothing new to claim.
+    if (std::any_of(batch.begin(), batch.end(),
+                    [](const store::Outcome& o) { return !IsTerminal(o.status); })) {
+      Poke();
+    }
   }
 }
 

@@ -94,6 +94,9 @@ class Dispatcher {
   std::condition_variable work_cv_;   // workers wait for attempts
   std::condition_variable idle_cv_;   // Stop waits for in-flight to reach zero
   bool poked_ = false;
+  // Ready runs may be left that this daemon has not claimed (a full claim,
+  // or a poke since the last claim): a slot that frees up should claim.
+  bool more_ready_ = true;
   bool stopping_ = false;  // no more claims
   bool workers_exit_ = false;
   std::deque<std::shared_ptr<Attempt>> ready_;

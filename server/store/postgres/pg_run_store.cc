@@ -256,7 +256,31 @@ constexpr const char* kRetryEvents = R"SQL(
 
 // Prepared on every connection of the pool (names of server-side statements).
 constexpr const char* kEnqueueStmt = "cueball_enqueue";
+// When the next ready run of these queues and types is due, in ms from now.
+constexpr const char* kNextRunSql = R"SQL(
+WITH RECURSIVE prio AS (
+  -- Each queue's priorities with ready runs, one index probe each (the ready
+  -- index is ordered by priority, then run_at), so the answer costs a few
+  -- probes however many runs wait, not a scan of them all.
+  SELECT q.name, (SELECT min(priority) FROM cueball_runs
+                  WHERE status = 'enqueued' AND queue = q.name) AS p
+  FROM unnest($1::text[]) AS q(name)
+  UNION ALL
+  SELECT prio.name, (SELECT min(priority) FROM cueball_runs
+                     WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
+  FROM prio WHERE prio.p IS NOT NULL
+)
+SELECT greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint
+FROM prio CROSS JOIN LATERAL (
+  SELECT run_at FROM cueball_runs
+  WHERE status = 'enqueued' AND queue = prio.name AND priority = prio.p
+    AND workflow_type = ANY($2::text[])
+  ORDER BY run_at LIMIT 1
+) nx
+)SQL";
+
 constexpr const char* kClaimStmt = "cueball_claim";
+constexpr const char* kNextRunStmt = "cueball_next_run";
 constexpr const char* kRecordStmt = "cueball_record";
 
 // The statement with its run columns and its events' CTEs filled in.
@@ -345,9 +369,16 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
             [](pqxx::connection& c) {
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
-              c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
               c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
-            }) {}
+            }),
+      dispatch_pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), 1,
+                     [](pqxx::connection& c) {
+                       // Only this session's statements, all prepared, are
+                       // affected: their plans do not depend on the values.
+                       pqxx::nontransaction(c).exec("SET plan_cache_mode = force_generic_plan");
+                       c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
+                       c.prepare(kNextRunStmt, kNextRunSql);
+                     }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   json rows = json::array();
@@ -639,7 +670,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
-  Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
+  Status st = dispatch_pool_.With("claim", [&](pqxx::connection& c) -> Status {
     // One statement, its own transaction: one round trip.
     pqxx::nontransaction tx(c);
     auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
@@ -771,30 +802,9 @@ StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {
 StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
     const std::vector<std::string>& queues, const std::vector<std::string>& types) {
   std::optional<Millis> next;
-  Status st = pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
-    pqxx::read_transaction tx(c);
-    static const char* sql = R"SQL(
-WITH RECURSIVE prio AS (
-  -- Each queue's priorities with ready runs, one index probe each (the ready
-  -- index is ordered by priority, then run_at), so the answer costs a few
-  -- probes however many runs wait, not a scan of them all.
-  SELECT q.name, (SELECT min(priority) FROM cueball_runs
-                  WHERE status = 'enqueued' AND queue = q.name) AS p
-  FROM unnest($1::text[]) AS q(name)
-  UNION ALL
-  SELECT prio.name, (SELECT min(priority) FROM cueball_runs
-                     WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
-  FROM prio WHERE prio.p IS NOT NULL
-)
-SELECT greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint
-FROM prio CROSS JOIN LATERAL (
-  SELECT run_at FROM cueball_runs
-  WHERE status = 'enqueued' AND queue = prio.name AND priority = prio.p
-    AND workflow_type = ANY($2::text[])
-  ORDER BY run_at LIMIT 1
-) nx
-)SQL";
-    auto res = tx.exec_params(sql, PgTextArray(queues), PgTextArray(types));
+  Status st = dispatch_pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
+    pqxx::nontransaction tx(c);
+    auto res = tx.exec_prepared(kNextRunStmt, PgTextArray(queues), PgTextArray(types));
     if (!res.empty() && !res[0][0].is_null()) next = Millis(res[0][0].as<int64_t>());
     return Status::Ok();
   });
