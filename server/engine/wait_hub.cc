@@ -129,6 +129,9 @@ void WaitHub::Loop() {
       }
     }
 
+    // Finished runs read in this pass: a waiter that ends now answers from
+    // them. (Unfinished ones may finish before the reply: those are read again.)
+    std::map<std::string, Run> by_id;
     // One read for the initial check of new waiters and the periodic re-check.
     std::vector<std::shared_ptr<Waiter>> to_check = fresh;
     to_check.insert(to_check.end(), pending_all.begin(), pending_all.end());
@@ -146,9 +149,11 @@ void WaitHub::Loop() {
         if (log) log->warn("wait check failed error=\"{}\"", runs.status().message());
       } else {
         std::set<std::string> found;
-        for (const auto& r : *runs) {
+        for (auto& r : *runs) {
           found.insert(r.id);
-          if (IsTerminal(r.status)) MarkFinished(r.id);
+          if (!IsTerminal(r.status)) continue;
+          MarkFinished(r.id);
+          by_id.emplace(r.id, std::move(r));  // finished: the reply can use it
         }
         for (auto& w : fresh) {
           w->registered = true;
@@ -183,12 +188,16 @@ void WaitHub::Loop() {
     }
     if (finishing.empty()) continue;
 
-    // One read for every waiter that ends now, so each reply shows current runs.
+    // One read for every waiter that ends now, so each reply shows current
+    // runs; runs just read for the check above are not read again (a Wait
+    // on finished runs costs one read).
     std::set<std::string> ids;
     for (auto& w : finishing) {
-      if (!w->aborted && w->error.ok()) ids.insert(w->ids.begin(), w->ids.end());
+      if (w->aborted || !w->error.ok()) continue;
+      for (const auto& id : w->ids) {
+        if (!by_id.count(id)) ids.insert(id);
+      }
     }
-    std::map<std::string, Run> by_id;
     Status read_status;
     if (!ids.empty()) {
       auto runs = store_->GetMany(std::vector<std::string>(ids.begin(), ids.end()));
