@@ -369,16 +369,10 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
             [](pqxx::connection& c) {
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
+              c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
               c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
-            }),
-      dispatch_pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), 1,
-                     [](pqxx::connection& c) {
-                       // Only this session's statements, all prepared, are
-                       // affected: their plans do not depend on the values.
-                       pqxx::nontransaction(c).exec("SET plan_cache_mode = force_generic_plan");
-                       c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
-                       c.prepare(kNextRunStmt, kNextRunSql);
-                     }) {}
+              c.prepare(kNextRunStmt, kNextRunSql);
+            }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   json rows = json::array();
@@ -670,7 +664,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   std::vector<ClaimedRun> out;
-  Status st = dispatch_pool_.With("claim", [&](pqxx::connection& c) -> Status {
+  Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     // One statement, its own transaction: one round trip.
     pqxx::nontransaction tx(c);
     auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
@@ -802,7 +796,7 @@ StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {
 StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
     const std::vector<std::string>& queues, const std::vector<std::string>& types) {
   std::optional<Millis> next;
-  Status st = dispatch_pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
+  Status st = pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
     auto res = tx.exec_prepared(kNextRunStmt, PgTextArray(queues), PgTextArray(types));
     if (!res.empty() && !res[0][0].is_null()) next = Millis(res[0][0].as<int64_t>());

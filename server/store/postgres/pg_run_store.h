@@ -77,15 +77,9 @@ class PgRunStore final : public RunStore, public BlobStore {
   bool RecordWait(pqxx::work& tx, const Outcome& o, std::set<std::string>* ready_queues);
 
   PgPool pool_;
-  // The dispatcher's claim loop: Claim and TimeUntilNextRun, one caller, one
-  // connection. Its session plans these statements once (generic plans):
-  // planning the claim cost more than running it (0.3 ms against 0.1 ms per
-  // claim), and PostgreSQL kept choosing fresh plans for it.
-  PgPool dispatch_pool_;
 
  public:
   PgPool::Stats pool_stats() { return pool_.stats(); }
-  PgPool::Stats dispatch_pool_stats() { return dispatch_pool_.stats(); }
   std::function<void()> events_written_;
 };
 
