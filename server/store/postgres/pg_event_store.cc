@@ -10,7 +10,8 @@ namespace {
 // numbered or none are left, and advance the head by as many events. Runs in
 // the caller's transaction right after the head row is locked, so its
 // snapshot sees every position given by earlier sequencers and nobody else
-// numbers concurrently. Returns the head and the events numbered.
+// numbers concurrently. Returns the head and the events numbered, and
+// notifies the new head when it moved.
 constexpr const char* kSequenceSql = R"SQL(
 WITH pending AS (
   SELECT id, count, sum(count) OVER (ORDER BY last_seq) - count AS before
@@ -25,7 +26,10 @@ WITH pending AS (
 UPDATE cueball_event_head
 SET position = position + (SELECT coalesce(sum(count), 0) FROM upd)
 WHERE id = 1
-RETURNING position, (SELECT coalesce(sum(count), 0) FROM upd)
+RETURNING position, (SELECT coalesce(sum(count), 0) FROM upd),
+          -- Announces the new head to event streams (delivered at commit).
+          CASE WHEN (SELECT coalesce(sum(count), 0) FROM upd) > 0
+               THEN pg_notify('cueball_events', position::text) END
 )SQL";
 
 // Prepared on every connection of the pool.
@@ -181,9 +185,6 @@ StatusOr<SequenceResult> PgEventStore::Sequence(int limit) {
     auto r = tx.exec_prepared(kSequenceStmt, limit);
     out.head = r[0][0].as<int64_t>();
     out.sequenced = r[0][1].as<int64_t>();
-    if (out.sequenced > 0) {
-      tx.exec_params("SELECT pg_notify($1, $2)", kEventsChannel, std::to_string(out.head));
-    }
     tx.commit();
     return Status::Ok();
   });
