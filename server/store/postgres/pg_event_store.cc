@@ -1,5 +1,7 @@
 #include "server/store/postgres/pg_event_store.h"
 
+#include <string_view>
+
 #include "server/store/postgres/pg_run_store.h"
 
 namespace cueball::store::pg {
@@ -31,6 +33,9 @@ RETURNING position, (SELECT coalesce(sum(count), 0) FROM upd),
           CASE WHEN (SELECT coalesce(sum(count), 0) FROM upd) > 0
                THEN pg_notify('cueball_events', position::text) END
 )SQL";
+
+static_assert(std::string_view(kEventsChannel) == "cueball_events",
+              "kSequenceSql names the notification channel");
 
 // Prepared on every connection of the pool.
 constexpr const char* kPendingStmt = "cueball_events_pending";

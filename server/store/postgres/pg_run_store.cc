@@ -279,6 +279,11 @@ FROM prio CROSS JOIN LATERAL (
 ) nx
 )SQL";
 
+// The record and enqueue statements notify these channels by name.
+static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
+                  std::string_view(kFinishedChannel) == "cueball_finished",
+              "kRecordSql and kEnqueueSql name the notification channels");
+
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kNextRunStmt = "cueball_next_run";
 constexpr const char* kRecordStmt = "cueball_record";
@@ -298,6 +303,14 @@ StatusOr<std::string> CurrentStatus(pqxx::transaction_base& tx, const std::strin
   auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
   if (cur.empty()) return NotFound("id: no run with id " + id);
   return cur[0][0].as<std::string>();
+}
+
+// A change made by one statement runs without BEGIN and COMMIT (PostgreSQL
+// commits a single statement atomically on its own): one round trip. A
+// change of several statements that must commit together gets a transaction.
+std::unique_ptr<pqxx::transaction_base> BeginChange(pqxx::connection& c, bool one_statement) {
+  if (one_statement) return std::make_unique<pqxx::nontransaction>(c);
+  return std::make_unique<pqxx::work>(c);
 }
 
 StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::string& sql_tail,
@@ -399,31 +412,14 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
   bool has_parents = std::any_of(runs.begin(), runs.end(),
                                  [](const NewRun& r) { return r.parent_id.has_value(); });
   Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
-    // Without keys or parents the insert is the whole change: one statement
-    // on its own commits it, one round trip. With them, a refused key or a
-    // parent's child_enqueued event follows the insert in one transaction.
-    if (keys.empty() && !has_parents) {
-      pqxx::nontransaction tx(c);
-      auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
-      wrote = !res.empty();
-      std::map<std::string, Run> by_id;
-      for (const auto& row : res) {
-        Run run = RunFromRow(row);
-        std::string id = run.id;
-        by_id.emplace(id, std::move(run));
-      }
-      for (const auto& want : runs) {
-        auto it = by_id.find(want.id);
-        if (it == by_id.end()) return Internal("enqueue: run " + want.id + " missing after insert");
-        out.push_back({it->second, true});
-      }
-      return Status::Ok();
-    }
-    pqxx::work tx(c);
+    // Without keys or parents the insert is the whole change. With them, a
+    // refused key or a parent's child_enqueued event follows the insert, and
+    // the two commit together (or not at all).
+    auto tx = BeginChange(c, keys.empty() && !has_parents);
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
-    auto res = tx.exec_prepared(kEnqueueStmt, rows.dump());
+    auto res = tx->exec_prepared(kEnqueueStmt, rows.dump());
     wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
@@ -433,7 +429,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       by_id.emplace(id, std::move(run));
     }
     if (by_id.size() < runs.size() && !keys.empty()) {
-      auto existing = tx.exec_params(
+      auto existing = tx->exec_params(
           "SELECT " + Cols() + " FROM cueball_runs WHERE idempotency_key = ANY($1::text[])",
           PgTextArray(keys));
       for (const auto& row : existing) {
@@ -476,9 +472,9 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
                      "c.workflow_type) AS data, row_number() OVER (ORDER BY c.id) AS n "
                      "FROM cueball_runs c JOIN cueball_runs p ON p.id = c.parent_id "
                      "WHERE c.id = ANY($1::uuid[])");
-      tx.exec_params(sql, PgTextArray(children));
+      tx->exec_params(sql, PgTextArray(children));
     }
-    tx.commit();
+    tx->commit();
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -708,35 +704,29 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
-    if (waits.empty()) {
-      // The record statement is the whole change, and it announces finished
-      // runs and ready queues itself: one statement, one round trip.
-      pqxx::nontransaction tx(c);
-      auto res = tx.exec_prepared(kRecordStmt, rows.dump());
-      wrote = !res.empty();
-      for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
-      return Status::Ok();
-    }
-    pqxx::work tx(c);
+    // Without waits the record statement is the whole change (it announces
+    // finished runs and ready queues itself); waits add statements under
+    // their runs' locks that commit with it.
+    auto tx = BeginChange(c, waits.empty());
     std::set<std::string> ready_queues;
     // Waits first: a waiting run is often a parent whose children finish in
     // the same batch, and Cancel locks a parent before its children; the
     // same order here means the two can never deadlock. (A child recorded
     // after its parent's wait wakes the parent through the waker.)
     for (size_t i : waits) {
-      accepted[i] = RecordWait(tx, outcomes[i], &ready_queues);
+      accepted[i] = RecordWait(*tx, outcomes[i], &ready_queues);
       wrote = wrote || accepted[i];
     }
     pqxx::result res;
     if (!rows.empty()) {
-      res = tx.exec_prepared(kRecordStmt, rows.dump());
+      res = tx->exec_prepared(kRecordStmt, rows.dump());
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
     for (const auto& q : ready_queues) {  // queues of runs the waits woke at once
-      tx.exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
+      tx->exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     }
-    tx.commit();
+    tx->commit();
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -71,10 +71,12 @@ class PgRunStore final : public RunStore, public BlobStore {
   void EventsWritten() const {
     if (events_written_) events_written_();
   }
-  // Records one waiting outcome in `tx` (pg_waits.cc): false if its lease
-  // is not the run's any more. Adds the run's queue to `ready_queues` when
+  // Records one waiting outcome in `tx` (pg_waits.cc), which must be a real
+  // transaction: the run's row lock has to hold until it commits. False if
+  // its lease is not the run's any more. Adds the run's queue to `ready_queues` when
   // the wait was already over.
-  bool RecordWait(pqxx::work& tx, const Outcome& o, std::set<std::string>* ready_queues);
+  bool RecordWait(pqxx::transaction_base& tx, const Outcome& o,
+                  std::set<std::string>* ready_queues);
 
   PgPool pool_;
 

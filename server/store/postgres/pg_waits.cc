@@ -115,7 +115,8 @@ StoredSignal SignalFromRow(const pqxx::row& row) {
 
 }  // namespace
 
-bool PgRunStore::RecordWait(pqxx::work& tx, const Outcome& o, std::set<std::string>* ready_queues) {
+bool PgRunStore::RecordWait(pqxx::transaction_base& tx, const Outcome& o,
+                            std::set<std::string>* ready_queues) {
   if (LockLeasedRun(tx, o.run_id, o.lease_id).empty()) return false;
   const WaitSpec& w = *o.wait;
   json spec = {{"for", w.kind}, {"step", o.step_name}};
