@@ -1,6 +1,7 @@
 #include "server/store/postgres/pg_run_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -125,13 +126,19 @@ constexpr const char* kEnqueueEvents = R"SQL(
 // the limit. A plain `queue = ANY($2)` makes the planner drop the index order
 // and sort every ready run on each claim: 25 ms per claim at 50k queued. Runs
 // locked by a queue's scan but not picked are released at commit.
+// Each queue's scan starts at the key ($6 priority, $7 run_at in us since the
+// epoch, $8 id; aligned with $2) given by PgRunStore::Claim: the lowest key
+// (no bound), or, while a backlog drains, the last key it claimed, which
+// skips the index entries of runs claimed since the last vacuum (see Claim).
 constexpr const char* kClaimSql = R"SQL(
 WITH picked AS (
-  SELECT c.id FROM unnest($2::text[]) AS q(name)
+  SELECT c.id FROM unnest($2::text[], $6::int[], $7::bigint[], $8::text[]) AS q(name, hp, hr, hi)
   CROSS JOIN LATERAL (
     SELECT id, priority, run_at FROM cueball_runs
     WHERE status = 'enqueued' AND queue = q.name AND workflow_type = ANY($3::text[])
       AND run_at <= now()
+      AND (priority, run_at, id) >= (q.hp, coalesce(timestamptz 'epoch' + q.hr * interval '1 microsecond',
+                                                    '-infinity'), q.hi::uuid)
     ORDER BY priority, run_at, id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
@@ -385,6 +392,7 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
               c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
               c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
               c.prepare(kNextRunStmt, kNextRunSql);
+              c.prepare(kHasWaitersStmt, kHasWaitersSql);
             }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
@@ -655,20 +663,104 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
   return run;
 }
 
+void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
+                           const std::vector<std::string>& queues,
+                           const std::vector<std::string>& types,
+                           const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
+                           std::vector<ClaimedRun>* out) {
+  // Each queue's start key, aligned with `queues`; the lowest key (INT_MIN,
+  // -infinity, the nil UUID) when the queue has none.
+  std::string priorities = "{", run_ats = "{";
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < queues.size(); ++i) {
+    const std::string sep = i == 0 ? "" : ",";
+    auto it = from.find(queues[i]);
+    if (it == from.end()) {
+      priorities += sep + std::to_string(std::numeric_limits<int>::min());
+      run_ats += sep + "NULL";
+      ids.push_back("00000000-0000-0000-0000-000000000000");
+    } else {
+      priorities += sep + std::to_string(it->second.priority);
+      run_ats += sep + std::to_string(it->second.run_at_us);
+      ids.push_back(it->second.id);
+    }
+  }
+  priorities += "}";
+  run_ats += "}";
+  // One statement, its own transaction: one round trip.
+  pqxx::nontransaction tx(c);
+  auto res =
+      tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
+                       static_cast<int64_t>(lease.count()), priorities, run_ats, PgTextArray(ids));
+  for (const auto& row : res) out->push_back(ClaimedFromRow(row));
+}
+
+// Claimed runs leave their entries in the ready index until a vacuum removes
+// them, at the front of their queue's order. A claim that scans from the
+// start walks them all: with a million runs queued that grew to thousands of
+// index pages per claim, most of the claim's cost. So while a backlog drains
+// (every claim full), each queue's next claim starts at the last key this
+// store claimed from it. Runs that sort before that key and were not claimed
+// (locked by another claimer at the time, released by a stopping daemon, or
+// enqueued later with a higher priority or an earlier run_at) are found by a
+// scan from the start, which happens at least every kScanFromStartEvery, after
+// any claim that was not full, and before a claim reports fewer runs than
+// asked (a partial claim still means no ready run is left).
 StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& queues,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
+  constexpr auto kScanFromStartEvery = std::chrono::milliseconds(100);
+  std::map<std::string, ClaimKey> from;
+  {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    if (std::chrono::steady_clock::now() - last_scan_from_start_ >= kScanFromStartEvery) {
+      claim_from_.clear();
+    }
+    from = claim_from_;
+  }
   std::vector<ClaimedRun> out;
+  size_t from_start = 0;  // where the runs of the last scan from the start begin
+  bool scanned_from_start = false;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
-    // One statement, its own transaction: one round trip.
-    pqxx::nontransaction tx(c);
-    auto res = tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
-                                static_cast<int64_t>(lease.count()));
-    for (const auto& row : res) out.push_back(ClaimedFromRow(row));
+    out.clear();
+    if (!from.empty()) {
+      ClaimFrom(c, owner, queues, types, from, limit, lease, &out);
+      if (static_cast<int>(out.size()) == limit) return Status::Ok();
+    }
+    from_start = out.size();
+    scanned_from_start = true;
+    if (out.empty()) {
+      ClaimFrom(c, owner, queues, types, {}, limit, lease, &out);
+      return Status::Ok();
+    }
+    // The runs already claimed are committed: hand them out even if this
+    // second statement fails (the next claim reports the failure).
+    try {
+      ClaimFrom(c, owner, queues, types, {}, limit - static_cast<int>(out.size()), lease, &out);
+    } catch (const std::exception&) {
+      out.resize(from_start);
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    if (scanned_from_start) {
+      last_scan_from_start_ = std::chrono::steady_clock::now();
+      claim_from_.clear();
+    }
+    if (static_cast<int>(out.size()) < limit) {
+      claim_from_.clear();  // nothing more is ready: the next claim starts from the start
+    } else {
+      // Each queue's last key: the runs of one statement are a prefix of each
+      // queue's order, returned in (priority, run_at, id) order.
+      for (size_t i = scanned_from_start ? from_start : 0; i < out.size(); ++i) {
+        const Run& r = out[i].run;
+        claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+      }
+    }
+  }
   if (!out.empty()) EventsWritten();
   return out;
 }

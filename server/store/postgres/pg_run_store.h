@@ -6,8 +6,11 @@
 //   cueball_finished payload: run id       (a run reached a terminal state)
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -78,7 +81,25 @@ class PgRunStore final : public RunStore, public BlobStore {
   bool RecordWait(pqxx::transaction_base& tx, const Outcome& o,
                   std::set<std::string>* ready_queues);
 
+  // Claims up to `limit` runs in one statement, each queue's scan starting at
+  // its key in `from` (the start of the queue when absent); appends to `out`.
+  struct ClaimKey {
+    int priority = 0;
+    int64_t run_at_us = 0;
+    std::string id;
+  };
+  void ClaimFrom(pqxx::connection& c, const std::string& owner,
+                 const std::vector<std::string>& queues, const std::vector<std::string>& types,
+                 const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
+                 std::vector<ClaimedRun>* out);
+
   PgPool pool_;
+
+  // Where each queue's next claim starts while a backlog drains: after the
+  // last run claimed (see Claim). Empty: from the start of every queue.
+  std::mutex claim_mu_;
+  std::map<std::string, ClaimKey> claim_from_;
+  std::chrono::steady_clock::time_point last_scan_from_start_{};
 
  public:
   PgPool::Stats pool_stats() { return pool_.stats(); }
@@ -109,6 +130,13 @@ std::string WithEvents(std::string sql, const std::string& rows);
 // One event on its own, as a batch of one, in the caller's transaction.
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
                  const std::string& step, int attempt, const std::string& data);
+
+// Whether any run waits for one of the runs $1 (text[] of ids). Prepared on
+// every connection of the run store's pool: the waker asks it after every
+// burst of finished runs (pg_waits.cc).
+inline constexpr const char* kHasWaitersStmt = "cueball_has_waiters";
+inline constexpr const char* kHasWaitersSql =
+    "SELECT EXISTS (SELECT 1 FROM cueball_run_waits WHERE target_id = ANY($1::text[]::uuid[]))";
 
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);

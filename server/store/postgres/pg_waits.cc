@@ -261,11 +261,7 @@ StatusOr<bool> PgRunStore::HasWaiters(const std::vector<std::string>& run_ids) {
   bool any = false;
   Status st = pool_.With("has waiters", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
-    any = tx.exec_params(
-                "SELECT EXISTS (SELECT 1 FROM cueball_run_waits "
-                "WHERE target_id = ANY($1::text[]::uuid[]))",
-                PgTextArray(run_ids))[0][0]
-              .as<bool>();
+    any = tx.exec_prepared(kHasWaitersStmt, PgTextArray(run_ids))[0][0].as<bool>();
     return Status::Ok();
   });
   if (!st.ok()) return st;
