@@ -153,6 +153,29 @@ TEST_CASE("full claims start after the last run claimed, yet every run is claime
   CHECK(after->empty());
 }
 
+TEST_CASE("a claim for other types does not start at the key of the last claim") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  std::vector<NewRun> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(MakeRun("noop", 5));
+  std::set<std::string> urgent;
+  for (int i = 0; i < 3; ++i) {
+    runs.push_back(MakeRun("other", 0));
+    urgent.insert(runs.back().id);
+  }
+  for (int i = 0; i < 3; ++i) runs.push_back(MakeRun("other", 9));
+  REQUIRE(s.Enqueue(runs).ok());
+  // Full: the next claim for noop runs may start after these.
+  auto noop = s.Claim("node-a", kQ, {"noop"}, 3, Millis(60000));
+  REQUIRE(noop.ok());
+  REQUIRE(noop->size() == 3);
+  // Sorts first, though its runs come before that key.
+  auto other = s.Claim("node-a", kQ, {"other"}, 3, Millis(60000));
+  REQUIRE(other.ok());
+  REQUIRE(other->size() == 3);
+  for (const auto& c : *other) CHECK(urgent.count(c.run.id) == 1);
+}
+
 TEST_CASE("claims only take the queues and types asked for") {
   TestDatabase db;
   pg::PgRunStore s(db.url(), 4);

@@ -711,11 +711,16 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& types,
                                                     int limit, Millis lease) {
   constexpr auto kScanFromStartEvery = std::chrono::milliseconds(100);
+  // A key only holds for the types it was claimed for: runs of other types
+  // before it were never looked at.
+  const std::string scope = PgTextArray(queues) + PgTextArray(types);
   std::map<std::string, ClaimKey> from;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
-    if (std::chrono::steady_clock::now() - last_scan_from_start_ >= kScanFromStartEvery) {
+    if (scope != claim_scope_ ||
+        std::chrono::steady_clock::now() - last_scan_from_start_ >= kScanFromStartEvery) {
       claim_from_.clear();
+      claim_scope_ = scope;
     }
     from = claim_from_;
   }
@@ -746,18 +751,22 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   if (!st.ok()) return st;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
-    if (scanned_from_start) {
-      last_scan_from_start_ = std::chrono::steady_clock::now();
-      claim_from_.clear();
-    }
-    if (static_cast<int>(out.size()) < limit) {
-      claim_from_.clear();  // nothing more is ready: the next claim starts from the start
-    } else {
-      // Each queue's last key: the runs of one statement are a prefix of each
-      // queue's order, returned in (priority, run_at, id) order.
-      for (size_t i = scanned_from_start ? from_start : 0; i < out.size(); ++i) {
-        const Run& r = out[i].run;
-        claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+    // A claim for other queues or types may have come in between: then the
+    // keys are its own, and stay.
+    if (claim_scope_ == scope) {
+      if (scanned_from_start) {
+        last_scan_from_start_ = std::chrono::steady_clock::now();
+        claim_from_.clear();
+      }
+      if (static_cast<int>(out.size()) < limit) {
+        claim_from_.clear();  // nothing more is ready: the next claim starts from the start
+      } else {
+        // Each queue's last key: the runs of one statement are a prefix of
+        // each queue's order, returned in (priority, run_at, id) order.
+        for (size_t i = scanned_from_start ? from_start : 0; i < out.size(); ++i) {
+          const Run& r = out[i].run;
+          claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+        }
       }
     }
   }

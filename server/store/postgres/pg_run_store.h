@@ -99,6 +99,7 @@ class PgRunStore final : public RunStore, public BlobStore {
   // last run claimed (see Claim). Empty: from the start of every queue.
   std::mutex claim_mu_;
   std::map<std::string, ClaimKey> claim_from_;
+  std::string claim_scope_;  // the queues and types the keys were claimed for
   std::chrono::steady_clock::time_point last_scan_from_start_{};
 
  public:
