@@ -167,6 +167,10 @@ class RunStore {
   // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
   // LOCKED so concurrent claimers never get the same run. Each claimed run
   // gets attempt+1, a new lease id, owner and expiry, and a step_started event.
+  // Fewer than `limit` runs means no ready run was left. While claims come
+  // back full, a store may start each queue after the last run it claimed
+  // there; a run sorting before that is found by a scan from the start, at
+  // least every 100 ms while claims go on (PgRunStore::Claim).
   virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                                   const std::vector<std::string>& queues,
                                                   const std::vector<std::string>& types, int limit,
