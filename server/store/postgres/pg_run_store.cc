@@ -261,8 +261,6 @@ constexpr const char* kRetryEvents = R"SQL(
   FROM upd
 )SQL";
 
-// Prepared on every connection of the pool (names of server-side statements).
-constexpr const char* kEnqueueStmt = "cueball_enqueue";
 // When the next ready run of these queues and types is due, in ms from now.
 constexpr const char* kNextRunSql = R"SQL(
 WITH RECURSIVE prio AS (
@@ -291,6 +289,8 @@ static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
                   std::string_view(kFinishedChannel) == "cueball_finished",
               "kRecordSql and kEnqueueSql name the notification channels");
 
+// Prepared on every connection of the pool (names of server-side statements).
+constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kNextRunStmt = "cueball_next_run";
 constexpr const char* kRecordStmt = "cueball_record";
@@ -664,8 +664,8 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
 }
 
 void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
-                           const std::vector<std::string>& queues,
-                           const std::vector<std::string>& types,
+                           const std::vector<std::string>& queues, const std::string& queue_array,
+                           const std::string& type_array,
                            const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
                            std::vector<ClaimedRun>* out) {
   // Each queue's start key, aligned with `queues`; the lowest key (INT_MIN,
@@ -690,7 +690,7 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
   // One statement, its own transaction: one round trip.
   pqxx::nontransaction tx(c);
   auto res =
-      tx.exec_prepared(kClaimStmt, owner, PgTextArray(queues), PgTextArray(types), limit,
+      tx.exec_prepared(kClaimStmt, owner, queue_array, type_array, limit,
                        static_cast<int64_t>(lease.count()), priorities, run_ats, PgTextArray(ids));
   for (const auto& row : res) out->push_back(ClaimedFromRow(row));
 }
@@ -713,7 +713,8 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   constexpr auto kScanFromStartEvery = std::chrono::milliseconds(100);
   // A key only holds for the types it was claimed for: runs of other types
   // before it were never looked at.
-  const std::string scope = PgTextArray(queues) + PgTextArray(types);
+  const std::string queue_array = PgTextArray(queues), type_array = PgTextArray(types);
+  const std::string scope = queue_array + type_array;
   std::map<std::string, ClaimKey> from;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
@@ -725,25 +726,23 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
     from = claim_from_;
   }
   std::vector<ClaimedRun> out;
-  size_t from_start = 0;  // where the runs of the last scan from the start begin
+  size_t from_start = 0;  // where the runs of the scan from the start begin
   bool scanned_from_start = false;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     out.clear();
     if (!from.empty()) {
-      ClaimFrom(c, owner, queues, types, from, limit, lease, &out);
+      ClaimFrom(c, owner, queues, queue_array, type_array, from, limit, lease, &out);
       if (static_cast<int>(out.size()) == limit) return Status::Ok();
     }
     from_start = out.size();
     scanned_from_start = true;
-    if (out.empty()) {
-      ClaimFrom(c, owner, queues, types, {}, limit, lease, &out);
-      return Status::Ok();
-    }
-    // The runs already claimed are committed: hand them out even if this
-    // second statement fails (the next claim reports the failure).
     try {
-      ClaimFrom(c, owner, queues, types, {}, limit - static_cast<int>(out.size()), lease, &out);
+      ClaimFrom(c, owner, queues, queue_array, type_array, {}, limit - static_cast<int>(out.size()),
+                lease, &out);
     } catch (const std::exception&) {
+      // Runs claimed by the first statement are committed: hand them out
+      // (the next claim reports the failure). With none, this claim failed.
+      if (from_start == 0) throw;
       out.resize(from_start);
     }
     return Status::Ok();
@@ -763,7 +762,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
       } else {
         // Each queue's last key: the runs of one statement are a prefix of
         // each queue's order, returned in (priority, run_at, id) order.
-        for (size_t i = scanned_from_start ? from_start : 0; i < out.size(); ++i) {
+        for (size_t i = from_start; i < out.size(); ++i) {
           const Run& r = out[i].run;
           claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
         }

@@ -88,10 +88,11 @@ class PgRunStore final : public RunStore, public BlobStore {
     int64_t run_at_us = 0;
     std::string id;
   };
+  // `queue_array` and `type_array` are `queues` and the types as array literals.
   void ClaimFrom(pqxx::connection& c, const std::string& owner,
-                 const std::vector<std::string>& queues, const std::vector<std::string>& types,
-                 const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
-                 std::vector<ClaimedRun>* out);
+                 const std::vector<std::string>& queues, const std::string& queue_array,
+                 const std::string& type_array, const std::map<std::string, ClaimKey>& from,
+                 int limit, Millis lease, std::vector<ClaimedRun>* out);
 
   PgPool pool_;
 
