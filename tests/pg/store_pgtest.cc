@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "server/store/postgres/pg_run_store.h"
 #include "tests/support/test_db.h"
@@ -111,6 +112,46 @@ TEST_CASE("claims follow priority, then run_at, and skip runs not yet due") {
   REQUIRE(next.ok());
   REQUIRE(next->has_value());
   CHECK(**next > Millis(3500 * 1000));
+}
+
+TEST_CASE("claims go through priorities and queues in order, past runs held for later") {
+  // Each priority's scan ends at its first run not due yet; full claims
+  // continue from their key into the next priority and the other queue.
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  const auto now = Now();
+  std::vector<NewRun> runs;
+  std::vector<std::tuple<int, TimePoint, std::string>> due;
+  auto add = [&](const std::string& queue, int priority, int seconds_ago) {
+    NewRun r = MakeRun("noop", priority);
+    r.queue = queue;
+    r.run_at = now - std::chrono::seconds(seconds_ago);
+    if (seconds_ago > 0) due.emplace_back(priority, *r.run_at, r.id);
+    runs.push_back(r);
+  };
+  for (int i = 0; i < 3; ++i) add("default", 0, 30 - i);
+  for (int i = 0; i < 20; ++i) add("default", 0, -3600 - i);  // held for later
+  for (int i = 0; i < 3; ++i) add("default", 3, 20 - 2 * i);
+  add("default", 3, -3600);
+  for (int i = 0; i < 2; ++i) add("emails", 3, 19 - 2 * i);
+  for (int i = 0; i < 20; ++i) add("emails", 3, -60 - i);
+  for (int i = 0; i < 2; ++i) add("default", 7, 40 - i);
+  REQUIRE(s.Enqueue(runs).ok());
+  std::sort(due.begin(), due.end());
+  std::vector<std::string> want, got;
+  for (const auto& d : due) want.push_back(std::get<2>(d));
+  const std::vector<std::string> queues{"default", "emails"};
+  for (;;) {
+    auto c = s.Claim("node-a", queues, kT, 4, Millis(60000));
+    REQUIRE(c.ok());
+    for (const auto& r : *c) got.push_back(r.run.id);
+    if (c->size() < 4) break;
+  }
+  CHECK(got == want);
+  auto next = s.TimeUntilNextRun(queues, kT);
+  REQUIRE(next.ok());
+  REQUIRE(next->has_value());
+  CHECK(**next > Millis(50 * 1000));
 }
 
 TEST_CASE("full claims start after the last run claimed, yet every run is claimed once") {
