@@ -114,6 +114,27 @@ TEST_CASE("claims follow priority, then run_at, and skip runs not yet due") {
   CHECK(**next > Millis(3500 * 1000));
 }
 
+TEST_CASE("the next run is unknown when nothing is enqueued, and due now when one is ready") {
+  // An empty answer lets the claim loop sleep until a notification; "due
+  // now" makes it claim again within milliseconds.
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  auto empty = s.TimeUntilNextRun(kQ, kT);
+  REQUIRE(empty.ok());
+  CHECK_FALSE(empty->has_value());
+  REQUIRE(s.Enqueue({MakeRun()}).ok());
+  auto ready = s.TimeUntilNextRun(kQ, kT);
+  REQUIRE(ready.ok());
+  REQUIRE(ready->has_value());
+  CHECK(**ready == Millis(0));
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000));
+  REQUIRE(c.ok());
+  REQUIRE(c->size() == 1);
+  auto claimed = s.TimeUntilNextRun(kQ, kT);
+  REQUIRE(claimed.ok());
+  CHECK_FALSE(claimed->has_value());
+}
+
 TEST_CASE("claims go through priorities and queues in order, past runs held for later") {
   // Each priority's scan ends at its first run not due yet; full claims
   // continue from their key into the next priority and the other queue.

@@ -123,7 +123,8 @@ constexpr const char* kEnqueueEvents = R"SQL(
 )SQL";
 
 // The claim walks each queue's priorities that have enqueued runs (one index
-// probe each, as kNextRunSql does) and scans each priority's ready runs in
+// probe each, as kNextRunSql does, which also finds where the priority's
+// first entry is) and scans each priority's ready runs from there in
 // (run_at, id) order (LATERAL), so `run_at <= now()` ends each scan at the
 // first run not due yet: runs scheduled for later are never read. (A single
 // scan in (priority, run_at, id) order can only filter on run_at, and read
@@ -138,33 +139,38 @@ constexpr const char* kEnqueueEvents = R"SQL(
 // (no bound), or, while a backlog drains, the last key it claimed, which
 // skips the index entries of runs claimed since the last vacuum (see Claim):
 // priorities below the key's are skipped, the key's own starts at its
-// (run_at, id), the ones above it from their start. A NULL run_at means no key.
+// (run_at, id), the ones above it from their first entry. A NULL run_at means
+// no key.
 constexpr const char* kClaimSql = R"SQL(
 WITH RECURSIVE prio AS (
-  -- With a key, its priority comes first as it is: probing for the lowest
-  -- priority at or above it would walk the dead entries before the key.
-  SELECT q.name, q.hp, q.hr, q.hi,
-         CASE WHEN q.hr IS NOT NULL THEN q.hp
-              ELSE (SELECT min(priority) FROM cueball_runs
-                    WHERE status = 'enqueued' AND queue = q.name) END AS p
+  -- Each priority with enqueued runs and where its scan starts: the first
+  -- entry the index holds for it (the walk past dead entries happens once,
+  -- here), or the key for the key's own priority (no walk at all).
+  SELECT q.name, f.p, f.sr, f.si
   FROM unnest($2::text[], $6::int[], $7::bigint[], $8::text[]) AS q(name, hp, hr, hi)
+  CROSS JOIN LATERAL (
+    SELECT q.hp AS p, timestamptz 'epoch' + q.hr * interval '1 microsecond' AS sr,
+           q.hi::uuid AS si
+    WHERE q.hr IS NOT NULL
+    UNION ALL
+    (SELECT priority, run_at, id FROM cueball_runs
+     WHERE status = 'enqueued' AND queue = q.name AND q.hr IS NULL
+     ORDER BY priority, run_at, id LIMIT 1)
+  ) f
   UNION ALL
-  SELECT prio.name, prio.hp, prio.hr, prio.hi,
-         (SELECT min(priority) FROM cueball_runs
-          WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
-  FROM prio WHERE prio.p IS NOT NULL
+  SELECT prio.name, f.priority, f.run_at, f.id
+  FROM prio CROSS JOIN LATERAL (
+    SELECT priority, run_at, id FROM cueball_runs
+    WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p
+    ORDER BY priority, run_at, id LIMIT 1
+  ) f
 ), picked AS (
-  SELECT c.id FROM (SELECT * FROM prio WHERE p IS NOT NULL ORDER BY p) pr
+  SELECT c.id FROM (SELECT * FROM prio ORDER BY p) pr
   CROSS JOIN LATERAL (
     SELECT id, run_at FROM cueball_runs
     WHERE status = 'enqueued' AND queue = pr.name AND priority = pr.p
       AND workflow_type = ANY($3::text[]) AND run_at <= now()
-      AND (run_at, id) >= (
-        CASE WHEN pr.p = pr.hp AND pr.hr IS NOT NULL
-             THEN timestamptz 'epoch' + pr.hr * interval '1 microsecond'
-             ELSE '-infinity' END,
-        CASE WHEN pr.p = pr.hp AND pr.hr IS NOT NULL THEN pr.hi::uuid
-             ELSE '00000000-0000-0000-0000-000000000000' END)
+      AND (run_at, id) >= (pr.sr, pr.si)
     ORDER BY run_at, id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
@@ -301,7 +307,9 @@ WITH RECURSIVE prio AS (
                      WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
   FROM prio WHERE prio.p IS NOT NULL
 )
-SELECT greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint
+-- NULL when nothing is enqueued (greatest() would turn NULL into 0: "due now").
+SELECT CASE WHEN min(nx.run_at) IS NOT NULL
+            THEN greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint END
 FROM prio CROSS JOIN LATERAL (
   SELECT run_at FROM cueball_runs
   WHERE status = 'enqueued' AND queue = prio.name AND priority = prio.p
