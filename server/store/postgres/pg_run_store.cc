@@ -1,7 +1,6 @@
 #include "server/store/postgres/pg_run_store.h"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -702,15 +701,16 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
                            const std::string& type_array,
                            const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
                            std::vector<ClaimedRun>* out) {
-  // Each queue's start key, aligned with `queues`; the lowest key (INT_MIN,
-  // -infinity, the nil UUID) when the queue has none.
+  // Each queue's start key, aligned with `queues`. A queue without one gets
+  // a NULL priority and run_at (the SQL reads a NULL run_at as "no key") and
+  // the nil UUID, which is never read.
   std::string priorities = "{", run_ats = "{";
   std::vector<std::string> ids;
   for (size_t i = 0; i < queues.size(); ++i) {
     const std::string sep = i == 0 ? "" : ",";
     auto it = from.find(queues[i]);
     if (it == from.end()) {
-      priorities += sep + std::to_string(std::numeric_limits<int>::min());
+      priorities += sep + "NULL";
       run_ats += sep + "NULL";
       ids.push_back("00000000-0000-0000-0000-000000000000");
     } else {
