@@ -31,6 +31,18 @@ NewRun MakeRun(const std::string& type = "noop", int priority = 0) {
 const std::vector<std::string> kQ{"default"};
 const std::vector<std::string> kT{"noop", "other"};
 
+// Claims `batch` at a time until a claim comes back short; appends the ids
+// in the order claimed.
+void ClaimUntilShort(pg::PgRunStore& s, const std::vector<std::string>& queues, int batch,
+                     std::vector<std::string>* ids) {
+  for (;;) {
+    auto c = s.Claim("node-a", queues, kT, batch, Millis(60000));
+    REQUIRE(c.ok());
+    for (const auto& r : *c) ids->push_back(r.run.id);
+    if (static_cast<int>(c->size()) < batch) return;
+  }
+}
+
 }  // namespace
 
 TEST_CASE("enqueue writes the run and its enqueued event in one go") {
@@ -162,12 +174,7 @@ TEST_CASE("claims go through priorities and queues in order, past runs held for 
   std::vector<std::string> want, got;
   for (const auto& d : due) want.push_back(std::get<2>(d));
   const std::vector<std::string> queues{"default", "emails"};
-  for (;;) {
-    auto c = s.Claim("node-a", queues, kT, 4, Millis(60000));
-    REQUIRE(c.ok());
-    for (const auto& r : *c) got.push_back(r.run.id);
-    if (c->size() < 4) break;
-  }
+  ClaimUntilShort(s, queues, 4, &got);
   CHECK(got == want);
   auto next = s.TimeUntilNextRun(queues, kT);
   REQUIRE(next.ok());
@@ -192,12 +199,7 @@ TEST_CASE("full claims start after the last run claimed, yet every run is claime
   // Sorts before every run claimed so far.
   auto urgent = MakeRun("noop", 0);
   REQUIRE(s.Enqueue({urgent}).ok());
-  for (;;) {
-    auto c = s.Claim("node-a", kQ, kT, 4, Millis(60000));
-    REQUIRE(c.ok());
-    for (const auto& r : *c) order.push_back(r.run.id);
-    if (c->size() < 4) break;
-  }
+  ClaimUntilShort(s, kQ, 4, &order);
   std::set<std::string> once(order.begin(), order.end());
   CHECK(once.size() == order.size());
   CHECK(order.size() == 11);
