@@ -417,6 +417,15 @@ TEST_CASE("connection defaults are added to URL and key=value DSNs, never over t
                      Catch::Contains("idle_in_transaction_session_timeout=10000"));
 }
 
+TEST_CASE("the daemon's connections run with JIT off and the idle-in-transaction timeout") {
+  TestDatabase db;
+  pqxx::connection c(pg::WithConnectionDefaults(db.url(), 1500));
+  pqxx::nontransaction tx(c);
+  CHECK(tx.exec1("SHOW jit")[0].as<std::string>() == "off");
+  CHECK(tx.exec1("SHOW statement_timeout")[0].as<std::string>() == "1500ms");
+  CHECK(tx.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>() == "10s");
+}
+
 TEST_CASE(
     "a statement past the statement timeout fails as DEADLINE_EXCEEDED, and the pool recovers") {
   TestDatabase db;
