@@ -209,7 +209,8 @@ void Dispatcher::ClaimLoop() {
         std::lock_guard<std::mutex> lock(mu_);
         more_ready_ = false;  // a poke from now on sets it again
       }
-      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease);
+      std::optional<Millis> next_due;  // set when the claim comes back short
+      auto claimed = store_->Claim(opts_.owner, opts_.queues, types_, want, opts_.lease, &next_due);
       if (!claimed.ok()) {
         ++failures;
         wait = ErrorBackoff(failures);
@@ -240,12 +241,13 @@ void Dispatcher::ClaimLoop() {
         // themselves (a notification, or a poke from this daemon's
         // completions); runs due later wake this loop when they are due.
         // Finished steps do not claim again on their own (an empty claim per
-        // run when runs trickle in).
-        auto next = store_->TimeUntilNextRun(opts_.queues, types_);
-        if (next.ok() && next->has_value()) {
+        // run when runs trickle in). The claim said when the next run is due
+        // (a separate probe walked the claimed runs' dead index entries
+        // again: docs/performance.md, "The claim says when to look again").
+        if (next_due) {
           // At least 5 ms, so that a run due "now" that another daemon holds
           // locked does not make this loop spin.
-          wait = std::clamp(**next, Millis(5), opts_.poll_interval);
+          wait = std::clamp(*next_due, Millis(5), opts_.poll_interval);
         }
       }
     }

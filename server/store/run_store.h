@@ -171,10 +171,21 @@ class RunStore {
   // back full, a store may start each queue after the last run it claimed
   // there; a run sorting before that is found by a scan from the start, at
   // least every 100 ms while claims go on (PgRunStore::Claim).
+  // When fewer than `limit` runs come back and `next_due` is given, it is set
+  // to how long until the earliest enqueued run of these queues and types is
+  // due, by the database clock: zero if one is due now (locked by another
+  // claimer), nullopt if there is none. (A full claim leaves it nullopt.)
   virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                                   const std::vector<std::string>& queues,
                                                   const std::vector<std::string>& types, int limit,
-                                                  Millis lease) = 0;
+                                                  Millis lease,
+                                                  std::optional<Millis>* next_due) = 0;
+  StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
+                                          const std::vector<std::string>& queues,
+                                          const std::vector<std::string>& types, int limit,
+                                          Millis lease) {
+    return Claim(owner, queues, types, limit, lease, nullptr);
+  }
 
   // Heartbeat: pushes the expiry of these leases to now + `lease` (database
   // clock), where the run is still RUNNING under that lease. Returns the lease
@@ -227,11 +238,6 @@ class RunStore {
   // Whether any run waits for one of these runs (a cheap read: most runs
   // that finish have no waiters, and then a waker need not look further).
   virtual StatusOr<bool> HasWaiters(const std::vector<std::string>& run_ids) = 0;
-
-  // How long until the earliest enqueued run of these queues/types is due, by
-  // the database clock (zero if one is due now); nullopt if there is none.
-  virtual StatusOr<std::optional<Millis>> TimeUntilNextRun(
-      const std::vector<std::string>& queues, const std::vector<std::string>& types) = 0;
 };
 
 // Named artifacts of runs, kept until the run is removed.

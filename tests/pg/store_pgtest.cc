@@ -32,14 +32,15 @@ const std::vector<std::string> kQ{"default"};
 const std::vector<std::string> kT{"noop", "other"};
 
 // Claims `batch` at a time until a claim comes back short; appends the ids
-// in the order claimed.
-void ClaimUntilShort(pg::PgRunStore& s, const std::vector<std::string>& queues, int batch,
-                     std::vector<std::string>* ids) {
+// in the order claimed. Returns what the short claim said of the next run.
+std::optional<Millis> ClaimUntilShort(pg::PgRunStore& s, const std::vector<std::string>& queues,
+                                      int batch, std::vector<std::string>* ids) {
   for (;;) {
-    auto c = s.Claim("node-a", queues, kT, batch, Millis(60000));
+    std::optional<Millis> next_due;
+    auto c = s.Claim("node-a", queues, kT, batch, Millis(60000), &next_due);
     REQUIRE(c.ok());
     for (const auto& r : *c) ids->push_back(r.run.id);
-    if (static_cast<int>(c->size()) < batch) return;
+    if (static_cast<int>(c->size()) < batch) return next_due;
   }
 }
 
@@ -113,38 +114,73 @@ TEST_CASE("claims follow priority, then run_at, and skip runs not yet due") {
   auto low = MakeRun("noop", 5), high = MakeRun("noop", -5), later = MakeRun("noop", -10);
   later.run_at = Now() + std::chrono::hours(1);
   REQUIRE(s.Enqueue({low, high, later}).ok());
-  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000));
+  std::optional<Millis> next;
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000), &next);
   REQUIRE(c.ok());
   REQUIRE(c->size() == 2);
   CHECK((*c)[0].run.id == high.id);
   CHECK((*c)[1].run.id == low.id);
   CHECK((*c)[0].run.status == RunStatus::kRunning);
   CHECK((*c)[0].run.attempt == 1);
-  auto next = s.TimeUntilNextRun(kQ, kT);
-  REQUIRE(next.ok());
-  REQUIRE(next->has_value());
-  CHECK(**next > Millis(3500 * 1000));
+  // The claim came back short: the next run is the one held for an hour.
+  REQUIRE(next.has_value());
+  CHECK(*next > Millis(3500 * 1000));
+  CHECK(*next <= Millis(3600 * 1000));
 }
 
-TEST_CASE("the next run is unknown when nothing is enqueued, and due now when one is ready") {
-  // An empty answer lets the claim loop sleep until a notification; "due
-  // now" makes it claim again within milliseconds.
+TEST_CASE("a short claim says when to look again: never, now, or when a held run is due") {
+  // Nothing left lets the claim loop sleep until a notification; "now" (a
+  // due run locked by another claimer) makes it claim again within
+  // milliseconds; a run held for later, when it is due.
   TestDatabase db;
   pg::PgRunStore s(db.url(), 4);
-  auto empty = s.TimeUntilNextRun(kQ, kT);
-  REQUIRE(empty.ok());
-  CHECK_FALSE(empty->has_value());
-  REQUIRE(s.Enqueue({MakeRun()}).ok());
-  auto ready = s.TimeUntilNextRun(kQ, kT);
-  REQUIRE(ready.ok());
-  REQUIRE(ready->has_value());
-  CHECK(**ready == Millis(0));
-  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000));
+  std::optional<Millis> next = Millis(1);
+  auto c = s.Claim("node-a", kQ, kT, 10, Millis(60000), &next);
+  REQUIRE(c.ok());
+  CHECK(c->empty());
+  CHECK_FALSE(next.has_value());
+
+  auto run = MakeRun();
+  REQUIRE(s.Enqueue({run}).ok());
+  {
+    pqxx::connection other(db.url());
+    pqxx::work tx(other);
+    tx.exec("SELECT id FROM cueball_runs FOR UPDATE");  // another claimer holds it
+    c = s.Claim("node-a", kQ, kT, 10, Millis(60000), &next);
+    REQUIRE(c.ok());
+    CHECK(c->empty());
+    REQUIRE(next.has_value());
+    CHECK(*next == Millis(0));
+  }
+  c = s.Claim("node-a", kQ, kT, 10, Millis(60000), &next);
   REQUIRE(c.ok());
   REQUIRE(c->size() == 1);
-  auto claimed = s.TimeUntilNextRun(kQ, kT);
-  REQUIRE(claimed.ok());
-  CHECK_FALSE(claimed->has_value());
+  CHECK_FALSE(next.has_value());  // it took the only run
+
+  // Two due, one held: a full claim says nothing, the short one after it
+  // points at the held run.
+  auto a = MakeRun(), b = MakeRun(), held = MakeRun();
+  held.run_at = Now() + std::chrono::seconds(90);
+  REQUIRE(s.Enqueue({a, b, held}).ok());
+  next = Millis(1);
+  c = s.Claim("node-a", kQ, kT, 2, Millis(60000), &next);
+  REQUIRE(c.ok());
+  REQUIRE(c->size() == 2);
+  CHECK_FALSE(next.has_value());
+  c = s.Claim("node-a", kQ, kT, 2, Millis(60000), &next);
+  REQUIRE(c.ok());
+  CHECK(c->empty());
+  REQUIRE(next.has_value());
+  CHECK(*next > Millis(80 * 1000));
+  CHECK(*next <= Millis(90 * 1000));
+  // A run of a type this claimer does not run is not its next run.
+  auto foreign = MakeRun("demo.flaky");
+  REQUIRE(s.Enqueue({foreign}).ok());
+  c = s.Claim("node-a", kQ, kT, 2, Millis(60000), &next);
+  REQUIRE(c.ok());
+  CHECK(c->empty());
+  REQUIRE(next.has_value());
+  CHECK(*next > Millis(80 * 1000));
 }
 
 TEST_CASE("claims go through priorities and queues in order, past runs held for later") {
@@ -174,12 +210,11 @@ TEST_CASE("claims go through priorities and queues in order, past runs held for 
   std::vector<std::string> want, got;
   for (const auto& d : due) want.push_back(std::get<2>(d));
   const std::vector<std::string> queues{"default", "emails"};
-  ClaimUntilShort(s, queues, 4, &got);
+  auto next = ClaimUntilShort(s, queues, 4, &got);
   CHECK(got == want);
-  auto next = s.TimeUntilNextRun(queues, kT);
-  REQUIRE(next.ok());
-  REQUIRE(next->has_value());
-  CHECK(**next > Millis(50 * 1000));
+  REQUIRE(next.has_value());  // the first run held for later: emails, 60 s
+  CHECK(*next > Millis(50 * 1000));
+  CHECK(*next <= Millis(60 * 1000));
 }
 
 TEST_CASE("full claims start after the last run claimed, yet every run is claimed once") {

@@ -122,24 +122,19 @@ constexpr const char* kEnqueueEvents = R"SQL(
 )SQL";
 
 // The claim walks each queue's priorities that have enqueued runs (one index
-// probe each, as kNextRunSql does, which also finds where the priority's
-// first entry is) and scans each priority's ready runs from there in
-// (run_at, id) order (LATERAL), so `run_at <= now()` ends each scan at the
-// first run not due yet: runs scheduled for later are never read. (A single
-// scan in (priority, run_at, id) order can only filter on run_at, and read
-// every run held for later on each claim: 34-57 ms with half a million held.)
-// A plain `queue = ANY($2)` makes the planner drop the index order and sort
-// every ready run on each claim: 25 ms per claim at 50k queued.
-// The scans are merged in (priority, run_at, id) order and cut to the limit;
-// the priorities come sorted, so an incremental sort stops once a priority
-// fills the limit. Runs locked by a scan but not picked are released at commit.
-// Each queue's scan starts at the key ($6 priority, $7 run_at in us since the
-// epoch, $8 id; aligned with $2) given by PgRunStore::Claim: the lowest key
-// (no bound), or, while a backlog drains, the last key it claimed, which
-// skips the index entries of runs claimed since the last vacuum (see Claim):
-// priorities below the key's are skipped, the key's own starts at its
-// (run_at, id), the ones above it from their first entry. A NULL run_at means
-// no key.
+// probe each, which also finds where the priority's first entry is) and scans each priority's ready
+// runs from there in (run_at, id) order (LATERAL), so `run_at <= now()` ends each scan at the first
+// run not due yet: runs scheduled for later are never read. (A single scan in (priority, run_at,
+// id) order can only filter on run_at, and read every run held for later on each claim: 34-57 ms
+// with half a million held.) A plain `queue = ANY($2)` makes the planner drop the index order and
+// sort every ready run on each claim: 25 ms per claim at 50k queued. The scans are merged in
+// (priority, run_at, id) order and cut to the limit; the priorities come sorted, so an incremental
+// sort stops once a priority fills the limit. Runs locked by a scan but not picked are released at
+// commit. Each queue's scan starts at the key ($6 priority, $7 run_at in us since the epoch, $8 id;
+// aligned with $2) given by PgRunStore::Claim: the lowest key (no bound), or, while a backlog
+// drains, the last key it claimed, which skips the index entries of runs claimed since the last
+// vacuum (see Claim): priorities below the key's are skipped, the key's own starts at its (run_at,
+// id), the ones above it from their first entry. A NULL run_at means no key.
 constexpr const char* kClaimSql = R"SQL(
 WITH RECURSIVE prio AS (
   -- Each priority with enqueued runs and where its scan starts: the first
@@ -183,9 +178,30 @@ WITH RECURSIVE prio AS (
       started_at = coalesce(r.started_at, now()), updated_at = now()
   FROM picked WHERE r.id = picked.id
   RETURNING r.*
+), nd AS (
+  -- When the claim comes back short, when the claim loop should look again:
+  -- the first enqueued run of these types it did not take, from where each
+  -- priority's scan started (so the dead entries before it are not walked
+  -- again): due now (0: locked by another claimer), held for later (ms until
+  -- due), or none (NULL).
+  SELECT CASE WHEN (SELECT count(*) FROM picked) < $4 THEN (
+    SELECT CASE WHEN min(x.run_at) IS NOT NULL
+                THEN greatest(0, ceil(extract(epoch FROM min(x.run_at) - now()) * 1000))::bigint
+           END
+    FROM prio pr CROSS JOIN LATERAL (
+      SELECT run_at FROM cueball_runs
+      WHERE status = 'enqueued' AND queue = pr.name AND priority = pr.p
+        AND workflow_type = ANY($3::text[]) AND (run_at, id) >= (pr.sr, pr.si)
+        AND id NOT IN (SELECT id FROM picked)
+      ORDER BY run_at, id  -- the ready index's order: never a sequential scan
+      LIMIT 1
+    ) x)
+  END AS next_ms
 ), %EVENTS%
-SELECT %COLS%, %LEASE%
-FROM upd ORDER BY priority, run_at, id
+-- At least one row, for next_ms: without claimed runs, one whose run
+-- columns are NULL.
+SELECT %COLS%, %LEASE%, nd.next_ms
+FROM nd LEFT JOIN upd ON true ORDER BY priority, run_at, id
 )SQL";
 constexpr const char* kClaimEvents = R"SQL(
   SELECT id AS run_id, 'step_started' AS kind, step_name AS step, attempt,
@@ -210,7 +226,12 @@ WITH o AS (
       finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
       updated_at = now()
   FROM o
-  WHERE r.id = o.run_id AND r.status = 'running' AND r.lease_id = o.lease_id
+  -- The lease is the fence: a lease id is drawn afresh by each claim and
+  -- cleared whenever the run leaves RUNNING, so it matches only the attempt
+  -- it was given to. (A `status = 'running'` test here let the planner pick
+  -- the status index, whose entries for RUNNING are almost all dead after a
+  -- burst: 18 ms per record instead of 0.6, seen with auto_explain.)
+  WHERE r.id = o.run_id AND r.lease_id = o.lease_id
   RETURNING r.id, r.status, r.queue, o.ord
 ), %EVENTS%
 SELECT ord, id::text, status, queue,
@@ -292,31 +313,6 @@ constexpr const char* kRetryEvents = R"SQL(
   FROM upd
 )SQL";
 
-// When the next ready run of these queues and types is due, in ms from now.
-constexpr const char* kNextRunSql = R"SQL(
-WITH RECURSIVE prio AS (
-  -- Each queue's priorities with ready runs, one index probe each (the ready
-  -- index is ordered by priority, then run_at), so the answer costs a few
-  -- probes however many runs wait, not a scan of them all.
-  SELECT q.name, (SELECT min(priority) FROM cueball_runs
-                  WHERE status = 'enqueued' AND queue = q.name) AS p
-  FROM unnest($1::text[]) AS q(name)
-  UNION ALL
-  SELECT prio.name, (SELECT min(priority) FROM cueball_runs
-                     WHERE status = 'enqueued' AND queue = prio.name AND priority > prio.p)
-  FROM prio WHERE prio.p IS NOT NULL
-)
--- NULL when nothing is enqueued (greatest() would turn NULL into 0: "due now").
-SELECT CASE WHEN min(nx.run_at) IS NOT NULL
-            THEN greatest(0, ceil(extract(epoch from min(nx.run_at) - now()) * 1000))::bigint END
-FROM prio CROSS JOIN LATERAL (
-  SELECT run_at FROM cueball_runs
-  WHERE status = 'enqueued' AND queue = prio.name AND priority = prio.p
-    AND workflow_type = ANY($2::text[])
-  ORDER BY run_at LIMIT 1
-) nx
-)SQL";
-
 // The record and enqueue statements notify these channels by name.
 static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
                   std::string_view(kFinishedChannel) == "cueball_finished",
@@ -325,7 +321,6 @@ static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
 // Prepared on every connection of the pool (names of server-side statements).
 constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
-constexpr const char* kNextRunStmt = "cueball_next_run";
 constexpr const char* kRecordStmt = "cueball_record";
 
 // The statement with its run columns and its events' CTEs filled in.
@@ -424,7 +419,6 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
               c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
               c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
-              c.prepare(kNextRunStmt, kNextRunSql);
               c.prepare(kHasWaitersStmt, kHasWaitersSql);
             }) {}
 
@@ -700,7 +694,7 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
                            const std::vector<std::string>& queues, const std::string& queue_array,
                            const std::string& type_array,
                            const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
-                           std::vector<ClaimedRun>* out) {
+                           std::vector<ClaimedRun>* out, std::optional<Millis>* next_due) {
   // Each queue's start key, aligned with `queues`. A queue without one gets
   // a NULL priority and run_at (the SQL reads a NULL run_at as "no key") and
   // the nil UUID, which is never read.
@@ -726,7 +720,12 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
   auto res =
       tx.exec_prepared(kClaimStmt, owner, queue_array, type_array, limit,
                        static_cast<int64_t>(lease.count()), priorities, run_ats, PgTextArray(ids));
-  for (const auto& row : res) out->push_back(ClaimedFromRow(row));
+  next_due->reset();
+  for (const auto& row : res) {
+    if (!row[kRunColumnCount + 3].is_null())
+      *next_due = Millis(row[kRunColumnCount + 3].as<int64_t>());
+    if (!row[0].is_null()) out->push_back(ClaimedFromRow(row));  // NULL: nothing claimed
+  }
 }
 
 // Claimed runs leave their entries in the ready index until a vacuum removes
@@ -743,7 +742,8 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
 StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     const std::vector<std::string>& queues,
                                                     const std::vector<std::string>& types,
-                                                    int limit, Millis lease) {
+                                                    int limit, Millis lease,
+                                                    std::optional<Millis>* next_due) {
   constexpr auto kScanFromStartEvery = std::chrono::milliseconds(100);
   // A key only holds for the types it was claimed for: runs of other types
   // before it were never looked at.
@@ -760,28 +760,32 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
     from = claim_from_;
   }
   std::vector<ClaimedRun> out;
-  size_t from_start = 0;  // where the runs of the scan from the start begin
+  std::optional<Millis> next;  // from the last statement, which decides
+  size_t from_start = 0;       // where the runs of the scan from the start begin
   bool scanned_from_start = false;
   Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
     out.clear();
     if (!from.empty()) {
-      ClaimFrom(c, owner, queues, queue_array, type_array, from, limit, lease, &out);
+      ClaimFrom(c, owner, queues, queue_array, type_array, from, limit, lease, &out, &next);
       if (static_cast<int>(out.size()) == limit) return Status::Ok();
     }
     from_start = out.size();
     scanned_from_start = true;
     try {
       ClaimFrom(c, owner, queues, queue_array, type_array, {}, limit - static_cast<int>(out.size()),
-                lease, &out);
+                lease, &out, &next);
     } catch (const std::exception&) {
       // Runs claimed by the first statement are committed: hand them out
-      // (the next claim reports the failure). With none, this claim failed.
+      // (the next claim reports the failure; look again soon). With none,
+      // this claim failed.
       if (from_start == 0) throw;
       out.resize(from_start);
+      next = Millis(0);
     }
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (next_due) *next_due = static_cast<int>(out.size()) < limit ? next : std::nullopt;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
     // A claim for other queues or types may have come in between: then the
@@ -915,19 +919,6 @@ StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {
   });
   if (!st.ok()) return st;
   return out;
-}
-
-StatusOr<std::optional<Millis>> PgRunStore::TimeUntilNextRun(
-    const std::vector<std::string>& queues, const std::vector<std::string>& types) {
-  std::optional<Millis> next;
-  Status st = pool_.With("next run_at", [&](pqxx::connection& c) -> Status {
-    pqxx::nontransaction tx(c);
-    auto res = tx.exec_prepared(kNextRunStmt, PgTextArray(queues), PgTextArray(types));
-    if (!res.empty() && !res[0][0].is_null()) next = Millis(res[0][0].as<int64_t>());
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return next;
 }
 
 }  // namespace cueball::store::pg

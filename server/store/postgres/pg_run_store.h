@@ -36,10 +36,11 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::vector<Run>> List(const RunFilter& filter) override;
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
   StatusOr<Run> Retry(const std::string& id, const std::string& reason) override;
+  using RunStore::Claim;
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
-                                          Millis lease) override;
+                                          Millis lease, std::optional<Millis>* next_due) override;
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                   Millis lease) override;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
@@ -47,8 +48,6 @@ class PgRunStore final : public RunStore, public BlobStore {
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
   StatusOr<std::vector<QueueStats>> GetQueueStats() override;
-  StatusOr<std::optional<Millis>> TimeUntilNextRun(const std::vector<std::string>& queues,
-                                                   const std::vector<std::string>& types) override;
   // Signals and waits (pg_waits.cc).
   StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,
                                 const std::string& payload,
@@ -82,7 +81,8 @@ class PgRunStore final : public RunStore, public BlobStore {
                   std::set<std::string>* ready_queues);
 
   // Claims up to `limit` runs in one statement, each queue's scan starting at
-  // its key in `from` (the start of the queue when absent); appends to `out`.
+  // its key in `from` (the start of the queue when absent); appends to `out`
+  // and sets `next_due` as Claim describes (from where the scans started).
   struct ClaimKey {
     int priority = 0;
     int64_t run_at_us = 0;
@@ -92,7 +92,8 @@ class PgRunStore final : public RunStore, public BlobStore {
   void ClaimFrom(pqxx::connection& c, const std::string& owner,
                  const std::vector<std::string>& queues, const std::string& queue_array,
                  const std::string& type_array, const std::map<std::string, ClaimKey>& from,
-                 int limit, Millis lease, std::vector<ClaimedRun>* out);
+                 int limit, Millis lease, std::vector<ClaimedRun>* out,
+                 std::optional<Millis>* next_due);
 
   PgPool pool_;
 
