@@ -294,6 +294,8 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     // Claimed but not started before the daemon stopped: release it without
     // running the handler.
     result = StepResult::Release("daemon shutting down");
+  } else if (!result && a->hand_back) {
+    result = StepResult::Release("claimed ahead while steps were fast; handed back unstarted");
   }
   if (!result && step) {
     result = RunStep(a, *step, input, state);
@@ -331,6 +333,10 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     }
   }
   PushOutcome(std::move(outcome), run.workflow_type);
+  if (result->kind() == StepResult::Kind::kRelease) {
+    Finish(run.id);  // the handler did not run: no step time to learn from
+    return;
+  }
   Finish(run.id,
          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
              .count());
@@ -382,20 +388,36 @@ StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef&
 }
 
 int Dispatcher::Capacity() const {
-  // Claim ahead (up to three more batches of `workers` runs waiting for a
-  // thread) only while steps finish in a few milliseconds: then the next
-  // claims' round trips overlap the current batches instead of leaving the
-  // workers idle, and claims come in larger batches. With slower steps, runs
-  // claimed ahead would only wait here while another daemon might have run
-  // them. (Measured: docs/performance.md; two batches drained 12.5k no-op
-  // runs/s, four 16k.)
-  return step_ewma_ms_ < kClaimAheadBelowMs ? 4 * opts_.workers : opts_.workers;
+  // Claim ahead (up to kClaimAheadFactor - 1 more batches of `workers` runs
+  // waiting for a thread) only while steps finish in a few milliseconds: then
+  // the next claims' round trips overlap the current batches instead of
+  // leaving the workers idle, and claims come in larger batches. With slower
+  // steps, runs claimed ahead would only wait here while another daemon
+  // might have run them, so they are handed back (Finish). (Measured:
+  // docs/performance.md; two batches drained 12.5k no-op runs/s, four 16k,
+  // sixteen 22.5-23.2k.)
+  return step_ewma_ms_ < kClaimAheadBelowMs ? kClaimAheadFactor * opts_.workers : opts_.workers;
 }
 
 void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (step_ms) step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
   running_.erase(run_id);
+  // Steps turned slow while runs were claimed ahead: the newest ones beyond
+  // capacity go back to the queue unstarted (released, first in line for a
+  // worker), so they wait for a worker here no longer than one slow step.
+  int excess = static_cast<int>(running_.size()) - Capacity();
+  for (const auto& a : ready_) excess -= a->hand_back ? 1 : 0;
+  if (excess > 0) {
+    for (auto it = ready_.rbegin(); it != ready_.rend() && excess > 0; ++it) {
+      if ((*it)->hand_back) continue;
+      (*it)->hand_back = true;
+      --excess;
+    }
+    std::stable_partition(ready_.begin(), ready_.end(),
+                          [](const std::shared_ptr<Attempt>& a) { return a->hand_back.load(); });
+    work_cv_.notify_all();
+  }
   // A freed slot claims only if ready runs may be waiting for one; the claim
   // loop's wait for a batch of free slots wakes either way.
   if (more_ready_) poked_ = true;

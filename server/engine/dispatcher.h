@@ -70,6 +70,8 @@ class Dispatcher {
     store::ClaimedRun claimed;
     CancelToken cancel;
     std::chrono::steady_clock::time_point deadline;
+    // Claimed ahead, then handed back unstarted because steps turned slow.
+    std::atomic<bool> hand_back{false};
   };
 
   void ClaimLoop();
@@ -105,7 +107,8 @@ class Dispatcher {
   std::deque<std::shared_ptr<Attempt>> ready_;
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
   static constexpr double kClaimAheadBelowMs = 5;
-  double step_ewma_ms_ = 1000;  // moving average of step run time; starts "slow"
+  static constexpr int kClaimAheadFactor = 16;  // runs held per worker while steps are fast
+  double step_ewma_ms_ = 1000;                  // moving average of step run time; starts "slow"
 
   std::mutex out_mu_;
   std::condition_variable out_cv_;

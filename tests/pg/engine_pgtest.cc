@@ -24,6 +24,7 @@ namespace {
 
 std::atomic<int> g_hang_started{0};
 std::atomic<int> g_once_calls{0};
+std::atomic<int> g_slow_first_calls{0};
 
 void RegisterTestTypes(Registry& r) {
   REQUIRE(
@@ -61,6 +62,16 @@ void RegisterTestTypes(Registry& r) {
                           return StepResult::Next();
                         },
                         RetryPolicy::None(), Millis(120000)}}})
+              .ok());
+  // The first execution is slow, every other one instant.
+  REQUIRE(r.Register({"test.slow_first",
+                      "",
+                      {{"step",
+                        [](StepContext& ctx) {
+                          if (g_slow_first_calls++ == 0) ctx.cancel.SleepFor(Millis(400));
+                          return StepResult::Next();
+                        },
+                        RetryPolicy::None(), Millis(5000)}}})
               .ok());
   REQUIRE(r.Register({"test.hang",
                       "",
@@ -343,6 +354,40 @@ TEST_CASE("a daemon that stops in the middle of a run's steps releases it at tha
   CHECK(r->attempt == 0);
   CHECK(Kinds(*r) == std::vector<std::string>{"enqueued", "step_started", "step_succeeded",
                                               "step_started", "step_released"});
+}
+
+TEST_CASE("runs claimed ahead are handed back unstarted when steps turn slow") {
+  // Fast steps let the one worker hold many claimed runs; the first slow
+  // step shows it is behind, and the runs still waiting for it go back to
+  // the queue (released, the handler never run) instead of waiting here.
+  TestDatabase db;
+  Engine e(db, /*workers=*/1);
+  auto enqueue_many = [&](const std::string& type, int n) {
+    EnqueueSpec spec;
+    spec.workflow_type = type;
+    auto r = e.service->Enqueue(std::vector<EnqueueSpec>(n, spec), false);
+    REQUIRE(r.ok());
+    std::vector<std::string> ids;
+    for (const auto& x : *r) ids.push_back(x.run.id);
+    return ids;
+  };
+  for (const auto& id : enqueue_many("noop", 150)) {  // steps are fast: claim ahead
+    REQUIRE(e.WaitDone(id).status == RunStatus::kSucceeded);
+  }
+  g_slow_first_calls = 0;
+  auto ids = enqueue_many("test.slow_first", 20);
+  int released = 0;
+  for (const auto& id : ids) {
+    Run r = e.WaitDone(id);
+    CHECK(r.status == RunStatus::kSucceeded);
+    for (const auto& ev : r.history) {
+      if (ev.kind != "step_released") continue;
+      ++released;
+      CHECK_THAT(ev.data, Catch::Contains("handed back unstarted"));
+    }
+  }
+  CHECK(released > 0);
+  CHECK(g_slow_first_calls == 20);  // each handler ran once: none before it was handed back
 }
 
 TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
