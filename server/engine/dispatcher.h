@@ -33,8 +33,8 @@ struct DispatcherOptions {
   std::vector<std::string> queues{"default"};
   int workers = 8;  // concurrent steps
   // Most runs claimed per statement. A claim also asks for no more than the
-  // free slots (Capacity()), so at the default 32 workers claims stay under
-  // 128 runs; 100 cut them short (docs/performance.md, "Fewer, larger claims").
+  // free slots (Capacity(): up to 16 x workers while steps are fast); 100 cut
+  // claims short (docs/performance.md, "Fewer, larger claims").
   int claim_batch = 400;
   Millis lease{30000};  // lease length; extended by a heartbeat every lease/3 while a step runs
   Millis poll_interval{1000};           // fallback poll when no NOTIFY arrives
