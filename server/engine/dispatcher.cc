@@ -406,8 +406,12 @@ void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms
   // Steps turned slow while runs were claimed ahead: the newest ones beyond
   // capacity go back to the queue unstarted (released, first in line for a
   // worker), so they wait for a worker here no longer than one slow step.
+  // (The count of runs already handed back is needed only past capacity, so
+  // a step finishing while steps are fast does not walk the ready queue.)
   int excess = static_cast<int>(running_.size()) - Capacity();
-  for (const auto& a : ready_) excess -= a->hand_back ? 1 : 0;
+  if (excess > 0) {
+    for (const auto& a : ready_) excess -= a->hand_back ? 1 : 0;
+  }
   if (excess > 0) {
     for (auto it = ready_.rbegin(); it != ready_.rend() && excess > 0; ++it) {
       if ((*it)->hand_back) continue;
