@@ -122,19 +122,23 @@ constexpr const char* kEnqueueEvents = R"SQL(
 )SQL";
 
 // The claim walks each queue's priorities that have enqueued runs (one index
-// probe each, which also finds where the priority's first entry is) and scans each priority's ready
-// runs from there in (run_at, id) order (LATERAL), so `run_at <= now()` ends each scan at the first
-// run not due yet: runs scheduled for later are never read. (A single scan in (priority, run_at,
-// id) order can only filter on run_at, and read every run held for later on each claim: 34-57 ms
-// with half a million held.) A plain `queue = ANY($2)` makes the planner drop the index order and
-// sort every ready run on each claim: 25 ms per claim at 50k queued. The scans are merged in
-// (priority, run_at, id) order and cut to the limit; the priorities come sorted, so an incremental
-// sort stops once a priority fills the limit. Runs locked by a scan but not picked are released at
-// commit. Each queue's scan starts at the key ($6 priority, $7 run_at in us since the epoch, $8 id;
-// aligned with $2) given by PgRunStore::Claim: the lowest key (no bound), or, while a backlog
-// drains, the last key it claimed, which skips the index entries of runs claimed since the last
-// vacuum (see Claim): priorities below the key's are skipped, the key's own starts at its (run_at,
-// id), the ones above it from their first entry. A NULL run_at means no key.
+// probe each, which also finds where the priority's first entry is) and scans
+// each priority's ready runs from there in (run_at, id) order (LATERAL), so
+// `run_at <= now()` ends each scan at the first run not due yet: runs scheduled
+// for later are never read. (A single scan in (priority, run_at, id) order can
+// only filter on run_at, and read every run held for later on each claim: 34-57
+// ms with half a million held.) A plain `queue = ANY($2)` makes the planner
+// drop the index order and sort every ready run on each claim: 25 ms per claim
+// at 50k queued. The scans are merged in (priority, run_at, id) order and cut
+// to the limit; the priorities come sorted, so an incremental sort stops once a
+// priority fills the limit. Runs locked by a scan but not picked are released
+// at commit. Each queue's scan starts at the key ($6 priority, $7 run_at in us
+// since the epoch, $8 id; aligned with $2) given by PgRunStore::Claim: the
+// lowest key (no bound), or, while a backlog drains, the last key it claimed,
+// which skips the index entries of runs claimed since the last vacuum (see
+// Claim): priorities below the key's are skipped, the key's own starts at its
+// (run_at, id), the ones above it from their first entry. A NULL run_at means
+// no key.
 constexpr const char* kClaimSql = R"SQL(
 WITH RECURSIVE prio AS (
   -- Each priority with enqueued runs and where its scan starts: the first
