@@ -2,10 +2,17 @@
 
 #include <algorithm>
 
+#include "server/domain/utf8.h"
+
 namespace cueball::engine {
 namespace {
 
-std::string Data(const Json& j) { return j.dump(); }
+// What a handler returns may hold text that is not UTF-8 (a command's
+// output cut mid-character, an exception's message): nlohmann's default
+// dump throws on it, which ended the daemon, and PostgreSQL refuses it. So
+// every JSON text recorded here is dumped with invalid bytes replaced by
+// U+FFFD, and every plain text from the handler is made valid the same way.
+std::string Data(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 }  // namespace
 
@@ -22,7 +29,8 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
   const StepDef* step =
       (run.step_index >= 0 && run.step_index < step_count) ? &type.steps[run.step_index] : nullptr;
 
-  auto fail = [&](const std::string& error, bool permanent) {
+  auto fail = [&](const std::string& handler_error, bool permanent) {
+    const std::string error = ValidUtf8(handler_error);
     o.status = RunStatus::kFailed;
     o.error = error;
     o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
@@ -41,13 +49,13 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
   switch (result.kind()) {
     case StepResult::Kind::kNext:
     case StepResult::Kind::kComplete: {
-      o.state = new_state.dump();
+      o.state = Data(new_state);
       const bool last = run.step_index + 1 >= step_count;
       Json step_data = {{"result", result.result()}};
       o.events.push_back({event_kind::kStepSucceeded, run.step_name, run.attempt, Data(step_data)});
       if (last || result.kind() == StepResult::Kind::kComplete) {
         o.status = RunStatus::kSucceeded;
-        o.result = result.result().dump();
+        o.result = Data(result.result());
         o.events.push_back({event_kind::kRunSucceeded, run.step_name, run.attempt,
                             Data({{"result", result.result()}})});
       } else {
@@ -70,7 +78,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       Millis delay = result.delay() ? *result.delay() : BackoffDelay(step->retry, run.attempt, rng);
       if (delay.count() < 0) delay = Millis(0);
       o.status = RunStatus::kEnqueued;
-      o.error = result.error();
+      o.error = ValidUtf8(result.error());
       o.run_at = now + std::chrono::duration_cast<std::chrono::microseconds>(delay);
       o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
                           Data({{"error", result.error()}, {"permanent", false}})});
@@ -86,7 +94,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       return o;
     case StepResult::Kind::kDefer: {
       o.status = RunStatus::kEnqueued;
-      o.state = new_state.dump();
+      o.state = Data(new_state);
       o.attempt = run.attempt > 0 ? run.attempt - 1 : 0;  // a deferral uses no attempt
       o.run_at = result.until() < now ? now : result.until();
       o.events.push_back({event_kind::kStepDeferred, run.step_name, run.attempt,
@@ -101,7 +109,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       if (result.kind() == StepResult::Kind::kSleep) {
         w.kind = "timer";
         w.deadline = result.until() < now ? now : result.until();
-        w.result = result.result().dump();
+        w.result = Data(result.result());
         data = {{"for", "timer"}, {"until", FormatTime(*w.deadline)}};
       } else if (result.kind() == StepResult::Kind::kWaitSignal) {
         if (result.signal().empty()) {
@@ -109,7 +117,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
           return o;
         }
         w.kind = "signal";
-        w.signal = result.signal();
+        w.signal = ValidUtf8(result.signal());
         data = {{"for", "signal"}, {"signal", w.signal}};
       } else {
         if (result.runs().empty()) {
@@ -128,7 +136,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
         data["deadline"] = FormatTime(*w.deadline);
       }
       o.status = RunStatus::kWaiting;
-      o.state = new_state.dump();
+      o.state = Data(new_state);
       o.attempt = run.attempt > 0 ? run.attempt - 1 : 0;  // waiting uses no attempt
       o.events.push_back({event_kind::kStepWaiting, run.step_name, run.attempt, Data(data)});
       o.wait = std::move(w);

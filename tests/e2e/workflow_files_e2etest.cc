@@ -226,3 +226,45 @@ TEST_CASE("a bad workflow file stops the daemon at start with the file, line and
       res.err + res.out,
       Catch::Contains("orphan.json: steps[0].workflow_type: no workflow type named 'ghost'"));
 }
+
+TEST_CASE(
+    "a command's output that is not UTF-8 is recorded with U+FFFD; the raw bytes stay in the "
+    "blob") {
+  // Such output (Latin-1 here, or UTF-8 cut mid-character in an error's
+  // tail) used to end the daemon when the outcome was turned into JSON, and
+  // again in every daemon that rescued the run.
+  TestDatabase db(false);
+  TempDir dir;
+  dir.Write("latin1.yaml", R"(name: latin1.fail
+steps:
+  - name: run
+    kind: exec
+    argv: [sh, -c, 'printf "caf\351 fails\n" >&2; exit 1']
+    retry: {max_attempts: 1}
+)");
+  dir.Write("latin1ok.yaml", R"(name: latin1.ok
+steps:
+  - name: run
+    kind: exec
+    argv: [sh, -c, 'printf "caf\351\n"']
+)");
+  Daemon d(db, {"--workers", "2", "--workflows-dir", dir.path});
+  client::Client c(d.address());
+  const std::string fffd = "\xEF\xBF\xBD";
+
+  const std::string failing = Enqueue(c, "latin1.fail", "{}");
+  REQUIRE(WaitFor([&] { return Finished(c, failing); }));
+  auto run = Get(c, failing);
+  CHECK(run.status() == v1::RUN_STATUS_FAILED);
+  CHECK_THAT(run.error(), Catch::Contains("caf" + fffd + " fails"));
+  CHECK(Count(run, "run_failed") == 1);
+
+  const std::string ok = Enqueue(c, "latin1.ok", "{}");
+  REQUIRE(WaitFor([&] { return Finished(c, ok); }));
+  auto ok_run = Get(c, ok);
+  CHECK(ok_run.status() == v1::RUN_STATUS_SUCCEEDED);
+  CHECK(json::parse(ok_run.result())["stdout"] == "caf" + fffd + "\n");
+  auto out = d.Cli({"blob", "get", ok, "run.stdout"});
+  CHECK(out.out == "caf\xE9\n");
+  CHECK_FALSE(d.proc().Wait(std::chrono::milliseconds(0)).has_value());  // still serving
+}

@@ -184,3 +184,33 @@ TEST_CASE("a wait with nothing to wait for fails the run") {
              Now(), rng);
   CHECK(o.status == RunStatus::kFailed);
 }
+
+TEST_CASE(
+    "a handler's text that is not UTF-8 is recorded with U+FFFD instead of ending the daemon") {
+  // A command's output cut mid-character, or a message in Latin-1: dumping
+  // it as JSON used to throw (the daemon ended), and PostgreSQL refuses it.
+  std::mt19937_64 rng(1);
+  const std::string bad = "caf\xE9 \xE2\x82";
+  const std::string fixed = "caf\xEF\xBF\xBD \xEF\xBF\xBD";
+  auto failed = Decide(Claimed(0, "a", 1), "l", ThreeSteps(), StepResult::Fail(bad), Json::object(),
+                       Now(), rng);
+  CHECK(failed.error == std::optional<std::string>(fixed));
+  for (const auto& e : failed.events) {
+    CHECK(Json::parse(e.data)["error"] == fixed);
+  }
+  auto retried = Decide(Claimed(0, "a", 1), "l", ThreeSteps(), StepResult::Retry(bad),
+                        Json{{"note", bad}}, Now(), rng);
+  CHECK(retried.status == RunStatus::kEnqueued);
+  CHECK(retried.error == std::optional<std::string>(fixed));
+  CHECK(Json::parse(retried.events.at(0).data)["error"] == fixed);
+  auto done = Decide(Claimed(2, "c", 1), "l", ThreeSteps(), StepResult::Next({{"out", bad}}),
+                     Json{{"note", bad}}, Now(), rng);
+  CHECK(done.status == RunStatus::kSucceeded);
+  CHECK(Json::parse(*done.result)["out"] == fixed);
+  CHECK(Json::parse(*done.state)["note"] == fixed);
+  for (const auto& e : done.events) CHECK(Json::parse(e.data)["result"]["out"] == fixed);
+  auto waiting = Decide(Claimed(1, "b", 1), "l", ThreeSteps(), StepResult::WaitForSignal(bad),
+                        Json::object(), Now(), rng);
+  REQUIRE(waiting.wait);
+  CHECK(waiting.wait->signal == fixed);
+}

@@ -5,6 +5,7 @@
 
 #include "server/domain/duration.h"
 #include "server/domain/run.h"
+#include "server/domain/utf8.h"
 
 using namespace cueball;
 
@@ -66,4 +67,25 @@ TEST_CASE("durations parse with units and reject nonsense") {
 TEST_CASE("times format as RFC 3339 UTC with milliseconds") {
   CHECK(FormatTime(FromMicros(0)) == "1970-01-01T00:00:00.000Z");
   CHECK(FormatTime(FromMicros(1234567)) == "1970-01-01T00:00:01.234Z");
+}
+
+TEST_CASE("text that is not UTF-8 is made valid, one U+FFFD per invalid part") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  // Valid text, including 2-, 3- and 4-byte forms, is unchanged.
+  for (std::string ok :
+       {std::string(""), std::string("plain"), std::string("caf\xC3\xA9"),
+        std::string("\xE2\x82\xAC 5"), std::string("\xF0\x9F\x8E\xB1"), std::string("a\0b", 3)}) {
+    CHECK(IsValidUtf8(ok));
+    CHECK(ValidUtf8(ok) == ok);
+  }
+  CHECK_FALSE(IsValidUtf8("caf\xE9"));
+  CHECK(ValidUtf8("caf\xE9 x") == "caf" + fffd + " x");               // Latin-1 byte
+  CHECK(ValidUtf8("\xE2\x82") == fffd);                               // cut mid-character
+  CHECK(ValidUtf8("ab\xF0\x9F\x8E") == "ab" + fffd);                  // cut 4-byte form
+  CHECK(ValidUtf8("\xC0\xAF") == fffd + fffd);                        // overlong '/'
+  CHECK(ValidUtf8("\xED\xA0\x80") == fffd + fffd + fffd);             // a surrogate
+  CHECK(ValidUtf8("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
+  CHECK(ValidUtf8("\x80\xBF") == fffd + fffd);                        // lone continuations
+  CHECK(ValidUtf8("\xE2\x82x") == fffd + "x");  // the byte after a cut is kept
+  CHECK(IsValidUtf8(ValidUtf8("\xFF\xFE\xC3")));
 }

@@ -861,7 +861,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (!rows.empty()) {
-      res = tx->exec_prepared(kRecordStmt, rows.dump());
+      // Decide makes a handler's text valid UTF-8; should any slip through,
+      // it is replaced here rather than failing every retry of the batch.
+      res =
+          tx->exec_prepared(kRecordStmt, rows.dump(-1, ' ', false, json::error_handler_t::replace));
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
