@@ -227,9 +227,7 @@ TEST_CASE("a bad workflow file stops the daemon at start with the file, line and
       Catch::Contains("orphan.json: steps[0].workflow_type: no workflow type named 'ghost'"));
 }
 
-TEST_CASE(
-    "a command's output that is not UTF-8 is recorded with U+FFFD; the raw bytes stay in the "
-    "blob") {
+TEST_CASE("output that is not UTF-8 is recorded with U+FFFD and kept raw in the blob") {
   // Such output (Latin-1 here, or UTF-8 cut mid-character in an error's
   // tail) used to end the daemon when the outcome was turned into JSON, and
   // again in every daemon that rescued the run.
