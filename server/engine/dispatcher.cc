@@ -192,11 +192,11 @@ void Dispatcher::ClaimLoop() {
     // While steps are running and only a few slots are free, wait briefly for
     // more to free up, so that claims come in batches rather than one run per
     // statement. With nothing running the claim goes out at once (latency).
-    if (free > 0 && free < capacity / 2 && free < opts_.claim_batch) {
+    if (free > 0 && free < ClaimBatchThreshold(capacity)) {
       std::unique_lock<std::mutex> lock(mu_);
       claim_cv_.wait_for(lock, opts_.claim_coalesce, [&] {
-        return stopping_ || Capacity() - static_cast<int>(running_.size()) >=
-                                std::min(Capacity() / 2, opts_.claim_batch);
+        return stopping_ ||
+               Capacity() - static_cast<int>(running_.size()) >= ClaimBatchThreshold(Capacity());
       });
       if (stopping_) return;
       free = Capacity() - static_cast<int>(running_.size());
@@ -234,7 +234,13 @@ void Dispatcher::ClaimLoop() {
             running_[a->claimed.run.id] = a;
             ready_.push_back(a);
           }
-          work_cv_.notify_all();
+          // One idle worker per run (a worker that finishes a step takes
+          // the next one itself); all of them for a batch as large.
+          if (claimed->size() >= workers_.size()) {
+            work_cv_.notify_all();
+          } else {
+            for (size_t i = 0; i < claimed->size(); ++i) work_cv_.notify_one();
+          }
         }
         if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
         // The claim took every run that was ready. New ones announce
@@ -257,26 +263,28 @@ void Dispatcher::ClaimLoop() {
 }
 
 void Dispatcher::WorkerLoop() {
+  std::shared_ptr<Attempt> a;
   while (true) {
-    std::shared_ptr<Attempt> a;
-    {
+    if (!a) {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return workers_exit_ || !ready_.empty(); });
       if (ready_.empty()) return;
-      a = ready_.front();
+      a = std::move(ready_.front());
       ready_.pop_front();
     }
-    Execute(a);
+    const auto step_ms = Execute(a);
+    // Frees the slot and takes the next ready run under one lock, so a
+    // worker going from one short step to the next takes the lock once.
+    a = Finish(a->claimed.run.id, step_ms, /*take_next=*/true);
   }
 }
 
-void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
+std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   const Run& run = a->claimed.run;
   const WorkflowType* type = registry_->Find(run.workflow_type);
   if (!type) {  // cannot happen: claims are filtered by registered type
     Log()->error("claimed run of unknown type run={} type={}", run.id, run.workflow_type);
-    Finish(run.id);
-    return;
+    return std::nullopt;
   }
   Json input, state;
   std::optional<StepResult> result;
@@ -315,8 +323,7 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
         // would refuse any outcome from this one.
         Log()->info("step stopped run={} step={} reason={}", run.id, run.step_name,
                     a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost" : "run_ended");
-        Finish(run.id);
-        return;
+        return std::nullopt;
     }
   }
   if (!result) result = StepResult::Fail("step index out of range");
@@ -333,13 +340,10 @@ void Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     }
   }
   PushOutcome(std::move(outcome), run.workflow_type);
-  if (result->kind() == StepResult::Kind::kRelease) {
-    Finish(run.id);  // the handler did not run: no step time to learn from
-    return;
-  }
-  Finish(run.id,
-         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
-             .count());
+  // A released run's handler did not run: no step time to learn from.
+  if (result->kind() == StepResult::Kind::kRelease) return std::nullopt;
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
+      .count();
 }
 
 StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef& step,
@@ -399,7 +403,9 @@ int Dispatcher::Capacity() const {
   return step_ewma_ms_ < kClaimAheadBelowMs ? kClaimAheadFactor * opts_.workers : opts_.workers;
 }
 
-void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms) {
+std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const std::string& run_id,
+                                                        std::optional<double> step_ms,
+                                                        bool take_next) {
   std::lock_guard<std::mutex> lock(mu_);
   if (step_ms) step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
   running_.erase(run_id);
@@ -422,11 +428,27 @@ void Dispatcher::Finish(const std::string& run_id, std::optional<double> step_ms
                           [](const std::shared_ptr<Attempt>& a) { return a->hand_back.load(); });
     work_cv_.notify_all();
   }
-  // A freed slot claims only if ready runs may be waiting for one; the claim
-  // loop's wait for a batch of free slots wakes either way.
-  if (more_ready_) poked_ = true;
-  claim_cv_.notify_one();
-  idle_cv_.notify_all();
+  // A freed slot claims only if ready runs may be waiting for one. The claim
+  // loop is woken when that first becomes true, or when enough slots are
+  // free for the batch it may be waiting for (ClaimLoop): not once per
+  // finished step, which woke it thousands of times a second for nothing.
+  bool wake_claimer = false;
+  if (more_ready_ && !poked_) {
+    poked_ = true;
+    wake_claimer = true;
+  }
+  const int capacity = Capacity();
+  if (capacity - static_cast<int>(running_.size()) >= ClaimBatchThreshold(capacity)) {
+    wake_claimer = true;
+  }
+  if (wake_claimer) claim_cv_.notify_one();
+  if (running_.empty()) idle_cv_.notify_all();
+  std::shared_ptr<Attempt> next;
+  if (take_next && !ready_.empty()) {
+    next = std::move(ready_.front());
+    ready_.pop_front();
+  }
+  return next;
 }
 
 void Dispatcher::PushOutcome(store::Outcome outcome, const std::string& type) {
@@ -457,16 +479,23 @@ void Dispatcher::CompleterLoop() {
       auto accepted = store_->RecordOutcomes(batch);
       if (accepted.ok()) {
         failures = 0;
+        // One metrics update per type and status, not per run (each looks
+        // its labels up under the family's lock).
+        std::map<std::pair<std::string, RunStatus>, int> finished;
         for (size_t i = 0; i < batch.size(); ++i) {
           if ((*accepted)[i]) {
-            if (opts_.metrics && IsTerminal(batch[i].status))
-              opts_.metrics->RunFinished(types[i], RunStatusName(batch[i].status));
+            if (opts_.metrics && IsTerminal(batch[i].status)) {
+              ++finished[{types[i], batch[i].status}];
+            }
             continue;
           }
           {
             Log()->warn("late completion refused run={} step={} attempt={} lease={}",
                         batch[i].run_id, batch[i].step_name, batch[i].attempt, batch[i].lease_id);
           }
+        }
+        for (const auto& [key, n] : finished) {
+          opts_.metrics->RunFinished(key.first, RunStatusName(key.second), n);
         }
         break;
       }

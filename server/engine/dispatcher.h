@@ -78,15 +78,22 @@ class Dispatcher {
   void WorkerLoop();
   void CompleterLoop();
   void WatchdogLoop();
-  void Execute(const std::shared_ptr<Attempt>& attempt);
+  // Runs the attempt's step and queues its outcome; returns how long the
+  // step ran (nullopt when its handler did not run).
+  std::optional<double> Execute(const std::shared_ptr<Attempt>& attempt);
   // What the attempt's step returns: the handler's result, or the engine's
   // own when the run woke from a timer or a timeout.
   StepResult RunStep(const std::shared_ptr<Attempt>& attempt, const StepDef& step,
                      const Json& input, Json& state);
   // Frees the run's slot; `step_ms` (how long the step ran) feeds the
-  // average that decides whether to claim ahead.
-  void Finish(const std::string& run_id, std::optional<double> step_ms = std::nullopt);
+  // average that decides whether to claim ahead. With `take_next`, also
+  // takes the next ready attempt, if any, for the calling worker.
+  std::shared_ptr<Attempt> Finish(const std::string& run_id, std::optional<double> step_ms,
+                                  bool take_next);
   int Capacity() const;  // runs this daemon may hold claimed (under mu_)
+  // Free slots worth a claim of their own while steps run: fewer wait
+  // briefly (claim_coalesce) for more, so claims come in batches.
+  int ClaimBatchThreshold(int capacity) const { return std::min(capacity / 2, opts_.claim_batch); }
   void PushOutcome(store::Outcome outcome, const std::string& type);
 
   store::RunStore* const store_;

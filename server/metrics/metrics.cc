@@ -76,8 +76,8 @@ void Metrics::RunsEnqueued(const std::string& type, const std::string& queue, in
   impl_->enqueued.Add({{"type", type}, {"queue", queue}}).Increment(n);
 }
 
-void Metrics::RunFinished(const std::string& type, const std::string& status) {
-  impl_->finished.Add({{"type", type}, {"status", status}}).Increment();
+void Metrics::RunFinished(const std::string& type, const std::string& status, int n) {
+  impl_->finished.Add({{"type", type}, {"status", status}}).Increment(n);
 }
 
 void Metrics::StepFinished(const std::string& type, const std::string& step,

@@ -29,7 +29,7 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   void RunsEnqueued(const std::string& type, const std::string& queue, int n = 1);
-  void RunFinished(const std::string& type, const std::string& status);
+  void RunFinished(const std::string& type, const std::string& status, int n = 1);
   // outcome: next, complete, retry, fail, defer, release.
   void StepFinished(const std::string& type, const std::string& step, const std::string& outcome,
                     double seconds);

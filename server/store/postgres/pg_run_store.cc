@@ -6,6 +6,7 @@
 #include <set>
 #include <string_view>
 
+#include "server/store/postgres/json_writer.h"
 #include "server/store/postgres/pg_event_store.h"
 
 namespace cueball::store::pg {
@@ -427,25 +428,29 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
             }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
-  json rows = json::array();
+  JsonWriter rows;
+  rows.BeginArray();
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
     const NewRun& r = runs[i];
-    json row = {{"ord", i},
-                {"id", r.id},
-                {"workflow_type", r.workflow_type},
-                {"step_name", r.first_step},
-                {"queue", r.queue},
-                {"priority", r.priority},
-                {"input", r.input}};
+    rows.BeginObject();
+    rows.Field("ord", static_cast<int64_t>(i));
+    rows.Field("id", r.id);
+    rows.Field("workflow_type", r.workflow_type);
+    rows.Field("step_name", r.first_step);
+    rows.Field("queue", r.queue);
+    rows.Field("priority", r.priority);
+    rows.Field("input", r.input);
     if (r.idempotency_key) {
-      row["idempotency_key"] = *r.idempotency_key;
+      rows.Field("idempotency_key", *r.idempotency_key);
       keys.push_back(*r.idempotency_key);
     }
-    if (r.run_at) row["run_at_us"] = ToMicros(*r.run_at);
-    if (r.parent_id) row["parent_id"] = *r.parent_id;
-    rows.push_back(std::move(row));
+    if (r.run_at) rows.Field("run_at_us", ToMicros(*r.run_at));
+    if (r.parent_id) rows.Field("parent_id", *r.parent_id);
+    rows.EndObject();
   }
+  rows.EndArray();
+  const std::string rows_json = rows.Take();
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
   bool has_parents = std::any_of(runs.begin(), runs.end(),
@@ -458,7 +463,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
-    auto res = tx->exec_prepared(kEnqueueStmt, rows.dump());
+    auto res = tx->exec_prepared(kEnqueueStmt, rows_json);
     wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
@@ -816,7 +821,12 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
 }
 
 StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
-  json rows = json::array();
+  // The rows the record statement reads; invalid UTF-8 that slipped past
+  // Decide is replaced (JsonWriter) rather than failing every retry of the
+  // batch.
+  JsonWriter rows;
+  rows.BeginArray();
+  size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const Outcome& o = outcomes[i];
@@ -824,25 +834,34 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       waits.push_back(i);
       continue;
     }
-    json events = json::array();
+    ++row_count;
+    rows.BeginObject();
+    rows.Field("ord", static_cast<int64_t>(i));
+    rows.Field("run_id", o.run_id);
+    rows.Field("lease_id", o.lease_id);
+    rows.Field("status", RunStatusName(o.status));
+    rows.Field("step_index", o.step_index);
+    rows.Field("step_name", o.step_name);
+    rows.Field("attempt", o.attempt);
+    if (o.state) rows.Field("state", *o.state);
+    if (o.result) rows.Field("result", *o.result);
+    if (o.error) rows.Field("error", *o.error);
+    if (o.run_at) rows.Field("run_at_us", ToMicros(*o.run_at));
+    rows.Key("events");
+    rows.BeginArray();
     for (const auto& e : o.events) {
-      events.push_back(
-          {{"kind", e.kind}, {"step", e.step}, {"attempt", e.attempt}, {"data", e.data}});
+      rows.BeginObject();
+      rows.Field("kind", e.kind);
+      rows.Field("step", e.step);
+      rows.Field("attempt", e.attempt);
+      rows.Field("data", e.data);
+      rows.EndObject();
     }
-    json row = {{"ord", i},
-                {"run_id", o.run_id},
-                {"lease_id", o.lease_id},
-                {"status", RunStatusName(o.status)},
-                {"step_index", o.step_index},
-                {"step_name", o.step_name},
-                {"attempt", o.attempt},
-                {"events", std::move(events)}};
-    if (o.state) row["state"] = *o.state;
-    if (o.result) row["result"] = *o.result;
-    if (o.error) row["error"] = *o.error;
-    if (o.run_at) row["run_at_us"] = ToMicros(*o.run_at);
-    rows.push_back(std::move(row));
+    rows.EndArray();
+    rows.EndObject();
   }
+  rows.EndArray();
+  const std::string rows_json = rows.Take();
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
@@ -860,11 +879,8 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       wrote = wrote || accepted[i];
     }
     pqxx::result res;
-    if (!rows.empty()) {
-      // Decide makes a handler's text valid UTF-8; should any slip through,
-      // it is replaced here rather than failing every retry of the batch.
-      res =
-          tx->exec_prepared(kRecordStmt, rows.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (row_count > 0) {
+      res = tx->exec_prepared(kRecordStmt, rows_json);
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
