@@ -45,6 +45,10 @@ size_t SequenceAt(std::string_view s, size_t i, size_t* skip) {
 bool IsValidUtf8(std::string_view s) {
   size_t skip;
   for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII, the common case
+      ++i;
+      continue;
+    }
     size_t n = SequenceAt(s, i, &skip);
     if (n == 0) return false;
     i += n;

@@ -44,6 +44,7 @@ class JsonWriter {
     Int(value);
   }
 
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
   std::string Take() { return std::move(out_); }
 
  private:

@@ -429,6 +429,7 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   JsonWriter rows;
+  rows.Reserve(runs.size() * 256);
   rows.BeginArray();
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -808,10 +809,14 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
         claim_from_.clear();  // nothing more is ready: the next claim starts from the start
       } else {
         // Each queue's last key: the runs of one statement are a prefix of
-        // each queue's order, returned in (priority, run_at, id) order.
-        for (size_t i = from_start; i < out.size(); ++i) {
-          const Run& r = out[i].run;
-          claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+        // each queue's order, returned in (priority, run_at, id) order, so
+        // its last run is its key (walked back to, not set once per run).
+        std::set<std::string_view> keyed;
+        for (size_t i = out.size(); i > from_start && keyed.size() < queues.size(); --i) {
+          const Run& r = out[i - 1].run;
+          if (keyed.insert(r.queue).second) {
+            claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+          }
         }
       }
     }
@@ -825,6 +830,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   // Decide is replaced (JsonWriter) rather than failing every retry of the
   // batch.
   JsonWriter rows;
+  rows.Reserve(outcomes.size() * 400);
   rows.BeginArray();
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
