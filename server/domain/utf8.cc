@@ -74,4 +74,25 @@ std::string ValidUtf8(std::string_view s) {
   return out;
 }
 
+std::string StorableText(std::string_view s) {
+  std::string out = ValidUtf8(s);
+  for (size_t i = 0; (i = out.find('\0', i)) != std::string::npos;) {
+    out.replace(i, 1, "\xEF\xBF\xBD");
+    i += 3;
+  }
+  return out;
+}
+
+std::string StorableJson(std::string json) {
+  if (json.find("\\u0000") == std::string::npos) return json;  // the common case
+  // Walk the escapes, so that an escaped backslash followed by "u0000" (the
+  // six characters themselves) is left alone.
+  for (size_t i = 0; i + 1 < json.size(); ++i) {
+    if (json[i] != '\\') continue;
+    if (json.compare(i + 1, 5, "u0000") == 0) json.replace(i + 2, 4, "fffd");
+    ++i;  // the escaped character is never the start of an escape
+  }
+  return json;
+}
+
 }  // namespace cueball

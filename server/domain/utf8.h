@@ -16,4 +16,12 @@ bool IsValidUtf8(std::string_view s);
 // it: one replacement per maximal invalid subpart); valid text is unchanged.
 std::string ValidUtf8(std::string_view s);
 
+// `s` as text PostgreSQL can store: ValidUtf8, and each NUL (which text and
+// jsonb strings cannot hold) replaced by U+FFFD as well.
+std::string StorableText(std::string_view s);
+
+// JSON text (as nlohmann dumps it) that PostgreSQL's jsonb accepts: each
+// \u0000 escape in a string or key becomes \ufffd. Other text is unchanged.
+std::string StorableJson(std::string json);
+
 }  // namespace cueball

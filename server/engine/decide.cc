@@ -7,12 +7,17 @@
 namespace cueball::engine {
 namespace {
 
-// What a handler returns may hold text that is not UTF-8 (a command's
-// output cut mid-character, an exception's message): nlohmann's default
-// dump throws on it, which ended the daemon, and PostgreSQL refuses it. So
-// every JSON text recorded here is dumped with invalid bytes replaced by
-// U+FFFD, and every plain text from the handler is made valid the same way.
-std::string Data(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+// What a handler returns may hold text PostgreSQL cannot store: bytes that
+// are not UTF-8 (a command's output cut mid-character, an exception's
+// message), on which nlohmann's default dump also throws (that ended the
+// daemon), or NUL characters (a command's binary output), which neither
+// text nor jsonb strings can hold (that failed every retry of the outcome's
+// batch, so nothing more was recorded). So every JSON text recorded here is
+// dumped with invalid bytes replaced by U+FFFD and NUL escapes turned into
+// U+FFFD, and every plain text from the handler goes through StorableText.
+std::string Data(const Json& j) {
+  return StorableJson(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
 
 }  // namespace
 
@@ -30,7 +35,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       (run.step_index >= 0 && run.step_index < step_count) ? &type.steps[run.step_index] : nullptr;
 
   auto fail = [&](const std::string& handler_error, bool permanent) {
-    const std::string error = ValidUtf8(handler_error);
+    const std::string error = StorableText(handler_error);
     o.status = RunStatus::kFailed;
     o.error = error;
     o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
@@ -78,7 +83,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
       Millis delay = result.delay() ? *result.delay() : BackoffDelay(step->retry, run.attempt, rng);
       if (delay.count() < 0) delay = Millis(0);
       o.status = RunStatus::kEnqueued;
-      o.error = ValidUtf8(result.error());
+      o.error = StorableText(result.error());
       o.run_at = now + std::chrono::duration_cast<std::chrono::microseconds>(delay);
       o.events.push_back({event_kind::kStepFailed, run.step_name, run.attempt,
                           Data({{"error", result.error()}, {"permanent", false}})});
@@ -117,7 +122,7 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
           return o;
         }
         w.kind = "signal";
-        w.signal = ValidUtf8(result.signal());
+        w.signal = StorableText(result.signal());
         data = {{"for", "signal"}, {"signal", w.signal}};
       } else {
         if (result.runs().empty()) {

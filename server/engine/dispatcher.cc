@@ -339,7 +339,7 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
       opts_.metrics->StepRetried(run.workflow_type, run.step_name);
     }
   }
-  PushOutcome(std::move(outcome), run.workflow_type);
+  PushOutcome(std::move(outcome), a);
   // A released run's handler did not run: no step time to learn from.
   if (result->kind() == StepResult::Kind::kRelease) return std::nullopt;
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_started)
@@ -451,19 +451,59 @@ std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const std::string& run_i
   return next;
 }
 
-void Dispatcher::PushOutcome(store::Outcome outcome, const std::string& type) {
+void Dispatcher::PushOutcome(store::Outcome outcome, std::shared_ptr<Attempt> attempt) {
   std::lock_guard<std::mutex> lock(out_mu_);
   outcomes_.push_back(std::move(outcome));
-  outcome_types_.push_back(type);
+  outcome_attempts_.push_back(std::move(attempt));
   ++unrecorded_;
   out_cv_.notify_one();
+}
+
+namespace {
+
+// Errors that say nothing about the outcomes themselves: the same batch is
+// tried again as it is.
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted ||
+         s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+Status Dispatcher::RecordOneByOne(std::vector<store::Outcome>& batch,
+                                  const std::vector<std::shared_ptr<Attempt>>& attempts,
+                                  std::vector<bool>* accepted) {
+  accepted->clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto one = store_->RecordOutcomes({batch[i]});
+    if (!one.ok() && !Transient(one.status())) {
+      // The database refuses this outcome itself (a value past one of its
+      // limits, say). Retrying cannot help, and a run whose outcome can
+      // never be recorded would be rescued and refused again forever: the
+      // run fails, saying why.
+      const Run& run = attempts[i]->claimed.run;
+      std::string why = one.status().message();
+      if (why.size() > 1000) why.resize(1000);
+      Log()->error("outcome refused by the database; the run fails run={} step={} error=\"{}\"",
+                   run.id, run.step_name, why);
+      const WorkflowType* type = registry_->Find(run.workflow_type);
+      if (!type) return one.status();  // cannot happen: claims are filtered by registered type
+      batch[i] = Decide(run, attempts[i]->claimed.lease_id, *type,
+                        StepResult::Fail("the step's outcome could not be recorded: " + why),
+                        Json::object(), Now(), Rng());
+      one = store_->RecordOutcomes({batch[i]});
+    }
+    if (!one.ok()) return one.status();
+    accepted->push_back((*one)[0]);
+  }
+  return Status::Ok();
 }
 
 void Dispatcher::CompleterLoop() {
   int failures = 0;
   while (true) {
     std::vector<store::Outcome> batch;
-    std::vector<std::string> types;
+    std::vector<std::shared_ptr<Attempt>> attempts;
     {
       std::unique_lock<std::mutex> lock(out_mu_);
       out_cv_.wait(lock, [&] { return completer_exit_ || !outcomes_.empty(); });
@@ -471,33 +511,54 @@ void Dispatcher::CompleterLoop() {
       while (!outcomes_.empty() && static_cast<int>(batch.size()) < opts_.complete_batch) {
         batch.push_back(std::move(outcomes_.front()));
         outcomes_.pop_front();
-        types.push_back(std::move(outcome_types_.front()));
-        outcome_types_.pop_front();
+        attempts.push_back(std::move(outcome_attempts_.front()));
+        outcome_attempts_.pop_front();
       }
     }
-    while (true) {
-      auto accepted = store_->RecordOutcomes(batch);
-      if (accepted.ok()) {
+    const size_t taken = batch.size();
+    const bool any_waiting = std::any_of(batch.begin(), batch.end(), [](const store::Outcome& o) {
+      return o.status == RunStatus::kWaiting;
+    });
+    const bool any_ready = std::any_of(
+        batch.begin(), batch.end(), [](const store::Outcome& o) { return !IsTerminal(o.status); });
+    while (!batch.empty()) {
+      std::vector<bool> accepted;
+      Status st;
+      auto all = store_->RecordOutcomes(batch);
+      if (all.ok()) {
+        accepted = std::move(*all);
+      } else if (Transient(all.status())) {
+        st = all.status();
+      } else {
+        // Something in the batch is refused, and would be on every retry of
+        // the whole batch, holding up every other outcome behind it: record
+        // them one by one.
+        Log()->warn("record outcomes refused count={} error=\"{}\"; recording them one by one",
+                    batch.size(), all.status().message());
+        st = RecordOneByOne(batch, attempts, &accepted);
+      }
+      // The first accepted.size() outcomes are recorded (or refused as late).
+      // One metrics update per type and status, not per run (each looks its
+      // labels up under the family's lock).
+      std::map<std::pair<std::string, RunStatus>, int> finished;
+      for (size_t i = 0; i < accepted.size(); ++i) {
+        if (accepted[i]) {
+          if (opts_.metrics && IsTerminal(batch[i].status)) {
+            ++finished[{attempts[i]->claimed.run.workflow_type, batch[i].status}];
+          }
+          continue;
+        }
+        Log()->warn("late completion refused run={} step={} attempt={} lease={}", batch[i].run_id,
+                    batch[i].step_name, batch[i].attempt, batch[i].lease_id);
+      }
+      for (const auto& [key, n] : finished) {
+        opts_.metrics->RunFinished(key.first, RunStatusName(key.second), n);
+      }
+      batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(accepted.size()));
+      attempts.erase(attempts.begin(), attempts.begin() + static_cast<ptrdiff_t>(accepted.size()));
+      if (st.ok()) {
         failures = 0;
-        // One metrics update per type and status, not per run (each looks
-        // its labels up under the family's lock).
-        std::map<std::pair<std::string, RunStatus>, int> finished;
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if ((*accepted)[i]) {
-            if (opts_.metrics && IsTerminal(batch[i].status)) {
-              ++finished[{types[i], batch[i].status}];
-            }
-            continue;
-          }
-          {
-            Log()->warn("late completion refused run={} step={} attempt={} lease={}",
-                        batch[i].run_id, batch[i].step_name, batch[i].attempt, batch[i].lease_id);
-          }
-        }
-        for (const auto& [key, n] : finished) {
-          opts_.metrics->RunFinished(key.first, RunStatusName(key.second), n);
-        }
-        break;
+        continue;  // all recorded: batch is empty
       }
       ++failures;
       bool exiting;
@@ -509,29 +570,21 @@ void Dispatcher::CompleterLoop() {
         Log()->error(
             "giving up recording outcomes count={} error=\"{}\"; their leases will "
             "expire and the runs will be rescued",
-            batch.size(), accepted.status().message());
+            batch.size(), st.message());
         break;
       }
       Millis wait = ErrorBackoff(failures);
-      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}", accepted.status().message(),
-                  wait.count());
+      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}", st.message(), wait.count());
       std::this_thread::sleep_for(wait);
     }
     {
       std::lock_guard<std::mutex> lock(out_mu_);
-      unrecorded_ -= static_cast<int>(batch.size());
+      unrecorded_ -= static_cast<int>(taken);
     }
-    if (opts_.on_waits_recorded &&
-        std::any_of(batch.begin(), batch.end(),
-                    [](const store::Outcome& o) { return o.status == RunStatus::kWaiting; })) {
-      opts_.on_waits_recorded();
-    }
+    if (opts_.on_waits_recorded && any_waiting) opts_.on_waits_recorded();
     // Next steps and retries just became ready (or due later: the claim
     // loop then learns when). Only finished runs: nothing new to claim.
-    if (std::any_of(batch.begin(), batch.end(),
-                    [](const store::Outcome& o) { return !IsTerminal(o.status); })) {
-      Poke();
-    }
+    if (any_ready) Poke();
   }
 }
 

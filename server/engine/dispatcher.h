@@ -94,7 +94,15 @@ class Dispatcher {
   // Free slots worth a claim of their own while steps run: fewer wait
   // briefly (claim_coalesce) for more, so claims come in batches.
   int ClaimBatchThreshold(int capacity) const { return std::min(capacity / 2, opts_.claim_batch); }
-  void PushOutcome(store::Outcome outcome, const std::string& type);
+  // Queues an outcome for the completer, with the attempt it ends.
+  void PushOutcome(store::Outcome outcome, std::shared_ptr<Attempt> attempt);
+  // Records the outcomes one at a time; one the database refuses for good
+  // is replaced by the run's failure (saying why) and recorded instead.
+  // `accepted` gets one entry per outcome recorded, in order; an error stops
+  // it early.
+  Status RecordOneByOne(std::vector<store::Outcome>& batch,
+                        const std::vector<std::shared_ptr<Attempt>>& attempts,
+                        std::vector<bool>* accepted);
 
   store::RunStore* const store_;
   const Registry* const registry_;
@@ -120,8 +128,8 @@ class Dispatcher {
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<store::Outcome> outcomes_;
-  std::deque<std::string> outcome_types_;  // workflow type of each outcome, for metrics
-  int unrecorded_ = 0;                     // outcomes pushed but not yet recorded
+  std::deque<std::shared_ptr<Attempt>> outcome_attempts_;  // the attempt each outcome ends
+  int unrecorded_ = 0;                                     // outcomes pushed but not yet recorded
   bool completer_exit_ = false;
 
   std::thread claimer_;

@@ -6,6 +6,8 @@
 #include <regex>
 #include <thread>
 
+#include "server/domain/utf8.h"
+
 namespace cueball::engine {
 namespace {
 
@@ -28,12 +30,29 @@ Status ParseId(const std::string& id, const std::string& field, std::string* out
   return Status::Ok();
 }
 
+// PostgreSQL's text and jsonb cannot hold U+0000: say which field has one,
+// instead of the database's error about the statement.
+Status CheckNoNul(const std::string& field, const std::string& text) {
+  if (text.find('\0') == std::string::npos) return Status::Ok();
+  return InvalidArgument(field + ": must not contain the character U+0000");
+}
+
+// The same for JSON text, where U+0000 can only be written as an escape.
+Status CheckJsonNoNul(const std::string& field, const std::string& json) {
+  if (json.find("u0000") == std::string::npos) return Status::Ok();  // the common case
+  std::string normal = Json::parse(json).dump();
+  if (StorableJson(normal) == normal) return Status::Ok();
+  return InvalidArgument(field +
+                         ": JSON strings must not contain \\u0000 (PostgreSQL's jsonb cannot "
+                         "store it)");
+}
+
 // The arguments of Cancel and Retry: a run id and an optional reason.
 Status ParseIdAndReason(const std::string& id, const std::string& reason, std::string* out) {
   Status st = ParseId(id, "id", out);
   if (!st.ok()) return st;
   if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
-  return Status::Ok();
+  return CheckNoNul("reason", reason);
 }
 
 }  // namespace
@@ -65,6 +84,8 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
       if (pos != std::string::npos) what = what.substr(pos + 2);
       return InvalidArgument(p + "input: not valid JSON: " + what);
     }
+    Status st = CheckJsonNoNul(p + "input", s.input);
+    if (!st.ok()) return st;
   }
   if (!s.queue.empty() && !ValidQueueName(s.queue)) {
     return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
@@ -90,6 +111,7 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
   if (s.idempotency_key.size() > kMaxKeyBytes) {
     return InvalidArgument(p + "idempotency_key: must be at most 255 bytes");
   }
+  if (Status st = CheckNoNul(p + "idempotency_key", s.idempotency_key); !st.ok()) return st;
   return Status::Ok();
 }
 
@@ -195,9 +217,11 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
     if (pos != std::string::npos) what = what.substr(pos + 2);
     return InvalidArgument("payload: not valid JSON: " + what);
   }
+  if (Status st = CheckJsonNoNul("payload", json); !st.ok()) return st;
   if (idempotency_key.size() > 255) {
     return InvalidArgument("idempotency_key: must be at most 255 bytes");
   }
+  if (Status st = CheckNoNul("idempotency_key", idempotency_key); !st.ok()) return st;
   std::optional<std::string> key;
   if (!idempotency_key.empty()) key = idempotency_key;
   auto res = store_->Signal(id, name, json, key);

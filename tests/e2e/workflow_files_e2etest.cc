@@ -227,7 +227,7 @@ TEST_CASE("a bad workflow file stops the daemon at start with the file, line and
       Catch::Contains("orphan.json: steps[0].workflow_type: no workflow type named 'ghost'"));
 }
 
-TEST_CASE("output that is not UTF-8 is recorded with U+FFFD and kept raw in the blob") {
+TEST_CASE("output that is not UTF-8 or holds NUL is recorded with U+FFFD and kept raw") {
   // Such output (Latin-1 here, or UTF-8 cut mid-character in an error's
   // tail) used to end the daemon when the outcome was turned into JSON, and
   // again in every daemon that rescued the run.
@@ -246,9 +246,26 @@ steps:
     kind: exec
     argv: [sh, -c, 'printf "caf\351\n"']
 )");
+  // NUL, which PostgreSQL's text cannot hold: the outcome failed every
+  // retry of its batch, and no other outcome was recorded after it.
+  dir.Write("nul.yaml", R"(name: nul.out
+steps:
+  - name: run
+    kind: exec
+    argv: [sh, -c, 'printf "a\000b"']
+)");
   Daemon d(db, {"--workers", "2", "--workflows-dir", dir.path});
   client::Client c(d.address());
   const std::string fffd = "\xEF\xBF\xBD";
+
+  const std::string nul = Enqueue(c, "nul.out", "{}");
+  const std::string after = Enqueue(c, "noop", "{}");
+  REQUIRE(WaitFor([&] { return Finished(c, nul) && Finished(c, after); }));
+  auto nul_run = Get(c, nul);
+  CHECK(nul_run.status() == v1::RUN_STATUS_SUCCEEDED);
+  CHECK(json::parse(nul_run.result())["stdout"] == "a" + fffd + "b");
+  CHECK(d.Cli({"blob", "get", nul, "run.stdout"}).out == std::string("a\0b", 3));
+  CHECK(Get(c, after).status() == v1::RUN_STATUS_SUCCEEDED);
 
   const std::string failing = Enqueue(c, "latin1.fail", "{}");
   REQUIRE(WaitFor([&] { return Finished(c, failing); }));

@@ -73,6 +73,22 @@ void RegisterTestTypes(Registry& r) {
                         },
                         RetryPolicy::None(), Millis(5000)}}})
               .ok());
+  // Succeeds with NUL characters in its result, state and next step's input.
+  REQUIRE(r.Register({"test.nul",
+                      "",
+                      {{"nul",
+                        [](StepContext& ctx) {
+                          ctx.state[std::string("k\0", 2)] = std::string("s\0", 2);
+                          return StepResult::Next(Json{{"v", std::string("a\0b", 3)}});
+                        },
+                        RetryPolicy::None(), Millis(5000)}}})
+              .ok());
+  // Succeeds with its input as the result.
+  REQUIRE(r.Register({"test.echo",
+                      "",
+                      {{"echo", [](StepContext& ctx) { return StepResult::Next(ctx.input); },
+                        RetryPolicy::None(), Millis(5000)}}})
+              .ok());
   REQUIRE(r.Register({"test.hang",
                       "",
                       {{"hang",
@@ -390,6 +406,58 @@ TEST_CASE("runs claimed ahead are handed back unstarted when steps turn slow") {
   CHECK(g_slow_first_calls == 20);  // each handler ran once: none before it was handed back
 }
 
+TEST_CASE("an outcome the database refuses fails its run and holds up no other outcome") {
+  // The database refuses this one outcome for good (here a constraint the
+  // test adds; in life a value past one of its limits). Retrying the whole
+  // batch would refuse it forever, and nothing recorded after it would be:
+  // the completer records the batch's outcomes one by one instead, and the
+  // refused run fails, saying why.
+  TestDatabase db;
+  db.Exec(
+      "ALTER TABLE cueball_runs ADD CONSTRAINT test_refuses_poison "
+      "CHECK (result IS NULL OR position('poison' in result::text) = 0)");
+  Engine e(db, /*workers=*/4);
+  std::vector<EnqueueSpec> specs;
+  for (int i = 0; i < 40; ++i) {
+    EnqueueSpec s;
+    s.workflow_type = "test.echo";
+    s.input = Json{{"v", i == 17 ? std::string("poison") : "fine " + std::to_string(i)}}.dump();
+    specs.push_back(s);
+  }
+  auto r = e.service->Enqueue(specs, false);
+  REQUIRE(r.ok());
+  for (size_t i = 0; i < r->size(); ++i) {
+    Run run = e.WaitDone((*r)[i].run.id);
+    if (i == 17) {
+      CHECK(run.status == RunStatus::kFailed);
+      REQUIRE(run.error);
+      CHECK_THAT(*run.error, Catch::Contains("the step's outcome could not be recorded") &&
+                                 Catch::Contains("test_refuses_poison"));
+      CHECK(Kinds(run) ==
+            std::vector<std::string>{"enqueued", "step_started", "step_failed", "run_failed"});
+    } else {
+      CHECK(run.status == RunStatus::kSucceeded);
+      CHECK(Parse(run.result)["v"] == "fine " + std::to_string(i));
+    }
+  }
+  // And the daemon goes on recording.
+  CHECK(e.WaitDone(e.Enqueue("noop")).status == RunStatus::kSucceeded);
+}
+
+TEST_CASE("a step's text with NUL characters is recorded with U+FFFD") {
+  // PostgreSQL's text and jsonb cannot hold U+0000; such an outcome used to
+  // fail every retry of its batch, and nothing more was recorded.
+  TestDatabase db;
+  Engine e(db);
+  Run run = e.WaitDone(e.Enqueue("test.nul"));
+  CHECK(run.status == RunStatus::kSucceeded);
+  CHECK(Parse(run.result)["v"] ==
+        "a\xEF\xBF\xBD"
+        "b");
+  CHECK(Parse(run.state)["k\xEF\xBF\xBD"] == "s\xEF\xBF\xBD");
+  CHECK(e.WaitDone(e.Enqueue("noop")).status == RunStatus::kSucceeded);
+}
+
 TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
   TestDatabase db;
   Engine e(db);
@@ -430,6 +498,11 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
        StatusCode::kInvalidArgument, "delay"},
       {"long key", [](EnqueueSpec& s) { s.idempotency_key = std::string(300, 'k'); },
        StatusCode::kInvalidArgument, "idempotency_key"},
+      // PostgreSQL cannot store U+0000 in text or jsonb.
+      {"NUL in the input's JSON", [](EnqueueSpec& s) { s.input = R"({"a":["x\u0000y"]})"; },
+       StatusCode::kInvalidArgument, "input"},
+      {"NUL in the key", [](EnqueueSpec& s) { s.idempotency_key = std::string("k\0k", 3); },
+       StatusCode::kInvalidArgument, "idempotency_key"},
   };
   for (auto& c : cases) {
     INFO(c.name);
@@ -457,6 +530,13 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
   CHECK(e.service->Get(RunId::NewV7().str(), false).status().code() == StatusCode::kNotFound);
   CHECK(e.service->Cancel("", "").status().code() == StatusCode::kInvalidArgument);
   CHECK(e.service->Cancel(RunId::NewV7().str(), "").status().code() == StatusCode::kNotFound);
+  auto nul_reason = e.service->Cancel(RunId::NewV7().str(), std::string("a\0b", 3));
+  CHECK(nul_reason.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(nul_reason.status().message(), Catch::StartsWith("reason"));
+  // The escaped backslash before "u0000" is six plain characters: accepted.
+  EnqueueSpec literal = ok;
+  literal.input = R"({"a":"\\u0000"})";
+  CHECK(e.service->Enqueue({literal}, false).ok());
   ListSpec l;
   l.page_size = 1001;
   CHECK_THAT(e.service->List(l).status().message(), Catch::StartsWith("page_size"));

@@ -214,3 +214,17 @@ TEST_CASE(
   REQUIRE(waiting.wait);
   CHECK(waiting.wait->signal == fixed);
 }
+
+TEST_CASE("a handler's NUL characters are recorded as U+FFFD (PostgreSQL cannot store U+0000)") {
+  std::mt19937_64 rng(1);
+  const std::string nul("x\0y", 3);
+  const std::string fixed = "x\xEF\xBF\xBDy";
+  auto done = Decide(Claimed(2, "c", 1), "l", ThreeSteps(), StepResult::Next({{"out", nul}}),
+                     Json{{nul, nul}}, Now(), rng);
+  CHECK(Json::parse(*done.result)["out"] == fixed);
+  CHECK(Json::parse(*done.state)[fixed] == fixed);
+  for (const auto& e : done.events) CHECK(e.data.find("\\u0000") == std::string::npos);
+  auto failed = Decide(Claimed(0, "a", 1), "l", ThreeSteps(), StepResult::Fail(nul), Json::object(),
+                       Now(), rng);
+  CHECK(failed.error == std::optional<std::string>(fixed));
+}

@@ -120,3 +120,15 @@ TEST_CASE("the store's JSON writer escapes text and nests arrays and objects") {
   CHECK(parsed[0]["text"] == "a\"b\\c\nd\te\x01 caf\xC3\xA9");
   CHECK(parsed[1]["bad"] == "caf\xEF\xBF\xBD");
 }
+
+TEST_CASE("text and JSON are made storable: U+0000 becomes U+FFFD") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(StorableText(std::string("a\0b\0", 4)) == "a" + fffd + "b" + fffd);
+  CHECK(StorableText("caf\xE9") == "caf" + fffd);
+  CHECK(StorableText("plain") == "plain");
+  CHECK(StorableJson(R"({"a":"x\u0000y","\u0000":1})") == R"({"a":"x\ufffdy","\ufffd":1})");
+  // An escaped backslash followed by "u0000" is six plain characters.
+  CHECK(StorableJson(R"(["\\u0000","\\\u0000"])") == R"(["\\u0000","\\\ufffd"])");
+  CHECK(StorableJson(R"({"a":"\u00001"})") == R"({"a":"\ufffd1"})");
+  CHECK(StorableJson("[1,2]") == "[1,2]");
+}

@@ -26,7 +26,8 @@ class JsonWriter {
     out_ += ':';
     first_ = true;
   }
-  // A string value, escaped; bytes that are not UTF-8 become U+FFFD.
+  // A string value, escaped; bytes that are not UTF-8, and NUL (which
+  // PostgreSQL's text cannot hold), become U+FFFD.
   void String(std::string_view s);
   void Int(int64_t n) {
     Separate();
@@ -95,6 +96,9 @@ inline void JsonWriter::String(std::string_view s) {
         break;
       case '\t':
         out_ += "\\t";
+        break;
+      case '\0':
+        out_ += "\xEF\xBF\xBD";
         break;
       default: {
         static const char kHex[] = "0123456789abcdef";
