@@ -30,6 +30,38 @@ Status ParseId(const std::string& id, const std::string& field, std::string* out
   return Status::Ok();
 }
 
+// JSON nested deeper than this is refused: PostgreSQL's jsonb parser stops
+// at its stack limit (an INTERNAL error about the statement), and a
+// recursive dump of it ends the process that makes it.
+constexpr int kMaxJsonDepth = 128;
+
+// Checks the nesting of JSON text without parsing it (brackets outside
+// strings), so that no parser recurses into it first.
+Status CheckJsonDepth(const std::string& field, const std::string& json) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return InvalidArgument(field + ": JSON nested deeper than " +
+                               std::to_string(kMaxJsonDepth) + " levels");
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
 // PostgreSQL's text and jsonb cannot hold U+0000: say which field has one,
 // instead of the database's error about the statement.
 Status CheckNoNul(const std::string& field, const std::string& text) {
@@ -75,6 +107,7 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                              std::to_string(limits_.max_payload_bytes) + " bytes");
   }
   if (!s.input.empty()) {
+    if (Status st = CheckJsonDepth(p + "input", s.input); !st.ok()) return st;
     try {
       Json parsed = Json::parse(s.input);
       (void)parsed;
@@ -209,6 +242,7 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
                              std::to_string(limits_.max_payload_bytes) + " bytes");
   }
   std::string json = payload.empty() ? "null" : payload;
+  if (Status st = CheckJsonDepth("payload", json); !st.ok()) return st;
   try {
     json = Json::parse(json).dump();
   } catch (const Json::parse_error& e) {

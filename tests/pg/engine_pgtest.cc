@@ -503,6 +503,16 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
        StatusCode::kInvalidArgument, "input"},
       {"NUL in the key", [](EnqueueSpec& s) { s.idempotency_key = std::string("k\0k", 3); },
        StatusCode::kInvalidArgument, "idempotency_key"},
+      // Deep nesting: the database's parser stops at its stack limit, and a
+      // recursive dump ended the daemon.
+      {"JSON nested too deep",
+       [](EnqueueSpec& s) { s.input = std::string(100000, '[') + std::string(100000, ']'); },
+       StatusCode::kInvalidArgument, "input"},
+      {"deep JSON with an escaped NUL",
+       [](EnqueueSpec& s) {
+         s.input = std::string(5000, '[') + R"("\u0000")" + std::string(5000, ']');
+       },
+       StatusCode::kInvalidArgument, "input"},
   };
   for (auto& c : cases) {
     INFO(c.name);
@@ -533,10 +543,24 @@ TEST_CASE("bad input gets a clear error naming the field and writes nothing") {
   auto nul_reason = e.service->Cancel(RunId::NewV7().str(), std::string("a\0b", 3));
   CHECK(nul_reason.status().code() == StatusCode::kInvalidArgument);
   CHECK_THAT(nul_reason.status().message(), Catch::StartsWith("reason"));
-  // The escaped backslash before "u0000" is six plain characters: accepted.
+  // The escaped backslash before "u0000" is six plain characters, and
+  // brackets inside strings do not nest: accepted.
   EnqueueSpec literal = ok;
   literal.input = R"({"a":"\\u0000"})";
-  CHECK(e.service->Enqueue({literal}, false).ok());
+  auto accepted = e.service->Enqueue({literal}, false);
+  REQUIRE(accepted.ok());
+  EnqueueSpec brackets = ok;
+  brackets.input = Json{{"a", std::string(1000, '[')}, {"b", "\"]"}}.dump();
+  CHECK(e.service->Enqueue({brackets}, false).ok());
+  // A signal's payload is held to the same rules.
+  const std::string target = (*accepted)[0].run.id;
+  auto deep_signal =
+      e.service->Signal(target, "go", std::string(200, '[') + std::string(200, ']'), "");
+  CHECK(deep_signal.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(deep_signal.status().message(), Catch::StartsWith("payload"));
+  auto nul_signal = e.service->Signal(target, "go", R"({"x":"\u0000"})", "");
+  CHECK(nul_signal.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(nul_signal.status().message(), Catch::StartsWith("payload"));
   ListSpec l;
   l.page_size = 1001;
   CHECK_THAT(e.service->List(l).status().message(), Catch::StartsWith("page_size"));
