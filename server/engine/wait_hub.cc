@@ -95,13 +95,14 @@ void WaitHub::Loop() {
   auto next_recheck = SteadyClock::now() + recheck_interval_;
   while (true) {
     std::vector<std::shared_ptr<Waiter>> fresh, finishing;
-    std::vector<std::shared_ptr<Waiter>> pending_all;  // for a full re-check
+    std::vector<std::shared_ptr<Waiter>> pending_all;  // this pass's slice of the re-check
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto wake = next_recheck;
       for (const auto& [h, w] : waiters_) wake = std::min(wake, w->deadline);
       cv_.wait_until(lock, wake, [&] {
-        return stop_ || resync_ || !fresh_.empty() || !ready_.empty() || SteadyClock::now() >= wake;
+        return stop_ || resync_ || !fresh_.empty() || !ready_.empty() || !recheck_.empty() ||
+               SteadyClock::now() >= wake;
       });
       if (stop_) {
         auto left = std::move(waiters_);
@@ -123,9 +124,22 @@ void WaitHub::Loop() {
       if (resync_ || now >= next_recheck) {
         resync_ = false;
         next_recheck = now + recheck_interval_;
+        recheck_.clear();
         for (auto& [h, w] : waiters_) {
-          if (w->registered && !ready_.count(h)) pending_all.push_back(w);
+          if (w->registered) recheck_.push_back(h);
         }
+      }
+      // The re-check reads a slice of the waiters per pass, so that with
+      // thousands pending it never holds up the wake-ups of runs finishing
+      // meanwhile for one long read (each pass also answers the waiters
+      // that are done).
+      size_t ids = 0;
+      while (!recheck_.empty() && ids < kRecheckSlice) {
+        auto it = waiters_.find(recheck_.front());
+        recheck_.pop_front();
+        if (it == waiters_.end() || ready_.count(it->first)) continue;
+        ids += it->second->ids.size();
+        pending_all.push_back(it->second);
       }
     }
 

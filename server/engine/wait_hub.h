@@ -1,13 +1,15 @@
 // WaitHub: serves Wait inside the daemon. Waiters register the run ids they
 // wait on; finish notifications (LISTEN/NOTIFY, from any daemon) wake them.
 // One hub thread batches all database reads: one read for newly registered
-// waiters, one for waiters that are done, and one periodic re-check of all
-// pending ids as a fallback, so many waiters never each poll the database.
+// waiters, one for waiters that are done, and a periodic re-check of all
+// pending ids as a fallback (read in slices, so that it never holds up
+// wake-ups), so many waiters never each poll the database.
 // Every waiter's callback runs exactly once, on the hub thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,6 +83,10 @@ class WaitHub {
   std::map<std::string, std::set<uint64_t>> by_run_;
   std::vector<uint64_t> fresh_;  // registered, initial check pending
   std::set<uint64_t> ready_;     // satisfied, timed out or aborted: finish them
+  // Waiters left to re-check in this round, read a slice (about
+  // kRecheckSlice run ids) per pass.
+  std::deque<uint64_t> recheck_;
+  static constexpr size_t kRecheckSlice = 200;
   std::thread thread_;
 };
 

@@ -337,6 +337,41 @@ TEST_CASE("many concurrent waiters are all woken") {
   }
 }
 
+TEST_CASE("without notifications, the periodic re-check answers every waiter, slice by slice") {
+  // No listener: the hub never hears of finished runs and must find them
+  // with its re-check, which reads a slice of the waiters per pass. 500
+  // waiters (more than one slice) on runs finished behind its back.
+  TestDatabase db;
+  store::pg::PgRunStore store(db.url(), 4);
+  WaitHub hub(&store, Millis(300));
+  hub.Start();
+  std::vector<store::NewRun> runs(500);
+  for (auto& r : runs) {
+    r.id = RunId::NewV7().str();
+    r.workflow_type = "noop";
+    r.first_step = "noop";
+  }
+  REQUIRE(store.Enqueue(runs).ok());
+  std::vector<std::promise<StatusOr<WaitResult>>> ps(runs.size());
+  std::vector<std::future<StatusOr<WaitResult>>> fs;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    fs.push_back(ps[i].get_future());
+    hub.Wait({runs[i].id}, false, Millis(60000),
+             [&ps, i](StatusOr<WaitResult> r) { ps[i].set_value(std::move(r)); });
+  }
+  REQUIRE(WaitFor([&] { return hub.waiting() == runs.size(); }));
+  for (const auto& r : runs) REQUIRE(store.Cancel(r.id, "finished elsewhere").ok());
+  for (size_t i = 0; i < fs.size(); ++i) {
+    REQUIRE(fs[i].wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    auto r = fs[i].get();
+    REQUIRE(r.ok());
+    CHECK(r->satisfied);
+    REQUIRE(r->runs.size() == 1);
+    CHECK(r->runs[0].status == RunStatus::kCanceled);
+  }
+  hub.Stop();
+}
+
 TEST_CASE("canceling a running step stops its handler and the run stays CANCELED") {
   TestDatabase db;
   Engine e(db);
