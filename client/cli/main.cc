@@ -212,6 +212,13 @@ int main(int argc, char** argv) {
       "durable subscription: resume after its acknowledged position and acknowledge what is "
       "printed");
   wa_from_opt->excludes(wa_now_opt)->excludes(wa_sub_opt);
+  // -1 (the default) means "not given"; a negative position given was read
+  // as 0 without a word.
+  wa_from_opt->check([](const std::string& v) {
+    return !v.empty() && v[0] == '-'
+               ? std::string("must be 0 or more (a position in the event log)")
+               : std::string();
+  });
   wa_now_opt->excludes(wa_sub_opt);
   watch
       ->add_flag("--new-from-now", wa_new_now,

@@ -410,6 +410,9 @@ TEST_CASE("cueball watch follows a durable subscription across restarts of the c
   auto bad = d.Cli({"watch", "--kind", "nonsense"});
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("kinds[0]: unknown event kind 'nonsense'"));
+  auto negative = d.Cli({"watch", "--from", "-5", "--no-follow"});
+  CHECK(negative.exit_code != 0);
+  CHECK_THAT(negative.err, Catch::Contains("--from"));
   REQUIRE(d.Cli({"subscriptions", "delete", "audit"}).exit_code == 0);
 }
 
