@@ -171,8 +171,16 @@ StepResult Done(StepContext& ctx, Json result) {
 
 // ---- step kinds -------------------------------------------------------------
 
+// The last n bytes or so of s, starting at a character (a UTF-8
+// continuation byte is never the first: the cut would show as U+FFFD).
 std::string Tail(const std::string& s, size_t n) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+  if (s.size() <= n) return s;
+  size_t start = s.size() - n;
+  for (int k = 0;
+       k < 3 && start < s.size() && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80; ++k) {
+    ++start;
+  }
+  return "..." + s.substr(start);
 }
 
 StepResult ExecStep(StepContext& ctx, const Json& spec) {

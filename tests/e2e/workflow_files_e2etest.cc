@@ -254,9 +254,24 @@ steps:
     kind: exec
     argv: [sh, -c, 'printf "a\000b"']
 )");
+  // UTF-8 text longer than the error's 300-byte tail: the tail starts at a
+  // character, not in the middle of one.
+  dir.Write("long.yaml", R"(name: long.fail
+steps:
+  - name: run
+    kind: exec
+    argv: [sh, -c, 'for i in $(seq 400); do printf "\303\251"; done >&2; exit 1']
+    retry: {max_attempts: 1}
+)");
   Daemon d(db, {"--workers", "2", "--workflows-dir", dir.path});
   client::Client c(d.address());
   const std::string fffd = "\xEF\xBF\xBD";
+
+  const std::string long_run = Enqueue(c, "long.fail", "{}");
+  REQUIRE(WaitFor([&] { return Finished(c, long_run); }));
+  auto long_error = Get(c, long_run).error();
+  CHECK_THAT(long_error, Catch::Contains("...\xC3\xA9\xC3\xA9"));
+  CHECK(long_error.find(fffd) == std::string::npos);
 
   const std::string nul = Enqueue(c, "nul.out", "{}");
   const std::string after = Enqueue(c, "noop", "{}");
