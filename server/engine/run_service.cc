@@ -69,14 +69,34 @@ Status CheckNoNul(const std::string& field, const std::string& text) {
   return InvalidArgument(field + ": must not contain the character U+0000");
 }
 
-// The same for JSON text, where U+0000 can only be written as an escape.
-Status CheckJsonNoNul(const std::string& field, const std::string& json) {
-  if (json.find("u0000") == std::string::npos) return Status::Ok();  // the common case
-  std::string normal = Json::parse(json).dump();
-  if (StorableJson(normal) == normal) return Status::Ok();
-  return InvalidArgument(field +
-                         ": JSON strings must not contain \\u0000 (PostgreSQL's jsonb cannot "
-                         "store it)");
+// A client's JSON text (run input, signal payload): nested at most
+// kMaxJsonDepth levels (checked on the text, before the parser), valid, and
+// with no U+0000 in a string, which PostgreSQL's jsonb cannot store (it can
+// only be written as an escape, so the parsed value is dumped and looked at
+// only when the text holds "u0000"). `normalized`, if given, gets the text
+// as nlohmann dumps it.
+Status CheckJson(const std::string& field, const std::string& text,
+                 std::string* normalized = nullptr) {
+  if (Status st = CheckJsonDepth(field, text); !st.ok()) return st;
+  Json parsed;
+  try {
+    parsed = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    return InvalidArgument(field + ": not valid JSON: " + what);
+  }
+  const bool may_hold_nul = text.find("u0000") != std::string::npos;
+  if (!may_hold_nul && !normalized) return Status::Ok();
+  std::string dumped = parsed.dump();
+  if (may_hold_nul && StorableJson(dumped) != dumped) {
+    return InvalidArgument(field +
+                           ": JSON strings must not contain \\u0000 (PostgreSQL's jsonb cannot "
+                           "store it)");
+  }
+  if (normalized) *normalized = std::move(dumped);
+  return Status::Ok();
 }
 
 // The arguments of Cancel and Retry: a run id and an optional reason.
@@ -107,18 +127,7 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                              std::to_string(limits_.max_payload_bytes) + " bytes");
   }
   if (!s.input.empty()) {
-    if (Status st = CheckJsonDepth(p + "input", s.input); !st.ok()) return st;
-    try {
-      Json parsed = Json::parse(s.input);
-      (void)parsed;
-    } catch (const Json::parse_error& e) {
-      std::string what = e.what();
-      auto pos = what.find("] ");
-      if (pos != std::string::npos) what = what.substr(pos + 2);
-      return InvalidArgument(p + "input: not valid JSON: " + what);
-    }
-    Status st = CheckJsonNoNul(p + "input", s.input);
-    if (!st.ok()) return st;
+    if (Status st = CheckJson(p + "input", s.input); !st.ok()) return st;
   }
   if (!s.queue.empty() && !ValidQueueName(s.queue)) {
     return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
@@ -241,17 +250,10 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
                              " bytes exceeds the limit of " +
                              std::to_string(limits_.max_payload_bytes) + " bytes");
   }
-  std::string json = payload.empty() ? "null" : payload;
-  if (Status st = CheckJsonDepth("payload", json); !st.ok()) return st;
-  try {
-    json = Json::parse(json).dump();
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    auto pos = what.find("] ");
-    if (pos != std::string::npos) what = what.substr(pos + 2);
-    return InvalidArgument("payload: not valid JSON: " + what);
+  std::string json;
+  if (Status st = CheckJson("payload", payload.empty() ? "null" : payload, &json); !st.ok()) {
+    return st;
   }
-  if (Status st = CheckJsonNoNul("payload", json); !st.ok()) return st;
   if (idempotency_key.size() > 255) {
     return InvalidArgument("idempotency_key: must be at most 255 bytes");
   }
