@@ -9,7 +9,8 @@
 #
 # DATABASE_URL names any database of the cluster (used to create and drop the
 # round's own). BUILD_DIR (default: build) holds cueballd and cueball; the
-# daemon listens on 127.0.0.1:7531 (metrics 7532) and is stopped by its pid.
+# daemon listens on 127.0.0.1:PORT (default 7531; metrics on PORT + 1) and
+# is stopped by its pid.
 set -euo pipefail
 
 url=${1:?usage: side_by_side.sh DATABASE_URL [ROUNDS] [JOBS]}
@@ -17,6 +18,7 @@ rounds=${2:-3}
 jobs=${3:-100000}
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../../build}
+port=${PORT:-7531}
 export PGOPTIONS="-c client_min_messages=warning"
 
 db=cueball_side_$$
@@ -40,15 +42,15 @@ for r in $(seq "$rounds"); do
   f_both+=("$(echo "$out" | figure floor.both)")
 
   psql -q "$url" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-  "$build/cueballd" --database-url "${url%/*}/$db" --listen 127.0.0.1:7531 \
-    --metrics-listen 127.0.0.1:7532 >"$log" 2>&1 &
+  "$build/cueballd" --database-url "${url%/*}/$db" --listen 127.0.0.1:$port \
+    --metrics-listen 127.0.0.1:$((port + 1)) >"$log" 2>&1 &
   daemon=$!
   for _ in $(seq 100); do
-    "$build/cueball" --server 127.0.0.1:7531 list >/dev/null 2>&1 && break
+    "$build/cueball" --server 127.0.0.1:$port list >/dev/null 2>&1 && break
     sleep 0.1
   done
-  out=$("$build/cueball" --server 127.0.0.1:7531 bench throughput --repeat 1 --runs "$jobs" \
-    --metrics 127.0.0.1:7532 --progress never)
+  out=$("$build/cueball" --server 127.0.0.1:$port bench throughput --repeat 1 --runs "$jobs" \
+    --metrics 127.0.0.1:$((port + 1)) --progress never)
   kill "$daemon"
   wait "$daemon" || true
   daemon=""
