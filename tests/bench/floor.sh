@@ -67,7 +67,7 @@ WITH c AS (
                  WHERE status = 'queued' AND queue = 'default' AND run_at <= now()
                  ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED)
   RETURNING j.id)
-SELECT coalesce(array_agg(id), '{}')::text AS ids, count(*) AS n FROM c \gset
+SELECT coalesce(array_agg(id), '{}')::text AS ids FROM c \gset
 UPDATE floor_jobs SET status = 'done', finished_at = now(), locked_by = NULL, locked_at = NULL
 WHERE id = ANY (:ids::bigint[]);
 SQL
