@@ -1,0 +1,135 @@
+// store_bench: drives the PostgreSQL store directly, without the daemon, in
+// fixed batches and one thread, so that what PostgreSQL does per run is the
+// same from one measurement to the next. It enqueues --runs no-op runs of
+// a built-in type (noop, or demo.pipeline's three steps), then claims and
+// records them until none is left, each step succeeding with the outcome the
+// engine decides (engine::Decide), and gives the events their positions as
+// the daemon's sequencer would.
+//
+// Its wall-clock rates are as noisy as any on a shared machine; its use is
+// tests/bench/instructions.sh, which runs it against a PostgreSQL under
+// callgrind and counts the instructions the database spends per run, a figure
+// that moves by well under 1% between identical runs (docs/performance.md,
+// "Counting instructions").
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "server/domain/run.h"
+#include "server/engine/decide.h"
+#include "server/engine/workflow.h"
+#include "server/store/postgres/migrator.h"
+#include "server/store/postgres/pg_event_store.h"
+#include "server/store/postgres/pg_run_store.h"
+#include "workers/builtin.h"
+
+namespace {
+
+using cueball::Millis;
+using cueball::RunId;
+using cueball::RunStatus;
+using cueball::store::ClaimedRun;
+using cueball::store::NewRun;
+using cueball::store::Outcome;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+[[noreturn]] void Fail(const std::string& what, const cueball::Status& s) {
+  std::fprintf(stderr, "store_bench: %s: %s\n", what.c_str(), s.message().c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Drives the PostgreSQL store in fixed batches: enqueue, then claim and record."};
+  std::string url;
+  int runs = 20000, enqueue_batch = 100, claim = 200;
+  std::string type = "noop";
+  bool migrate = true;
+  std::string phase = "both";
+  app.add_option("--database-url", url, "the database (migrated first)")->required();
+  app.add_option("--runs", runs, "runs to enqueue and finish")->check(CLI::Range(1, 10000000));
+  app.add_option("--enqueue-batch", enqueue_batch, "runs per Enqueue")->check(CLI::Range(1, 10000));
+  app.add_option("--claim", claim, "runs per Claim, and outcomes per record")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--type", type, "the built-in workflow type")
+      ->check(CLI::IsMember({"noop", "demo.pipeline"}));
+  app.add_option("--migrate", migrate, "apply pending migrations first");
+  app.add_option("--phase", phase,
+                 "both; enqueue (only enqueue); drain (claim and record until nothing is left)")
+      ->check(CLI::IsMember({"both", "enqueue", "drain"}));
+  CLI11_PARSE(app, argc, argv);
+
+  if (migrate) {
+    cueball::store::pg::Migrator m(url, cueball::store::pg::BuiltinMigrations());
+    if (auto r = m.Migrate(); !r.ok()) Fail("migrate", r.status());
+  }
+  cueball::store::pg::PgRunStore store(url, 1);
+  cueball::store::pg::PgEventStore events(url, 1);
+  cueball::engine::Registry registry;
+  if (auto s = cueball::workers::RegisterBuiltins(registry); !s.ok()) Fail("register", s);
+  const cueball::engine::WorkflowType* wf = registry.Find(type);
+  std::mt19937_64 rng(1);
+
+  auto t0 = Clock::now();
+  for (int done = 0; phase != "drain" && done < runs; done += enqueue_batch) {
+    std::vector<NewRun> batch;
+    for (int i = done; i < std::min(runs, done + enqueue_batch); ++i) {
+      NewRun r;
+      r.id = RunId::NewV7().str();
+      r.workflow_type = type;
+      r.first_step = wf->steps.front().name;
+      batch.push_back(std::move(r));
+    }
+    if (auto r = store.Enqueue(batch); !r.ok()) Fail("enqueue", r.status());
+    if (auto r = events.Sequence(10000); !r.ok()) Fail("sequence", r.status());
+  }
+  double enqueue_s = Seconds(t0);
+
+  auto t1 = Clock::now();
+  int64_t finished = 0, claims = 0;
+  while (phase == "drain" || (phase == "both" && finished < runs)) {
+    auto claimed = store.Claim("store_bench", {"default"}, {type}, claim, Millis(30000));
+    if (!claimed.ok()) Fail("claim", claimed.status());
+    ++claims;
+    if (claimed->empty() && phase == "drain") break;
+    if (claimed->empty()) {
+      std::fprintf(stderr, "store_bench: nothing to claim with %lld of %d runs finished\n",
+                   static_cast<long long>(finished), runs);
+      return 1;
+    }
+    std::vector<Outcome> outcomes;
+    for (const auto& c : *claimed) {
+      outcomes.push_back(cueball::engine::Decide(c.run, c.lease_id, *wf,
+                                                 cueball::engine::StepResult::Next(Json::object()),
+                                                 Json::parse(c.run.state), cueball::Now(), rng));
+      if (outcomes.back().status == RunStatus::kSucceeded) ++finished;
+    }
+    auto recorded = store.RecordOutcomes(outcomes);
+    if (!recorded.ok()) Fail("record", recorded.status());
+    for (bool ok : *recorded) {
+      if (!ok) {
+        std::fprintf(stderr, "store_bench: an outcome was refused (lease lost)\n");
+        return 1;
+      }
+    }
+    if (auto r = events.Sequence(10000); !r.ok()) Fail("sequence", r.status());
+  }
+  double drain_s = Seconds(t1);
+
+  if (phase != "drain") std::printf("store_bench.enqueue  %10.0f runs/s\n", runs / enqueue_s);
+  if (phase == "drain") runs = static_cast<int>(finished);
+  if (phase != "enqueue") std::printf("store_bench.drain    %10.0f runs/s  (%lld claims, %zu steps each)\n",
+              runs / drain_s, static_cast<long long>(claims), wf->steps.size());
+  return 0;
+}
