@@ -14,9 +14,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
 
   if (phase != "drain") std::printf("store_bench.enqueue  %10.0f runs/s\n", runs / enqueue_s);
   if (phase == "drain") runs = static_cast<int>(finished);
-  if (phase != "enqueue") std::printf("store_bench.drain    %10.0f runs/s  (%lld claims, %zu steps each)\n",
-              runs / drain_s, static_cast<long long>(claims), wf->steps.size());
+  if (phase != "enqueue")
+    std::printf("store_bench.drain    %10.0f runs/s  (%lld claims, %zu steps each)\n",
+                runs / drain_s, static_cast<long long>(claims), wf->steps.size());
   return 0;
 }
