@@ -2,10 +2,11 @@
 # Counts the instructions PostgreSQL spends per run, enqueue and drain apart,
 # by running tests/store_bench against a private PostgreSQL whose every
 # process runs under callgrind. Unlike a rate, the count hardly moves between
-# identical runs (well under 1% here, against 10-20% for rates on a shared
-# 2-core machine), so it can tell changes of a few percent apart in one
-# sitting. It counts instructions, not time: waiting for the disk (commits)
-# and cache misses are not in it, so read it beside the rates, not instead.
+# identical runs (0.05% for the drain, 2% for the enqueue here, against 10-20%
+# for rates on a shared 2-core machine), so it can tell changes of a few
+# percent apart in one sitting. It counts instructions, not time: waiting
+# for the disk (commits) and cache misses are not in it, so read it beside
+# the rates, not instead (docs/performance.md, "Counting instructions").
 #
 # usage: tests/bench/instructions.sh [RUNS] [TYPE]
 #   RUNS  runs per measurement (default 20000); TYPE noop (default) or demo.pipeline

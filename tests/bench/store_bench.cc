@@ -8,8 +8,8 @@
 //
 // Its wall-clock rates are as noisy as any on a shared machine; its use is
 // tests/bench/instructions.sh, which runs it against a PostgreSQL under
-// callgrind and counts the instructions the database spends per run, a figure
-// that moves by well under 1% between identical runs (docs/performance.md,
+// callgrind and counts the instructions the database spends per run, figures
+// that move by 0.05-2% between identical runs (docs/performance.md,
 // "Counting instructions").
 
 #include <CLI/CLI.hpp>
