@@ -33,7 +33,6 @@ namespace {
 using cueball::Millis;
 using cueball::RunId;
 using cueball::RunStatus;
-using cueball::store::ClaimedRun;
 using cueball::store::NewRun;
 using cueball::store::Outcome;
 using Json = nlohmann::json;
@@ -102,8 +101,8 @@ int main(int argc, char** argv) {
     auto claimed = store.Claim("store_bench", {"default"}, {type}, claim, Millis(30000));
     if (!claimed.ok()) Fail("claim", claimed.status());
     ++claims;
-    if (claimed->empty() && phase == "drain") break;
     if (claimed->empty()) {
+      if (phase == "drain") break;
       std::fprintf(stderr, "store_bench: nothing to claim with %lld of %d runs finished\n",
                    static_cast<long long>(finished), runs);
       return 1;
@@ -128,9 +127,8 @@ int main(int argc, char** argv) {
   double drain_s = Seconds(t1);
 
   if (phase != "drain") std::printf("store_bench.enqueue  %10.0f runs/s\n", runs / enqueue_s);
-  if (phase == "drain") runs = static_cast<int>(finished);
   if (phase != "enqueue")
     std::printf("store_bench.drain    %10.0f runs/s  (%lld claims, %zu steps each)\n",
-                runs / drain_s, static_cast<long long>(claims), wf->steps.size());
+                finished / drain_s, static_cast<long long>(claims), wf->steps.size());
   return 0;
 }
