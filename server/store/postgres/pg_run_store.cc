@@ -598,30 +598,79 @@ StatusOr<std::vector<Run>> PgRunStore::GetMany(const std::vector<std::string>& i
   return runs;
 }
 
+namespace {
+
+// The filters List applies in every branch; $1..$6 as List binds them.
+constexpr const char* kListFilters =
+    "   AND ($1::text IS NULL OR workflow_type = $1)"
+    "   AND ($2::text IS NULL OR queue = $2)"
+    "   AND ($3::bigint IS NULL OR created_at > to_timestamp($3 / 1000000.0))"
+    "   AND ($4::bigint IS NULL OR created_at < to_timestamp($4 / 1000000.0))"
+    "   AND ($5::uuid IS NULL OR r.id < $5::uuid)";
+
+// One branch of a list: runs in `statuses` (none: any status) passing the
+// filters, newest first. Ordered by the uuid, not by the text it selects.
+std::string ListBranch(const std::vector<RunStatus>& statuses) {
+  std::string where = "TRUE";
+  if (!statuses.empty()) {
+    // The names are the store's own constants, not input; as constants in
+    // the text they let the planner prove a partial index's predicate.
+    where = "r.status IN (";
+    for (size_t i = 0; i < statuses.size(); ++i) {
+      if (i > 0) where += ", ";
+      where += std::string("'") + RunStatusName(statuses[i]) + "'";
+    }
+    where += ")";
+  }
+  return "SELECT " + Cols() + " FROM cueball_runs r WHERE " + where + kListFilters +
+         " ORDER BY r.id DESC LIMIT $6";
+}
+
+// The list statement for a filter. The list indexes leave out enqueued and
+// running runs (migration 0008), so a filter that reaches them asks for each
+// of those statuses in a branch of its own, where the ready or lease index
+// (or the primary key newest first) finds them, and for waiting and finished
+// runs in another, where the type and status indexes do. Each branch is
+// limited and newest first; the union is merged newest first.
+std::string ListSql(const RunFilter& f) {
+  if (!f.workflow_type && f.statuses.empty()) return ListBranch({});
+  std::vector<RunStatus> wanted = f.statuses;
+  if (wanted.empty()) {
+    wanted = {RunStatus::kEnqueued,  RunStatus::kRunning, RunStatus::kWaiting,
+              RunStatus::kSucceeded, RunStatus::kFailed,  RunStatus::kCanceled};
+  }
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::vector<std::vector<RunStatus>> groups;
+  std::vector<RunStatus> resting;
+  for (RunStatus s : wanted) {
+    if (s == RunStatus::kEnqueued || s == RunStatus::kRunning) {
+      groups.push_back({s});
+    } else {
+      resting.push_back(s);
+    }
+  }
+  if (!resting.empty()) groups.push_back(resting);
+  if (groups.size() == 1) return ListBranch(groups.front());
+  std::string sql = "SELECT * FROM (";
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (i > 0) sql += " UNION ALL ";
+    sql += "(" + ListBranch(groups[i]) + ")";
+  }
+  return sql + ") l ORDER BY l.id::uuid DESC LIMIT $6";
+}
+
+}  // namespace
+
 StatusOr<std::vector<Run>> PgRunStore::List(const RunFilter& f) {
   std::vector<Run> runs;
-  std::optional<std::string> statuses;
-  if (!f.statuses.empty()) {
-    std::vector<std::string> names;
-    for (auto s : f.statuses) names.push_back(RunStatusName(s));
-    statuses = PgTextArray(names);
-  }
   std::optional<int64_t> after, before;
   if (f.created_after) after = ToMicros(*f.created_after);
   if (f.created_before) before = ToMicros(*f.created_before);
+  const std::string sql = ListSql(f);
   Status st = pool_.With("list", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    auto res = tx.exec_params(
-        "SELECT " + Cols() +
-            " FROM cueball_runs"
-            " WHERE ($1::text IS NULL OR workflow_type = $1)"
-            "   AND ($2::text[] IS NULL OR status = ANY($2::text[]))"
-            "   AND ($3::text IS NULL OR queue = $3)"
-            "   AND ($4::bigint IS NULL OR created_at > to_timestamp($4 / 1000000.0))"
-            "   AND ($5::bigint IS NULL OR created_at < to_timestamp($5 / 1000000.0))"
-            "   AND ($6::uuid IS NULL OR id < $6::uuid)"
-            " ORDER BY id DESC LIMIT $7",
-        f.workflow_type, statuses, f.queue, after, before, f.before_id, f.limit);
+    auto res = tx.exec_params(sql, f.workflow_type, f.queue, after, before, f.before_id, f.limit);
     for (const auto& row : res) runs.push_back(RunFromRow(row));
     return Status::Ok();
   });
