@@ -6,6 +6,9 @@
 // engine decides (engine::Decide), and gives the events their positions as
 // the daemon's sequencer would.
 //
+// --phase list times List instead, for every mix of type and status filter,
+// on runs already in the database (tests/bench/list_bench.sh fills it).
+//
 // Its wall-clock rates are as noisy as any on a shared machine; its use is
 // tests/bench/instructions.sh, which runs it against a PostgreSQL under
 // callgrind and counts the instructions the database spends per run, figures
@@ -13,9 +16,11 @@
 // "Counting instructions").
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,6 +52,47 @@ double Seconds(Clock::time_point since) {
   std::exit(1);
 }
 
+// Times List (50 runs, the first page) for each type in `types` and for
+// no type, with each status filter: none, every status alone, a mix of a
+// live and a finished status, and all six. Prints the median of `repeat` calls.
+void ListPhase(cueball::store::pg::PgRunStore& store, const std::vector<std::string>& types,
+               int repeat) {
+  using cueball::store::RunFilter;
+  const std::vector<RunStatus> all{RunStatus::kEnqueued, RunStatus::kRunning,
+                                   RunStatus::kWaiting,  RunStatus::kSucceeded,
+                                   RunStatus::kFailed,   RunStatus::kCanceled};
+  std::vector<std::vector<RunStatus>> status_sets{{}};
+  for (RunStatus s : all) status_sets.push_back({s});
+  status_sets.push_back({RunStatus::kFailed, RunStatus::kEnqueued});
+  status_sets.push_back(all);
+  std::vector<std::optional<std::string>> type_filters{std::nullopt};
+  for (const auto& t : types) type_filters.emplace_back(t);
+  for (const auto& type : type_filters) {
+    for (const auto& statuses : status_sets) {
+      RunFilter f;
+      f.workflow_type = type;
+      f.statuses = statuses;
+      std::vector<double> ms;
+      size_t found = 0;
+      for (int i = 0; i < repeat; ++i) {
+        auto t = Clock::now();
+        auto page = store.List(f);
+        if (!page.ok()) Fail("list", page.status());
+        ms.push_back(Seconds(t) * 1000);
+        found = page->size();
+      }
+      std::sort(ms.begin(), ms.end());
+      std::string names;
+      for (RunStatus s : statuses)
+        names += (names.empty() ? "" : ",") + std::string(RunStatusName(s));
+      if (statuses.empty()) names = "any";
+      if (statuses == all) names = "all six";
+      std::printf("store_bench.list  type=%-14s status=%-16s %8.2f ms  (%zu runs)\n",
+                  type.value_or("any").c_str(), names.c_str(), ms[ms.size() / 2], found);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +102,8 @@ int main(int argc, char** argv) {
   std::string type = "noop";
   bool migrate = true;
   std::string phase = "both";
+  std::vector<std::string> list_types{"noop"};
+  int list_repeat = 5;
   app.add_option("--database-url", url, "the database (migrated first)")->required();
   app.add_option("--runs", runs, "runs to enqueue and finish")->check(CLI::Range(1, 10000000));
   app.add_option("--enqueue-batch", enqueue_batch, "runs per Enqueue")->check(CLI::Range(1, 10000));
@@ -65,8 +113,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"noop", "demo.pipeline"}));
   app.add_option("--migrate", migrate, "apply pending migrations first");
   app.add_option("--phase", phase,
-                 "both; enqueue (only enqueue); drain (claim and record until nothing is left)")
-      ->check(CLI::IsMember({"both", "enqueue", "drain"}));
+                 "both; enqueue (only enqueue); drain (claim and record until nothing is left); "
+                 "list (time List on the runs there)")
+      ->check(CLI::IsMember({"both", "enqueue", "drain", "list"}));
+  app.add_option("--list-types", list_types, "types --phase list filters by (and by none)")
+      ->delimiter(',');
+  app.add_option("--list-repeat", list_repeat,
+                 "calls per filter in --phase list (the median is printed)")
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
 
   if (migrate) {
@@ -74,6 +128,10 @@ int main(int argc, char** argv) {
     if (auto r = m.Migrate(); !r.ok()) Fail("migrate", r.status());
   }
   cueball::store::pg::PgRunStore store(url, 1);
+  if (phase == "list") {
+    ListPhase(store, list_types, list_repeat);
+    return 0;
+  }
   cueball::store::pg::PgEventStore events(url, 1);
   cueball::engine::Registry registry;
   if (auto s = cueball::workers::RegisterBuiltins(registry); !s.ok()) Fail("register", s);
