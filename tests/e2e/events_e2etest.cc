@@ -96,7 +96,7 @@ bool AllFinished(client::Client& c, const std::vector<std::string>& ids) {
 }
 
 int64_t Count(const TestDatabase& db, const std::string& where = "true") {
-  return std::stoll(db.Scalar("SELECT count(*) FROM cueball_events WHERE " + where));
+  return std::stoll(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE " + where));
 }
 
 // Every batch of events written so far has its stream positions.

@@ -105,9 +105,9 @@ TEST_CASE("a paused daemon's runs are rescued, and its late completions are refu
       },
       kLong));
   CHECK(Count(db, "status = 'succeeded'") == n);
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_succeeded'") ==
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_succeeded'") ==
         std::to_string(n));
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_rescued'") ==
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_rescued'") ==
         std::to_string(n));
 }
 
@@ -119,11 +119,11 @@ TEST_CASE("three daemons drain one queue and without crashes no run executes twi
   const int n = 3000;
   EnqueueMany(a.address(), n, "noop", "{}");
   CHECK(WaitFor([&] { return Count(db, "status = 'succeeded'") == n; }, kLong));
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'step_started'") ==
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'step_started'") ==
         std::to_string(n));
   CHECK(Count(db, "attempt <> 1") == 0);
   // Every daemon took part.
-  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_events "
+  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_event_log "
                   "WHERE kind = 'step_started'") == "3");
 }
 
@@ -196,7 +196,7 @@ TEST_CASE("a waiter on one daemon is woken by a completion on another") {
   CHECK(wr.runs(0).status() == v1::RUN_STATUS_SUCCEEDED);
   // Woken by NOTIFY, not by the 5 s fallback re-check.
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
-  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_events "
+  CHECK(db.Scalar("SELECT count(DISTINCT data->>'owner') FROM cueball_event_log "
                   "WHERE kind = 'step_started'") == "1");
 }
 
@@ -220,10 +220,10 @@ TEST_CASE("cancel racing completion ends in one consistent final state") {
   CHECK(Count(db, "status = 'canceled'") == canceled);
   // Exactly one terminal event per run, and it matches the final status.
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs r WHERE (SELECT count(*) FROM "
-                  "cueball_events e WHERE e.run_id = r.id AND e.kind IN ('run_succeeded', "
+                  "cueball_event_log e WHERE e.run_id = r.id AND e.kind IN ('run_succeeded', "
                   "'run_canceled', 'run_failed')) <> 1") == "0");
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs r WHERE status = 'canceled' AND EXISTS "
-                  "(SELECT 1 FROM cueball_events e WHERE e.run_id = r.id AND "
+                  "(SELECT 1 FROM cueball_event_log e WHERE e.run_id = r.id AND "
                   "e.kind = 'run_succeeded')") == "0");
 }
 

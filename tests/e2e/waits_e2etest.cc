@@ -189,7 +189,7 @@ TEST_CASE("bad signals are refused by field and change nothing") {
   client::Client c(d.address());
   const std::string id = Enqueue(c, "demo.signal");
   REQUIRE(WaitFor([&] { return StatusIs(c, id, v1::RUN_STATUS_WAITING); }));
-  const std::string events_before = db.Scalar("SELECT count(*) FROM cueball_events");
+  const std::string events_before = db.Scalar("SELECT count(*) FROM cueball_event_log");
   struct Case {
     std::string id, name, payload;
     grpc::StatusCode code;
@@ -197,7 +197,7 @@ TEST_CASE("bad signals are refused by field and change nothing") {
   };
   const std::string finished = Enqueue(c, "noop");
   REQUIRE(WaitFor([&] { return StatusIs(c, finished, v1::RUN_STATUS_SUCCEEDED); }));
-  const std::string events_mid = db.Scalar("SELECT count(*) FROM cueball_events");
+  const std::string events_mid = db.Scalar("SELECT count(*) FROM cueball_event_log");
   for (const auto& k : std::vector<Case>{
            {"", "go", "", grpc::StatusCode::INVALID_ARGUMENT, "run_id: required"},
            {"nope", "go", "", grpc::StatusCode::INVALID_ARGUMENT, "run_id:"},
@@ -214,7 +214,7 @@ TEST_CASE("bad signals are refused by field and change nothing") {
     CHECK_THAT(s.error_message(), Catch::Contains(k.says));
   }
   CHECK(db.Scalar("SELECT count(*) FROM cueball_signals") == "0");
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events") == events_mid);
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log") == events_mid);
   CHECK(events_mid != events_before);  // (the noop run's own events)
   CHECK(StatusIs(c, id, v1::RUN_STATUS_WAITING));
   auto cli = d.Cli({"signal", id, "go", "--payload", "not json"});

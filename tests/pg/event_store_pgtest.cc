@@ -141,9 +141,8 @@ TEST_CASE("a run's events keep their order when they are written while the head 
   // A write is numbered by the next pass, right after what came before.
   std::string next = Enqueue(runs);
   const std::string next_position =
-      "SELECT coalesce((b.position + e.ord)::text, 'none') FROM cueball_events e "
-      "JOIN cueball_event_batches b ON b.id = e.batch_id WHERE e.run_id = '" +
-      next + "'";
+      "SELECT coalesce(position::text, 'none') FROM cueball_event_log WHERE run_id = '" + next +
+      "'";
   CHECK(db.Scalar(next_position) == "none");
   SequenceAll(es);
   CHECK(db.Scalar(next_position) == "5");
@@ -201,10 +200,9 @@ TEST_CASE("many writers and many sequencers give every event one dense position 
   consumer.join();
 
   const int64_t total = kWriters * kRunsEach * 3;  // 2 enqueued + 1 canceled per batch
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events") == std::to_string(total));
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log") == std::to_string(total));
   CHECK(db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "0");
-  CHECK(db.Scalar("SELECT max(b.position + e.ord) FROM cueball_events e "
-                  "JOIN cueball_event_batches b ON b.id = e.batch_id") == std::to_string(total));
+  CHECK(db.Scalar("SELECT max(position) FROM cueball_event_log") == std::to_string(total));
   CHECK(db.Scalar("SELECT position FROM cueball_event_head") == std::to_string(total));
   REQUIRE(consumed.size() == static_cast<size_t>(total));
   std::set<int64_t> seqs;
@@ -395,6 +393,104 @@ TEST_CASE("retention never removes events a subscription has not acknowledged") 
   REQUIRE(pruned.ok());
   CHECK(pruned->runs == 1);
   CHECK_FALSE(pruned->held);
+}
+
+TEST_CASE("a step's success and the run's success are one row, read as two events everywhere") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 2);
+  pg::PgEventStore es(db.url(), 2);
+  std::string id = Enqueue(runs);
+  auto claimed = runs.Claim("node-a", {"default"}, {"noop"}, 1, Millis(60000));
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 1);
+  Outcome done;
+  done.run_id = id;
+  done.lease_id = (*claimed)[0].lease_id;
+  done.status = RunStatus::kSucceeded;
+  done.step_name = "s1";
+  done.attempt = 1;
+  const std::string result = R"({"result":{"n":1}})";
+  // The last two differ only in kind: one row. The first pair differs in
+  // data: two rows.
+  done.events = {{"step_failed", "s1", 1, R"({"error":"x"})"},
+                 {"step_retried", "s1", 1, "{}"},
+                 {"step_succeeded", "s1", 1, result},
+                 {"run_succeeded", "s1", 1, result}};
+  auto rec = runs.RecordOutcomes({done});
+  REQUIRE(rec.ok());
+  REQUIRE((*rec)[0]);
+  SequenceAll(es);
+
+  const std::string rows = "SELECT count(*) FROM cueball_events WHERE run_id = '" + id + "'";
+  CHECK(db.Scalar(rows) == "5");  // enqueued, step_started, and three for the record
+  CHECK(db.Scalar("SELECT also FROM cueball_events WHERE kind = 'step_succeeded'") ==
+        "run_succeeded");
+  CHECK(db.Scalar("SELECT max(count) FROM cueball_event_batches") == "4");
+  CHECK(db.Scalar("SELECT position FROM cueball_event_head") == "6");
+
+  const std::vector<std::string> kinds{"enqueued",     "step_started",   "step_failed",
+                                       "step_retried", "step_succeeded", "run_succeeded"};
+  auto check_all = [&](const std::vector<Event>& events, const char* how) {
+    INFO(how);
+    REQUIRE(events.size() == kinds.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i].kind == kinds[i]);
+      CHECK(events[i].position == static_cast<int64_t>(i) + 1);
+      if (i > 0) CHECK(events[i].seq > events[i - 1].seq);
+    }
+    CHECK(events[5].seq == events[4].seq + 1);
+    CHECK(events[5].data == events[4].data);
+    CHECK(events[5].step == "s1");
+    CHECK(events[5].attempt == 1);
+    CHECK(events[5].created_at == events[4].created_at);
+  };
+  check_all(ReadAll(es, 0), "the stream, pages of 100");
+  check_all(ReadAll(es, 0, {}, 1), "the stream, pages of 1");
+  auto got = runs.Get(id, true);
+  REQUIRE(got.ok());
+  check_all(got->history, "the run's history");
+  CHECK(db.Scalar("SELECT string_agg(kind || '@' || position, ' ' ORDER BY seq) FROM "
+                  "cueball_event_log WHERE run_id = '" +
+                  id + "'") ==
+        "enqueued@1 step_started@2 step_failed@3 step_retried@4 step_succeeded@5 "
+        "run_succeeded@6");
+
+  // A cursor between the pair's two events reads only the second.
+  auto after_first = ReadAll(es, 5);
+  REQUIRE(after_first.size() == 1);
+  CHECK(after_first[0].kind == "run_succeeded");
+  CHECK(after_first[0].position == 6);
+  // Filters by kind see either half.
+  EventFilter finished;
+  finished.kinds = {"run_succeeded"};
+  auto only = ReadAll(es, 0, finished);
+  REQUIRE(only.size() == 1);
+  CHECK(only[0].position == 6);
+  EventFilter steps;
+  steps.kinds = {"step_succeeded"};
+  only = ReadAll(es, 0, steps);
+  REQUIRE(only.size() == 1);
+  CHECK(only[0].position == 5);
+  auto page = es.Read(0, finished, 10);
+  REQUIRE(page.ok());
+  CHECK(page->through == 6);
+
+  // Retention waits for the pair's second event to be acknowledged.
+  db.Exec("UPDATE cueball_runs SET finished_at = now() - interval '2 days'");
+  REQUIRE(es.OpenSubscription("slow", 0).ok());
+  REQUIRE(es.Ack("slow", 5).ok());
+  RetentionPolicy policy;
+  policy.succeeded = Millis(1000);
+  auto pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 0);
+  CHECK(pruned->held);
+  REQUIRE(es.Ack("slow", 6).ok());
+  pruned = es.Prune(policy);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->runs == 1);
+  CHECK(db.Scalar(rows) == "0");
+  CHECK(db.Scalar("SELECT pruned_through FROM cueball_event_head") == "6");
 }
 
 TEST_CASE("retention removes a run's blobs, signals and waits with it, and nothing of others") {

@@ -40,7 +40,7 @@ TEST_CASE("an expired lease is rescued as a failed attempt and the old holder is
   CHECK(*rescuer.RunOnce() == 1);
   CHECK(db.Scalar("SELECT status FROM cueball_runs") == "enqueued");
   CHECK(db.Scalar("SELECT attempt FROM cueball_runs") == "1");
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_rescued'") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_rescued'") == "1");
   CHECK_THAT(db.Scalar("SELECT error FROM cueball_runs"), Catch::Contains("dead-node"));
 
   // The dead daemon wakes up and reports success: refused.

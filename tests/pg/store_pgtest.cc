@@ -90,7 +90,7 @@ TEST_CASE("the same idempotency key from many concurrent clients makes exactly o
   CHECK(created == 1);
   CHECK(ids.size() == 1);
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs") == "1");
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'enqueued'") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'enqueued'") == "1");
 }
 
 TEST_CASE("a batch is all or none: a key owned by another type rejects the whole batch") {
@@ -351,7 +351,7 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   CHECK((*accepted)[0] == true);
   CHECK(db.Scalar("SELECT status FROM cueball_runs") == "succeeded");
   CHECK(db.Scalar("SELECT result->>'by' FROM cueball_runs") == "current");
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_succeeded'") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_succeeded'") == "1");
   // A second delivery of the same completion is refused too: recorded once.
   auto again = s.RecordOutcomes({done});
   CHECK((*again)[0] == false);
@@ -385,7 +385,7 @@ TEST_CASE("cancel ends a live run once, a finished or unknown run is an error") 
   CHECK(again.status().code() == StatusCode::kFailedPrecondition);
   auto missing = s.Cancel(RunId::NewV7().str(), "x");
   CHECK(missing.status().code() == StatusCode::kNotFound);
-  CHECK(db.Scalar("SELECT count(*) FROM cueball_events WHERE kind = 'run_canceled'") == "1");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_canceled'") == "1");
 }
 
 TEST_CASE("list filters by type, status and queue and pages newest first") {

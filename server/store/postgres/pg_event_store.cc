@@ -46,25 +46,31 @@ constexpr const char* kSequenceStmt = "cueball_sequence";
 // head is visible here.
 // The page starts in the batch that holds position $1 + 1 (the last batch
 // at or below $1), and walks batches and their events in position order.
+// A row with `also` is two events (migration 0009), expanded here (x.i 0 and
+// 1): a pair that starts at $1 has its second event after it, so rows are
+// read from ord $1 - position and the events filtered to those after $1.
 constexpr const char* kReadSql = R"SQL(
 SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workflow_type,
        x.kind, coalesce(x.step, ''), coalesce(x.attempt, 0), x.data::text,
        (extract(epoch from x.created_at) * 1000000)::bigint
 FROM cueball_event_head h
 LEFT JOIN LATERAL (
-  SELECT b.position + e.ord AS position, e.seq, e.run_id, r.workflow_type, e.kind, e.step,
-         e.attempt, e.data, e.created_at
+  SELECT b.position + e.ord + p.i AS position, e.seq + p.i AS seq, e.run_id, r.workflow_type,
+         CASE WHEN p.i = 0 THEN e.kind ELSE e.also END AS kind, e.step, e.attempt, e.data,
+         e.created_at
   FROM cueball_event_batches b
   JOIN cueball_events e
-    ON e.batch_id = b.id AND e.ord > $1 - b.position AND e.ord <= h.position - b.position
+    ON e.batch_id = b.id AND e.ord >= $1 - b.position AND e.ord <= h.position - b.position
+  CROSS JOIN LATERAL generate_series(0, CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) AS p(i)
   JOIN cueball_runs r ON r.id = e.run_id
   WHERE b.position >= coalesce((SELECT max(position) FROM cueball_event_batches
                                 WHERE position <= $1), 0)
     AND b.position < h.position
+    AND e.ord + p.i > $1 - b.position
     AND ($2::uuid IS NULL OR e.run_id = $2::uuid)
     AND ($3::text IS NULL OR r.workflow_type = $3)
-    AND ($4::text[] IS NULL OR e.kind = ANY($4::text[]))
-  ORDER BY b.position, e.ord
+    AND ($4::text[] IS NULL OR (CASE WHEN p.i = 0 THEN e.kind ELSE e.also END) = ANY($4::text[]))
+  ORDER BY b.position, e.ord, p.i
   LIMIT $5
 ) x ON true
 WHERE h.id = 1
@@ -112,7 +118,9 @@ WITH head AS (
   WHERE NOT EXISTS (
     SELECT 1 FROM cueball_events e
     LEFT JOIN cueball_event_batches b ON b.id = e.batch_id, horizon
-    WHERE e.run_id = d.id AND (b.position IS NULL OR b.position + e.ord > horizon.p))
+    WHERE e.run_id = d.id
+      AND (b.position IS NULL
+           OR b.position + e.ord + CASE WHEN e.also IS NULL THEN 0 ELSE 1 END > horizon.p))
 ), summary AS (
   INSERT INTO cueball_run_summaries (id, workflow_type, queue, status, step_index, step_name,
                                      attempt, created_at, started_at, finished_at)
@@ -122,7 +130,7 @@ WITH head AS (
   WHERE $5::boolean
   ON CONFLICT (id) DO NOTHING
 ), top AS (
-  SELECT max(b.position + e.ord) AS m
+  SELECT max(b.position + e.ord + CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) AS m
   FROM cueball_events e JOIN victims v ON v.id = e.run_id
   JOIN cueball_event_batches b ON b.id = e.batch_id
 ), del AS (

@@ -249,13 +249,17 @@ SELECT ord, id::text, status, queue,
               WHERE status NOT IN ('succeeded', 'failed', 'canceled')) AS d(q))
 FROM upd
 )SQL";
+// An outcome's event with `also` is two events (migration 0009): n counts
+// both, so the next row starts after the pair.
 constexpr const char* kRecordEvents = R"SQL(
   SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
-         row_number() OVER (ORDER BY o.ord, e.n) AS n
+         e.also,
+         sum(CASE WHEN e.also IS NULL THEN 1 ELSE 2 END) OVER (ORDER BY o.ord, e.n)
+           - CASE WHEN e.also IS NULL THEN 0 ELSE 1 END AS n
   FROM upd JOIN o ON o.ord = upd.ord,
        LATERAL ROWS FROM (jsonb_to_recordset(o.events)
-                          AS (kind text, step text, attempt int, data text))
-         WITH ORDINALITY AS e(kind, step, attempt, data, n)
+                          AS (kind text, step text, attempt int, data text, also text))
+         WITH ORDINALITY AS e(kind, step, attempt, data, also, n)
 )SQL";
 
 constexpr const char* kCancelSql = R"SQL(
@@ -329,8 +333,8 @@ constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
 
 // The statement with its run columns and its events' CTEs filled in.
-std::string WithCols(std::string sql, const std::string& events) {
-  sql = WithEvents(std::move(sql), events);
+std::string WithCols(std::string sql, const std::string& events, bool pairs = false) {
+  sql = WithEvents(std::move(sql), events, pairs);
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
   pos = sql.find("%LEASE%");
@@ -363,23 +367,30 @@ StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::str
 
 }  // namespace
 
-std::string WithEvents(std::string sql, const std::string& rows) {
+std::string WithEvents(std::string sql, const std::string& rows, bool pairs) {
   auto pos = sql.find("%EVENTS%");
   if (pos == std::string::npos) return sql;
   // The batch id is only a name; batches are numbered in order of last_seq
-  // (see migration 0006), and seqs are drawn in the batch's order.
+  // (see migration 0006), and seqs are drawn in the batch's order. A pair's
+  // second event is at seq + 1 (migration 0009), and the batch counts it.
+  const std::string also_column = pairs ? ", also" : "";
+  const std::string also_value = pairs ? ", r.also" : "";
   const std::string ctes = R"SQL(ev_batch AS (
   SELECT nextval('cueball_event_batches_id_seq') AS id
 ), ev AS (
-  INSERT INTO cueball_events (run_id, kind, step, attempt, data, batch_id, ord)
-  SELECT r.run_id, r.kind, r.step, r.attempt, r.data, (SELECT id FROM ev_batch), r.n
+  INSERT INTO cueball_events (run_id, kind, step, attempt, data, batch_id, ord)SQL" +
+                           also_column + R"SQL()
+  SELECT r.run_id, r.kind, r.step, r.attempt, r.data, (SELECT id FROM ev_batch), r.n)SQL" +
+                           also_value + R"SQL(
   FROM ()SQL" + rows +
                            R"SQL() r
   ORDER BY r.n
-  RETURNING seq
+  RETURNING seq, also
 ), ev_count AS (
   INSERT INTO cueball_event_batches (id, count, last_seq)
-  SELECT (SELECT id FROM ev_batch), count(*), max(seq) FROM ev HAVING count(*) > 0
+  SELECT (SELECT id FROM ev_batch), count(*) + count(also),
+         max(seq + CASE WHEN also IS NULL THEN 0 ELSE 1 END)
+  FROM ev HAVING count(*) > 0
 ))SQL";
   sql.replace(pos, 8, ctes);
   return sql;
@@ -423,7 +434,7 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
               c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
-              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents));
+              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents, true));
               c.prepare(kHasWaitersStmt, kHasWaitersSql);
             }) {}
 
@@ -551,10 +562,14 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
     }
     if (with_history) {
       auto ev = tx.exec_params(
-          "SELECT e.seq, e.kind, coalesce(e.step, ''), coalesce(e.attempt, 0), e.data::text, "
-          "(extract(epoch from e.created_at) * 1000000)::bigint, coalesce(b.position + e.ord, 0) "
+          // A row with `also` is two events (migration 0009).
+          "SELECT e.seq + p.i, CASE WHEN p.i = 0 THEN e.kind ELSE e.also END, "
+          "coalesce(e.step, ''), coalesce(e.attempt, 0), e.data::text, "
+          "(extract(epoch from e.created_at) * 1000000)::bigint, "
+          "coalesce(b.position + e.ord + p.i, 0) "
           "FROM cueball_events e LEFT JOIN cueball_event_batches b ON b.id = e.batch_id "
-          "WHERE e.run_id = $1::uuid ORDER BY e.seq",
+          "CROSS JOIN LATERAL generate_series(0, CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) "
+          "AS p(i) WHERE e.run_id = $1::uuid ORDER BY e.seq, p.i",
           id);
       for (const auto& row : ev) {
         Event e;
@@ -904,12 +919,22 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     if (o.run_at) rows.Field("run_at_us", ToMicros(*o.run_at));
     rows.Key("events");
     rows.BeginArray();
-    for (const auto& e : o.events) {
+    for (size_t k = 0; k < o.events.size(); ++k) {
+      const NewEvent& e = o.events[k];
       rows.BeginObject();
       rows.Field("kind", e.kind);
       rows.Field("step", e.step);
       rows.Field("attempt", e.attempt);
       rows.Field("data", e.data);
+      // An event that differs from the next only in kind (a last step's
+      // step_succeeded and run_succeeded) is written with it as one row.
+      if (k + 1 < o.events.size()) {
+        const NewEvent& next = o.events[k + 1];
+        if (next.step == e.step && next.attempt == e.attempt && next.data == e.data) {
+          rows.Field("also", next.kind);
+          ++k;
+        }
+      }
       rows.EndObject();
     }
     rows.EndArray();

@@ -126,9 +126,12 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
 // WithEvents(sql, rows) puts the CTEs that do it ("ev_batch, ev, ev_count")
 // in place of `%EVENTS%` in a WITH list of `sql`; `rows` is a SELECT
 // yielding run_id, kind, step, attempt, data (jsonb) and n, the event's place
-// in the batch (1, 2, 3, ...; a run's events in the run's order). `ev`
-// returns one row per event. A batch with no events writes no batch row.
-std::string WithEvents(std::string sql, const std::string& rows);
+// in the batch (1, 2, 3, ...; a run's events in the run's order). With
+// `pairs`, `rows` yields `also` (text) too: a row whose `also` is set is two
+// events (migration 0009), at n and n + 1, so the next row's n leaves room.
+// `ev` returns one row per row written. A batch with no events writes no
+// batch row.
+std::string WithEvents(std::string sql, const std::string& rows, bool pairs = false);
 
 // One event on its own, as a batch of one, in the caller's transaction.
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
