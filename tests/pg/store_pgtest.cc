@@ -4,6 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -355,6 +356,53 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   // A second delivery of the same completion is refused too: recorded once.
   auto again = s.RecordOutcomes({done});
   CHECK((*again)[0] == false);
+}
+
+TEST_CASE("a recorded outcome's text comes back as written, whatever characters it holds") {
+  // The record statement reads outcomes as array literals (PgArrayWriter):
+  // quotes, backslashes, braces, commas, the word NULL and non-UTF-8 bytes
+  // must all survive.
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 2);
+  std::vector<NewRun> batch{MakeRun(), MakeRun()};
+  REQUIRE(s.Enqueue(batch).ok());
+  auto c = s.Claim("node-a", kQ, kT, 2, Millis(60000));
+  REQUIRE(c.ok());
+  REQUIRE(c->size() == 2);
+  const std::string nasty = "NULL \"quoted\" back\\slash {a,b} ,; caf\xC3\xA9";
+  std::vector<Outcome> outs;
+  for (const auto& claimed : *c) {
+    Outcome o;
+    o.run_id = claimed.run.id;
+    o.lease_id = claimed.lease_id;
+    o.step_name = "s1";
+    o.attempt = 1;
+    if (claimed.run.id == batch[0].id) {
+      o.status = RunStatus::kFailed;
+      o.error = nasty + " \xFF";
+      o.events = {{"run_failed", "s1", 1, R"({"error":"x \"y\" \\z"})"}};
+    } else {
+      o.status = RunStatus::kSucceeded;
+      o.result = R"({"text":"NULL \"q\" {a,b} \\ caf\u00e9"})";
+      o.state = R"({"k":"v,w"})";
+      o.events = {{"run_succeeded", "s1", 1, "{}"}};
+    }
+    outs.push_back(o);
+  }
+  auto rec = s.RecordOutcomes(outs);
+  REQUIRE(rec.ok());
+  CHECK((*rec)[0]);
+  CHECK((*rec)[1]);
+  auto failed = s.Get(batch[0].id, true);
+  REQUIRE(failed.ok());
+  CHECK(failed->status == RunStatus::kFailed);
+  CHECK(failed->error == nasty + " \xEF\xBF\xBD");
+  REQUIRE_FALSE(failed->history.empty());
+  CHECK(nlohmann::json::parse(failed->history.back().data)["error"] == "x \"y\" \\z");
+  auto done = s.Get(batch[1].id, false);
+  REQUIRE(done.ok());
+  CHECK(nlohmann::json::parse(*done->result)["text"] == "NULL \"q\" {a,b} \\ caf\xC3\xA9");
+  CHECK(nlohmann::json::parse(done->state)["k"] == "v,w");
 }
 
 TEST_CASE("HasWaiters tells whether any run waits for one of the given runs") {

@@ -8,6 +8,7 @@
 #include "server/domain/run.h"
 #include "server/domain/utf8.h"
 #include "server/store/postgres/json_writer.h"
+#include "server/store/postgres/pg_array.h"
 
 using namespace cueball;
 
@@ -119,6 +120,23 @@ TEST_CASE("the store's JSON writer escapes text and nests arrays and objects") {
   auto parsed = nlohmann::json::parse(text);
   CHECK(parsed[0]["text"] == "a\"b\\c\nd\te\x01 caf\xC3\xA9");
   CHECK(parsed[1]["bad"] == "caf\xEF\xBF\xBD");
+}
+
+TEST_CASE(
+    "the store's array writer quotes text, writes NULL and integers, and keeps text storable") {
+  store::pg::PgArrayWriter w;
+  w.Text("plain");
+  w.Null();
+  w.Text("NULL");  // the text, not a null: quoted
+  w.Text("a\"b\\c,{d} e");
+  w.Int(-12);
+  w.Text(std::string("caf\xE9 \0x", 7));
+  w.Text("");
+  CHECK(
+      w.Take() ==
+      "{\"plain\",NULL,\"NULL\",\"a\\\"b\\\\c,{d} e\",-12,\"caf\xEF\xBF\xBD \xEF\xBF\xBDx\",\"\"}");
+  store::pg::PgArrayWriter empty;
+  CHECK(empty.Take() == "{}");
 }
 
 TEST_CASE("text and JSON are made storable: U+0000 becomes U+FFFD") {

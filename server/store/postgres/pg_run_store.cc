@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "server/store/postgres/json_writer.h"
+#include "server/store/postgres/pg_array.h"
 #include "server/store/postgres/pg_event_store.h"
 
 namespace cueball::store::pg {
@@ -215,11 +216,15 @@ constexpr const char* kClaimEvents = R"SQL(
   FROM upd
 )SQL";
 
+// The outcomes come as one typed array per column (PgArrayWriter), each
+// outcome's events as one JSON array.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-    ord int, run_id uuid, lease_id uuid, status text, step_index int, step_name text,
-    attempt int, state text, result text, error text, run_at_us bigint, events jsonb)
+  SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
+                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                       $12::text[])
+    AS x(ord, run_id, lease_id, status, step_index, step_name, attempt, state, result, error,
+         run_at_us, events)
 ), upd AS (
   UPDATE cueball_runs r
   SET status = o.status, step_index = o.step_index, step_name = o.step_name,
@@ -257,7 +262,7 @@ constexpr const char* kRecordEvents = R"SQL(
          sum(CASE WHEN e.also IS NULL THEN 1 ELSE 2 END) OVER (ORDER BY o.ord, e.n)
            - CASE WHEN e.also IS NULL THEN 0 ELSE 1 END AS n
   FROM upd JOIN o ON o.ord = upd.ord,
-       LATERAL ROWS FROM (jsonb_to_recordset(o.events)
+       LATERAL ROWS FROM (json_to_recordset(o.events::json)
                           AS (kind text, step text, attempt int, data text, also text))
          WITH ORDINALITY AS e(kind, step, attempt, data, also, n)
 )SQL";
@@ -890,12 +895,19 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
 }
 
 StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
-  // The rows the record statement reads; invalid UTF-8 that slipped past
-  // Decide is replaced (JsonWriter) rather than failing every retry of the
-  // batch.
-  JsonWriter rows;
-  rows.Reserve(outcomes.size() * 400);
-  rows.BeginArray();
+  // The columns the record statement unnests, one array each; invalid UTF-8
+  // that slipped past Decide is replaced (PgArrayWriter, JsonWriter) rather
+  // than failing every retry of the batch.
+  PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
+      results, errors, run_ats, events;
+  events.Reserve(outcomes.size() * 160);
+  auto text_or_null = [](PgArrayWriter& w, const std::optional<std::string>& v) {
+    if (v) {
+      w.Text(*v);
+    } else {
+      w.Null();
+    }
+  };
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -905,43 +917,48 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       continue;
     }
     ++row_count;
-    rows.BeginObject();
-    rows.Field("ord", static_cast<int64_t>(i));
-    rows.Field("run_id", o.run_id);
-    rows.Field("lease_id", o.lease_id);
-    rows.Field("status", RunStatusName(o.status));
-    rows.Field("step_index", o.step_index);
-    rows.Field("step_name", o.step_name);
-    rows.Field("attempt", o.attempt);
-    if (o.state) rows.Field("state", *o.state);
-    if (o.result) rows.Field("result", *o.result);
-    if (o.error) rows.Field("error", *o.error);
-    if (o.run_at) rows.Field("run_at_us", ToMicros(*o.run_at));
-    rows.Key("events");
-    rows.BeginArray();
+    ords.Int(static_cast<int64_t>(i));
+    run_ids.Text(o.run_id);
+    lease_ids.Text(o.lease_id);
+    statuses.Text(RunStatusName(o.status));
+    step_indexes.Int(o.step_index);
+    step_names.Text(o.step_name);
+    attempts.Int(o.attempt);
+    text_or_null(states, o.state);
+    text_or_null(results, o.result);
+    text_or_null(errors, o.error);
+    if (o.run_at) {
+      run_ats.Int(ToMicros(*o.run_at));
+    } else {
+      run_ats.Null();
+    }
+    JsonWriter ev;
+    ev.BeginArray();
     for (size_t k = 0; k < o.events.size(); ++k) {
       const NewEvent& e = o.events[k];
-      rows.BeginObject();
-      rows.Field("kind", e.kind);
-      rows.Field("step", e.step);
-      rows.Field("attempt", e.attempt);
-      rows.Field("data", e.data);
+      ev.BeginObject();
+      ev.Field("kind", e.kind);
+      ev.Field("step", e.step);
+      ev.Field("attempt", e.attempt);
+      ev.Field("data", e.data);
       // An event that differs from the next only in kind (a last step's
       // step_succeeded and run_succeeded) is written with it as one row.
       if (k + 1 < o.events.size()) {
         const NewEvent& next = o.events[k + 1];
         if (next.step == e.step && next.attempt == e.attempt && next.data == e.data) {
-          rows.Field("also", next.kind);
+          ev.Field("also", next.kind);
           ++k;
         }
       }
-      rows.EndObject();
+      ev.EndObject();
     }
-    rows.EndArray();
-    rows.EndObject();
+    ev.EndArray();
+    events.Text(ev.Take());
   }
-  rows.EndArray();
-  const std::string rows_json = rows.Take();
+  const std::vector<std::string> params{ords.Take(),     run_ids.Take(),      lease_ids.Take(),
+                                        statuses.Take(), step_indexes.Take(), step_names.Take(),
+                                        attempts.Take(), states.Take(),       results.Take(),
+                                        errors.Take(),   run_ats.Take(),      events.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
@@ -960,7 +977,9 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (row_count > 0) {
-      res = tx->exec_prepared(kRecordStmt, rows_json);
+      res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
+                              params[5], params[6], params[7], params[8], params[9], params[10],
+                              params[11]);
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
