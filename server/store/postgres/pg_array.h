@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,22 @@ class PgArrayWriter {
     char buf[24];
     auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
     out_.append(buf, end);
+  }
+
+  // The value, or NULL for none.
+  void TextOrNull(const std::optional<std::string>& s) {
+    if (s) {
+      Text(*s);
+    } else {
+      Null();
+    }
+  }
+  void IntOrNull(const std::optional<int64_t>& n) {
+    if (n) {
+      Int(*n);
+    } else {
+      Null();
+    }
   }
 
   void Reserve(size_t bytes) { out_.reserve(bytes); }

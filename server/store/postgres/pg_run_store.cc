@@ -97,9 +97,10 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
 // each statement.
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-    ord int, id uuid, workflow_type text, step_name text, queue text, priority int,
-    input text, idempotency_key text, run_at_us bigint, parent_id uuid)
+  SELECT * FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[],
+                       $7::text[], $8::text[], $9::bigint[], $10::uuid[])
+    AS x(ord, id, workflow_type, step_name, queue, priority, input, idempotency_key,
+         run_at_us, parent_id)
 ), ins AS (
   INSERT INTO cueball_runs (id, workflow_type, step_name, queue, priority, input,
                             idempotency_key, run_at, parent_id)
@@ -444,30 +445,29 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
             }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
-  JsonWriter rows;
-  rows.Reserve(runs.size() * 256);
-  rows.BeginArray();
+  // One typed array per column (PgArrayWriter), as the statement unnests them.
+  PgArrayWriter ords, ids, types, steps, queues, priorities, inputs, idempotency_keys, run_ats,
+      parents;
+  inputs.Reserve(runs.size() * 32);
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
     const NewRun& r = runs[i];
-    rows.BeginObject();
-    rows.Field("ord", static_cast<int64_t>(i));
-    rows.Field("id", r.id);
-    rows.Field("workflow_type", r.workflow_type);
-    rows.Field("step_name", r.first_step);
-    rows.Field("queue", r.queue);
-    rows.Field("priority", r.priority);
-    rows.Field("input", r.input);
-    if (r.idempotency_key) {
-      rows.Field("idempotency_key", *r.idempotency_key);
-      keys.push_back(*r.idempotency_key);
-    }
-    if (r.run_at) rows.Field("run_at_us", ToMicros(*r.run_at));
-    if (r.parent_id) rows.Field("parent_id", *r.parent_id);
-    rows.EndObject();
+    ords.Int(static_cast<int64_t>(i));
+    ids.Text(r.id);
+    types.Text(r.workflow_type);
+    steps.Text(r.first_step);
+    queues.Text(r.queue);
+    priorities.Int(r.priority);
+    inputs.Text(r.input);
+    idempotency_keys.TextOrNull(r.idempotency_key);
+    if (r.idempotency_key) keys.push_back(*r.idempotency_key);
+    run_ats.IntOrNull(r.run_at ? std::optional<int64_t>(ToMicros(*r.run_at)) : std::nullopt);
+    parents.TextOrNull(r.parent_id);
   }
-  rows.EndArray();
-  const std::string rows_json = rows.Take();
+  const std::vector<std::string> params{
+      ords.Take(),    ids.Take(),        types.Take(),  steps.Take(),
+      queues.Take(),  priorities.Take(), inputs.Take(), idempotency_keys.Take(),
+      run_ats.Take(), parents.Take()};
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
   bool has_parents = std::any_of(runs.begin(), runs.end(),
@@ -480,7 +480,8 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
-    auto res = tx->exec_prepared(kEnqueueStmt, rows_json);
+    auto res = tx->exec_prepared(kEnqueueStmt, params[0], params[1], params[2], params[3],
+                                 params[4], params[5], params[6], params[7], params[8], params[9]);
     wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
@@ -901,13 +902,6 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
       results, errors, run_ats, events;
   events.Reserve(outcomes.size() * 160);
-  auto text_or_null = [](PgArrayWriter& w, const std::optional<std::string>& v) {
-    if (v) {
-      w.Text(*v);
-    } else {
-      w.Null();
-    }
-  };
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -924,14 +918,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     step_indexes.Int(o.step_index);
     step_names.Text(o.step_name);
     attempts.Int(o.attempt);
-    text_or_null(states, o.state);
-    text_or_null(results, o.result);
-    text_or_null(errors, o.error);
-    if (o.run_at) {
-      run_ats.Int(ToMicros(*o.run_at));
-    } else {
-      run_ats.Null();
-    }
+    states.TextOrNull(o.state);
+    results.TextOrNull(o.result);
+    errors.TextOrNull(o.error);
+    run_ats.IntOrNull(o.run_at ? std::optional<int64_t>(ToMicros(*o.run_at)) : std::nullopt);
     JsonWriter ev;
     ev.BeginArray();
     for (size_t k = 0; k < o.events.size(); ++k) {
