@@ -9,8 +9,8 @@ namespace cueball::store::pg {
 namespace {
 
 constexpr const char* kBlobInfoColumns =
-    "name, content_type, size, sha256, (extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from updated_at) * 1000000)::bigint";
+    "name, content_type, size, sha256, round(date_part('epoch', created_at) * 1000000)::bigint, "
+    "round(date_part('epoch', updated_at) * 1000000)::bigint";
 
 BlobInfo InfoFromRow(const pqxx::row& row) {
   BlobInfo b;

@@ -52,7 +52,7 @@ constexpr const char* kSequenceStmt = "cueball_sequence";
 constexpr const char* kReadSql = R"SQL(
 SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workflow_type,
        x.kind, coalesce(x.step, ''), coalesce(x.attempt, 0), x.data::text,
-       (extract(epoch from x.created_at) * 1000000)::bigint
+       round(date_part('epoch', x.created_at) * 1000000)::bigint
 FROM cueball_event_head h
 LEFT JOIN LATERAL (
   SELECT b.position + e.ord + p.i AS position, e.seq + p.i AS seq, e.run_id, r.workflow_type,
@@ -78,8 +78,8 @@ ORDER BY x.position
 )SQL";
 
 constexpr const char* kSubscriptionColumns =
-    "name, position, (extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from acked_at) * 1000000)::bigint";
+    "name, position, round(date_part('epoch', created_at) * 1000000)::bigint, "
+    "round(date_part('epoch', acked_at) * 1000000)::bigint";
 
 Subscription SubscriptionFromRow(const pqxx::row& row) {
   Subscription s;

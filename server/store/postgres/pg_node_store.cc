@@ -56,9 +56,9 @@ StatusOr<std::vector<NodeInfo>> PgNodeStore::ListNodes(Millis window) {
     pqxx::read_transaction tx(c);
     auto res = tx.exec_params(
         "SELECT id, host, pid, version, listen, array_to_json(queues)::text, workers, "
-        "(extract(epoch from started_at) * 1000000)::bigint, "
-        "(extract(epoch from last_seen_at) * 1000000)::bigint, "
-        "(extract(epoch from stopped_at) * 1000000)::bigint, "
+        "round(date_part('epoch', started_at) * 1000000)::bigint, "
+        "round(date_part('epoch', last_seen_at) * 1000000)::bigint, "
+        "round(date_part('epoch', stopped_at) * 1000000)::bigint, "
         "(extract(epoch from now() - last_seen_at) * 1000)::bigint "
         "FROM cueball_nodes WHERE last_seen_at > now() - $1 * interval '1 millisecond' "
         "ORDER BY started_at DESC, id",

@@ -24,7 +24,7 @@ UPDATE cueball_signals SET step_index = $3, bound_at = now()
 WHERE seq = (SELECT seq FROM cueball_signals
              WHERE run_id = $1::uuid AND name = $2 AND step_index IS NULL
              ORDER BY seq LIMIT 1)
-RETURNING seq, name, payload::text, (extract(epoch from created_at) * 1000000)::bigint
+RETURNING seq, name, payload::text, round(date_part('epoch', created_at) * 1000000)::bigint
 )SQL";
 
 // How many of the runs a waiting run waits on have finished (a run removed
@@ -240,7 +240,7 @@ StatusOr<std::optional<StoredSignal>> PgRunStore::TakeSignal(const std::string& 
       return FailedPrecondition("run " + run_id + ": the lease of this attempt was lost");
     }
     auto bound = tx.exec_params(
-        "SELECT seq, name, payload::text, (extract(epoch from created_at) * 1000000)::bigint "
+        "SELECT seq, name, payload::text, round(date_part('epoch', created_at) * 1000000)::bigint "
         "FROM cueball_signals WHERE run_id = $1::uuid AND name = $2 AND step_index = $3 "
         "ORDER BY seq LIMIT 1",
         run_id, name, step_index);
