@@ -7,7 +7,6 @@
 #include "server/domain/duration.h"
 #include "server/domain/run.h"
 #include "server/domain/utf8.h"
-#include "server/store/postgres/json_writer.h"
 #include "server/store/postgres/pg_array.h"
 
 using namespace cueball;
@@ -91,35 +90,6 @@ TEST_CASE("text that is not UTF-8 is made valid, one U+FFFD per invalid part") {
   CHECK(ValidUtf8("\x80\xBF") == fffd + fffd);                        // lone continuations
   CHECK(ValidUtf8("\xE2\x82x") == fffd + "x");  // the byte after a cut is kept
   CHECK(IsValidUtf8(ValidUtf8("\xFF\xFE\xC3")));
-}
-
-TEST_CASE("the store's JSON writer escapes text and nests arrays and objects") {
-  store::pg::JsonWriter w;
-  w.BeginArray();
-  w.BeginObject();
-  w.Field("ord", int64_t{0});
-  w.Field("text", std::string("a\"b\\c\nd\te\x01 caf\xC3\xA9"));
-  w.Key("events");
-  w.BeginArray();
-  w.BeginObject();
-  w.Field("kind", "x");
-  w.Field("n", int64_t{-12});
-  w.EndObject();
-  w.BeginObject();
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  w.BeginObject();
-  w.Field("bad", "caf\xE9");
-  w.EndObject();
-  w.EndArray();
-  const std::string text = w.Take();
-  CHECK(text ==
-        "[{\"ord\":0,\"text\":\"a\\\"b\\\\c\\nd\\te\\u0001 caf\xC3\xA9\","
-        "\"events\":[{\"kind\":\"x\",\"n\":-12},{}]},{\"bad\":\"caf\xEF\xBF\xBD\"}]");
-  auto parsed = nlohmann::json::parse(text);
-  CHECK(parsed[0]["text"] == "a\"b\\c\nd\te\x01 caf\xC3\xA9");
-  CHECK(parsed[1]["bad"] == "caf\xEF\xBF\xBD");
 }
 
 TEST_CASE(

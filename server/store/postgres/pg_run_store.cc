@@ -6,7 +6,6 @@
 #include <set>
 #include <string_view>
 
-#include "server/store/postgres/json_writer.h"
 #include "server/store/postgres/pg_array.h"
 #include "server/store/postgres/pg_event_store.h"
 
@@ -226,10 +225,9 @@ constexpr const char* kClaimEvents = R"SQL(
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
-                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[],
-                       $12::text[])
+                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[])
     AS x(ord, run_id, lease_id, status, step_index, step_name, attempt, state, result, error,
-         run_at_us, events)
+         run_at_us)
 ), upd AS (
   UPDATE cueball_runs r
   SET status = o.status, step_index = o.step_index, step_name = o.step_name,
@@ -262,14 +260,13 @@ FROM upd
 // An outcome's event with `also` is two events (migration 0009): n counts
 // both, so the next row starts after the pair.
 constexpr const char* kRecordEvents = R"SQL(
-  SELECT o.run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
+  SELECT upd.id AS run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
          e.also,
-         sum(CASE WHEN e.also IS NULL THEN 1 ELSE 2 END) OVER (ORDER BY o.ord, e.n)
+         sum(CASE WHEN e.also IS NULL THEN 1 ELSE 2 END) OVER (ORDER BY e.n)
            - CASE WHEN e.also IS NULL THEN 0 ELSE 1 END AS n
-  FROM upd JOIN o ON o.ord = upd.ord,
-       LATERAL ROWS FROM (json_to_recordset(o.events::json)
-                          AS (kind text, step text, attempt int, data text, also text))
-         WITH ORDINALITY AS e(kind, step, attempt, data, also, n)
+  FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[])
+         WITH ORDINALITY AS e(ord, kind, step, attempt, data, also, n)
+  JOIN upd ON upd.ord = e.ord
 )SQL";
 
 constexpr const char* kCancelSql = R"SQL(
@@ -901,11 +898,13 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
 
 StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
   // The columns the record statement unnests, one array each; invalid UTF-8
-  // that slipped past Decide is replaced (PgArrayWriter, JsonWriter) rather
-  // than failing every retry of the batch.
+  // that slipped past Decide is replaced (PgArrayWriter) rather than failing
+  // every retry of the batch.
   PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
-      results, errors, run_ats, events;
-  events.Reserve(outcomes.size() * 160);
+      results, errors, run_ats;
+  // Their events, flat, each with its outcome's ord.
+  PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also;
+  ev_data.Reserve(outcomes.size() * 48);
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -926,33 +925,29 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     results.TextOrNull(o.result);
     errors.TextOrNull(o.error);
     run_ats.IntOrNull(o.run_at ? std::optional<int64_t>(ToMicros(*o.run_at)) : std::nullopt);
-    JsonWriter ev;
-    ev.BeginArray();
     for (size_t k = 0; k < o.events.size(); ++k) {
       const NewEvent& e = o.events[k];
-      ev.BeginObject();
-      ev.Field("kind", e.kind);
-      ev.Field("step", e.step);
-      ev.Field("attempt", e.attempt);
-      ev.Field("data", e.data);
+      ev_ords.Int(static_cast<int64_t>(i));
+      ev_kinds.Text(e.kind);
+      ev_steps.Text(e.step);
+      ev_attempts.Int(e.attempt);
+      ev_data.Text(e.data);
       // An event that differs from the next only in kind (a last step's
       // step_succeeded and run_succeeded) is written with it as one row.
-      if (k + 1 < o.events.size()) {
-        const NewEvent& next = o.events[k + 1];
-        if (next.step == e.step && next.attempt == e.attempt && next.data == e.data) {
-          ev.Field("also", next.kind);
-          ++k;
-        }
+      const NewEvent* next = k + 1 < o.events.size() ? &o.events[k + 1] : nullptr;
+      if (next && next->step == e.step && next->attempt == e.attempt && next->data == e.data) {
+        ev_also.Text(next->kind);
+        ++k;
+      } else {
+        ev_also.Null();
       }
-      ev.EndObject();
     }
-    ev.EndArray();
-    events.Text(ev.Take());
   }
-  const std::vector<std::string> params{ords.Take(),     run_ids.Take(),      lease_ids.Take(),
-                                        statuses.Take(), step_indexes.Take(), step_names.Take(),
-                                        attempts.Take(), states.Take(),       results.Take(),
-                                        errors.Take(),   run_ats.Take(),      events.Take()};
+  const std::vector<std::string> params{
+      ords.Take(),       run_ids.Take(),  lease_ids.Take(), statuses.Take(), step_indexes.Take(),
+      step_names.Take(), attempts.Take(), states.Take(),    results.Take(),  errors.Take(),
+      run_ats.Take(),    ev_ords.Take(),  ev_kinds.Take(),  ev_steps.Take(), ev_attempts.Take(),
+      ev_data.Take(),    ev_also.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
@@ -971,9 +966,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (row_count > 0) {
-      res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
-                              params[5], params[6], params[7], params[8], params[9], params[10],
-                              params[11]);
+      res =
+          tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
+                            params[5], params[6], params[7], params[8], params[9], params[10],
+                            params[11], params[12], params[13], params[14], params[15], params[16]);
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;

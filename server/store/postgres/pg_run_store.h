@@ -1,6 +1,7 @@
 // PgRunStore: RunStore on PostgreSQL via libpqxx. Each method is one
-// transaction of one or two statements; batches travel as one jsonb parameter
-// (jsonb_to_recordset), so a batch of any size costs the same round trips.
+// transaction of one or two statements; batches travel as one typed array
+// parameter per column (unnest, PgArrayWriter), so a batch of any size costs
+// the same round trips.
 // Wakeups are NOTIFYs sent in the same transaction as the change:
 //   cueball_ready    payload: queue name   (runs became ready)
 //   cueball_finished payload: run id       (a run reached a terminal state)
