@@ -7,6 +7,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <mutex>
+#include <string_view>
+#include <unordered_map>
 
 namespace cueball::metrics {
 namespace {
@@ -27,6 +29,40 @@ struct Gauge {
   std::string name, help;
   std::function<std::vector<Sample>()> fn;
 };
+
+// Family::Add builds and hashes a label map on every call: about 7,000
+// instructions per step finished, seen with callgrind in a drain. The
+// metrics updated per run, step or call are found here by their label
+// values, joined into one key; Add runs once per new set of labels. (The
+// sets are few: types, steps, queues, statuses, methods, codes.)
+template <typename T>
+class LabelCache {
+ public:
+  template <typename Make>
+  T& Get(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(key);
+    if (it != items_.end()) return *it->second;
+    T& metric = make();
+    items_.emplace(key, &metric);
+    return metric;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, T*> items_;
+};
+
+// The values, each after its length, so no two label sets share a key.
+std::string Key(std::initializer_list<std::string_view> values) {
+  std::string key;
+  for (auto v : values) {
+    key += std::to_string(v.size());
+    key += ':';
+    key.append(v);
+  }
+  return key;
+}
 
 }  // namespace
 
@@ -65,6 +101,9 @@ struct Metrics::Impl {
           .Help("gRPC calls handled, by method and status code (_count is the call count)")
           .Register(*registry);
 
+  LabelCache<prometheus::Counter> enqueued_by, finished_by, retries_by;
+  LabelCache<prometheus::Histogram> steps_by, rpcs_by;
+
   mutable std::mutex mu;
   std::vector<Gauge> gauges;
 };
@@ -73,27 +112,57 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 void Metrics::RunsEnqueued(const std::string& type, const std::string& queue, int n) {
-  impl_->enqueued.Add({{"type", type}, {"queue", queue}}).Increment(n);
+  impl_->enqueued_by
+      .Get(
+          Key({type, queue}),
+          [&]() -> auto& {
+            return impl_->enqueued.Add({{"type", type}, {"queue", queue}});
+          })
+      .Increment(n);
 }
 
 void Metrics::RunFinished(const std::string& type, const std::string& status, int n) {
-  impl_->finished.Add({{"type", type}, {"status", status}}).Increment(n);
+  impl_->finished_by
+      .Get(
+          Key({type, status}),
+          [&]() -> auto& {
+            return impl_->finished.Add({{"type", type}, {"status", status}});
+          })
+      .Increment(n);
 }
 
 void Metrics::StepFinished(const std::string& type, const std::string& step,
                            const std::string& outcome, double seconds) {
-  impl_->steps.Add({{"type", type}, {"step", step}, {"outcome", outcome}}, StepBuckets())
+  impl_->steps_by
+      .Get(
+          Key({type, step, outcome}),
+          [&]() -> auto& {
+            return impl_->steps.Add({{"type", type}, {"step", step}, {"outcome", outcome}},
+                                    StepBuckets());
+          })
       .Observe(seconds);
 }
 
 void Metrics::StepRetried(const std::string& type, const std::string& step) {
-  impl_->retries.Add({{"type", type}, {"step", step}}).Increment();
+  impl_->retries_by
+      .Get(
+          Key({type, step}),
+          [&]() -> auto& {
+            return impl_->retries.Add({{"type", type}, {"step", step}});
+          })
+      .Increment();
 }
 
 void Metrics::LeasesRescued(int n) { impl_->rescued.Increment(n); }
 
 void Metrics::Rpc(const std::string& method, const std::string& code, double seconds) {
-  impl_->rpcs.Add({{"method", method}, {"code", code}}, RpcBuckets()).Observe(seconds);
+  impl_->rpcs_by
+      .Get(
+          Key({method, code}),
+          [&]() -> auto& {
+            return impl_->rpcs.Add({{"method", method}, {"code", code}}, RpcBuckets());
+          })
+      .Observe(seconds);
 }
 
 void Metrics::AddGauge(const std::string& name, const std::string& help,
