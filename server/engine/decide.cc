@@ -56,13 +56,14 @@ store::Outcome Decide(const Run& run, const std::string& lease_id, const Workflo
     case StepResult::Kind::kComplete: {
       o.state = Data(new_state);
       const bool last = run.step_index + 1 >= step_count;
-      Json step_data = {{"result", result.result()}};
-      o.events.push_back({event_kind::kStepSucceeded, run.step_name, run.attempt, Data(step_data)});
+      // The run's success carries the same data as its last step's (the
+      // store writes the two as one row, migration 0009): dumped once.
+      const std::string step_data = Data({{"result", result.result()}});
+      o.events.push_back({event_kind::kStepSucceeded, run.step_name, run.attempt, step_data});
       if (last || result.kind() == StepResult::Kind::kComplete) {
         o.status = RunStatus::kSucceeded;
         o.result = Data(result.result());
-        o.events.push_back({event_kind::kRunSucceeded, run.step_name, run.attempt,
-                            Data({{"result", result.result()}})});
+        o.events.push_back({event_kind::kRunSucceeded, run.step_name, run.attempt, step_data});
       } else {
         o.status = RunStatus::kEnqueued;
         o.step_index = run.step_index + 1;
