@@ -46,9 +46,11 @@ constexpr const char* kSequenceStmt = "cueball_sequence";
 // head is visible here.
 // The page starts in the batch that holds position $1 + 1 (the last batch
 // at or below $1), and walks batches and their events in position order.
-// A row with `also` is two events (migration 0009), expanded here (x.i 0 and
-// 1): a pair that starts at $1 has its second event after it, so rows are
-// read from ord $1 - position and the events filtered to those after $1.
+// A row with `also` is two events (migration 0009), expanded here (p.i 0 and
+// 1) as the view cueball_event_log does; not through the view, whose
+// position is computed and so cannot bound the (batch_id, ord) index scan.
+// A pair that starts at $1 has its second event after it, so rows are read
+// from ord $1 - position and the events filtered to those after $1.
 constexpr const char* kReadSql = R"SQL(
 SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workflow_type,
        x.kind, coalesce(x.step, ''), coalesce(x.attempt, 0), x.data::text,
@@ -93,7 +95,8 @@ Subscription SubscriptionFromRow(const pqxx::row& row) {
 // Finished runs due for removal, oldest first, skipping runs that still have
 // an event a subscription has not acknowledged (or one not yet numbered).
 // The summary, the removal (the run and its events) and the horizon update
-// are one statement.
+// are one statement. Events are read through cueball_event_log, one row per
+// event (migration 0009).
 constexpr const char* kPruneSql = R"SQL(
 WITH head AS (
   SELECT position FROM cueball_event_head WHERE id = 1
@@ -116,11 +119,8 @@ WITH head AS (
 ), victims AS (
   SELECT d.id FROM due d
   WHERE NOT EXISTS (
-    SELECT 1 FROM cueball_events e
-    LEFT JOIN cueball_event_batches b ON b.id = e.batch_id, horizon
-    WHERE e.run_id = d.id
-      AND (b.position IS NULL
-           OR b.position + e.ord + CASE WHEN e.also IS NULL THEN 0 ELSE 1 END > horizon.p))
+    SELECT 1 FROM cueball_event_log l, horizon
+    WHERE l.run_id = d.id AND (l.position IS NULL OR l.position > horizon.p))
 ), summary AS (
   INSERT INTO cueball_run_summaries (id, workflow_type, queue, status, step_index, step_name,
                                      attempt, created_at, started_at, finished_at)
@@ -130,9 +130,8 @@ WITH head AS (
   WHERE $5::boolean
   ON CONFLICT (id) DO NOTHING
 ), top AS (
-  SELECT max(b.position + e.ord + CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) AS m
-  FROM cueball_events e JOIN victims v ON v.id = e.run_id
-  JOIN cueball_event_batches b ON b.id = e.batch_id
+  SELECT max(l.position) AS m
+  FROM cueball_event_log l JOIN victims v ON v.id = l.run_id
 ), del AS (
   DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
 ), del_events AS (

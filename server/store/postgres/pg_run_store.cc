@@ -244,8 +244,8 @@ constexpr const char* kClaimEvents = R"SQL(
   FROM upd
 )SQL";
 
-// The outcomes come as one typed array per column (PgArrayWriter), each
-// outcome's events as one JSON array.
+// The outcomes come as one typed array per column (PgArrayWriter); their
+// events as flat arrays ($12..$17), each with its outcome's ord.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
@@ -593,14 +593,11 @@ StatusOr<Run> PgRunStore::Get(const std::string& id, bool with_history) {
     }
     if (with_history) {
       auto ev = tx.exec_params(
-          // A row with `also` is two events (migration 0009).
-          "SELECT e.seq + p.i, CASE WHEN p.i = 0 THEN e.kind ELSE e.also END, "
-          "coalesce(e.step, ''), coalesce(e.attempt, 0), e.data::text, "
-          "round(date_part('epoch', e.created_at) * 1000000)::bigint, "
-          "coalesce(b.position + e.ord + p.i, 0) "
-          "FROM cueball_events e LEFT JOIN cueball_event_batches b ON b.id = e.batch_id "
-          "CROSS JOIN LATERAL generate_series(0, CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) "
-          "AS p(i) WHERE e.run_id = $1::uuid ORDER BY e.seq, p.i",
+          // One row per event: the view expands rows that are two events
+          // (migration 0009).
+          "SELECT seq, kind, coalesce(step, ''), coalesce(attempt, 0), data::text, "
+          "round(date_part('epoch', created_at) * 1000000)::bigint, coalesce(position, 0) "
+          "FROM cueball_event_log WHERE run_id = $1::uuid ORDER BY seq",
           id);
       for (const auto& row : ev) {
         Event e;
