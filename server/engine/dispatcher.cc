@@ -298,6 +298,8 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
                             ? &type->steps[run.step_index]
                             : nullptr;
   const auto step_started = std::chrono::steady_clock::now();
+  a->began_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(step_started.time_since_epoch()).count();
   if (!result && a->cancel.reason() == CancelReason::kShutdown) {
     // Claimed but not started before the daemon stopped: release it without
     // running the handler.
@@ -452,11 +454,18 @@ std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const std::string& run_i
 }
 
 void Dispatcher::PushOutcome(store::Outcome outcome, std::shared_ptr<Attempt> attempt) {
+  WithStart(outcome, *attempt);
   std::lock_guard<std::mutex> lock(out_mu_);
   outcomes_.push_back(std::move(outcome));
   outcome_attempts_.push_back(std::move(attempt));
   ++unrecorded_;
   out_cv_.notify_one();
+}
+
+void Dispatcher::WithStart(store::Outcome& outcome, const Attempt& attempt) {
+  // The store writes it only if it was not written while the step ran; the
+  // flag only spares the parameter.
+  if (!attempt.start_written) outcome.start = attempt.claimed.start();
 }
 
 namespace {
@@ -491,6 +500,7 @@ Status Dispatcher::RecordOneByOne(std::vector<store::Outcome>& batch,
       batch[i] = Decide(run, attempts[i]->claimed.lease_id, *type,
                         StepResult::Fail("the step's outcome could not be recorded: " + why),
                         Json::object(), Now(), Rng());
+      WithStart(batch[i], *attempts[i]);
       one = store_->RecordOutcomes({batch[i]});
     }
     if (!one.ok()) return one.status();
@@ -588,6 +598,19 @@ void Dispatcher::CompleterLoop() {
   }
 }
 
+void Dispatcher::WriteStarts(const std::vector<std::shared_ptr<Attempt>>& attempts) {
+  if (attempts.empty()) return;
+  std::vector<store::AttemptRef> refs;
+  refs.reserve(attempts.size());
+  for (const auto& a : attempts) refs.push_back({a->claimed.run.id, a->claimed.lease_id});
+  Status st = store_->RecordStarts(refs);
+  if (!st.ok()) {  // tried again on the next tick; the outcome brings it otherwise
+    Log()->warn("writing step starts failed count={} error=\"{}\"", refs.size(), st.message());
+    return;
+  }
+  for (const auto& a : attempts) a->start_written = true;
+}
+
 void Dispatcher::WatchdogLoop() {
   const Millis heartbeat_every = std::max(Millis(100), opts_.lease / 3);
   auto next_heartbeat = SteadyClock::now() + heartbeat_every;
@@ -595,13 +618,20 @@ void Dispatcher::WatchdogLoop() {
     std::this_thread::sleep_for(Millis(50));
     auto now = SteadyClock::now();
     std::vector<std::string> leases;
+    std::vector<std::shared_ptr<Attempt>> long_steps;  // whose start to write now
+    const int64_t began_by = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 (now - kStartWrittenAfter).time_since_epoch())
+                                 .count();
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, a] : running_) {
         if (now >= a->deadline && !a->cancel.cancelled()) a->cancel.Cancel(CancelReason::kTimeout);
         if (now >= next_heartbeat) leases.push_back(a->claimed.lease_id);
+        const int64_t began = a->began_ns;
+        if (began != 0 && began <= began_by && !a->start_written) long_steps.push_back(a);
       }
     }
+    WriteStarts(long_steps);
     if (now < next_heartbeat) continue;
     next_heartbeat = now + heartbeat_every;
     if (leases.empty()) continue;

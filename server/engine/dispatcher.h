@@ -72,6 +72,11 @@ class Dispatcher {
     std::chrono::steady_clock::time_point deadline;
     // Claimed ahead, then handed back unstarted because steps turned slow.
     std::atomic<bool> hand_back{false};
+    // When a worker took it up (steady clock, ns; 0: not yet), and whether
+    // its step_started is written (by the watchdog, for a step that runs
+    // longer than kStartWrittenAfter; else with its outcome).
+    std::atomic<int64_t> began_ns{0};
+    std::atomic<bool> start_written{false};
   };
 
   void ClaimLoop();
@@ -94,6 +99,10 @@ class Dispatcher {
   // Free slots worth a claim of their own while steps run: fewer wait
   // briefly (claim_coalesce) for more, so claims come in batches.
   int ClaimBatchThreshold(int capacity) const { return std::min(capacity / 2, opts_.claim_batch); }
+  // Gives the outcome its attempt's start, unless that was written already.
+  static void WithStart(store::Outcome& outcome, const Attempt& attempt);
+  // Writes the step_started of attempts whose steps run long (watchdog).
+  void WriteStarts(const std::vector<std::shared_ptr<Attempt>>& attempts);
   // Queues an outcome for the completer, with the attempt it ends.
   void PushOutcome(store::Outcome outcome, std::shared_ptr<Attempt> attempt);
   // Records the outcomes one at a time; one the database refuses for good
@@ -123,7 +132,11 @@ class Dispatcher {
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
   static constexpr double kClaimAheadBelowMs = 5;
   static constexpr int kClaimAheadFactor = 16;  // runs held per worker while steps are fast
-  double step_ewma_ms_ = 1000;                  // moving average of step run time; starts "slow"
+  // A step still running this long after it began has its step_started
+  // written while it runs; a shorter one has it written with its outcome
+  // (migration 0010).
+  static constexpr Millis kStartWrittenAfter{100};
+  double step_ewma_ms_ = 1000;  // moving average of step run time; starts "slow"
 
   std::mutex out_mu_;
   std::condition_variable out_cv_;

@@ -39,6 +39,8 @@ StatusOr<int> Rescuer::RunOnce() {
                      engine::Json({{"owner", c.lease_owner},
                                    {"lease_expired_at", FormatTime(c.lease_expires_at)}})
                          .dump()});
+    // The lost attempt's step_started, unless written while it ran.
+    o.start = c.start();
     outcomes.push_back(std::move(o));
     types.push_back(c.run.workflow_type);
   }

@@ -52,12 +52,31 @@ struct RunFilter {
   int limit = 50;
 };
 
-// A run handed to this daemon under a lease.
+// When and by whom an attempt was claimed: its step_started event. The
+// store writes it with the attempt's first outcome event, unless it was
+// written while the attempt ran (RecordStarts) or by a cancel.
+struct AttemptStart {
+  TimePoint at;       // the claim's time
+  std::string owner;  // the daemon it was claimed by
+};
+
+// A run handed to this daemon under a lease. A claim fills in of `run` what
+// a step needs (id, type, queue, priority, step, attempt, input, state,
+// wait, run_at, updated_at) and leaves the rest empty.
 struct ClaimedRun {
   Run run;
   std::string lease_id;  // fencing token of this attempt
   TimePoint lease_expires_at;
   std::string lease_owner;  // the daemon holding the lease
+  // The attempt's start: the claim set run.updated_at, and nothing changes
+  // a running run's row after it but its lease's expiry.
+  AttemptStart start() const { return {run.updated_at, lease_owner}; }
+};
+
+// An attempt, by its run and lease (RecordStarts).
+struct AttemptRef {
+  std::string run_id;
+  std::string lease_id;
 };
 
 struct NewEvent {
@@ -91,6 +110,9 @@ struct Outcome {
   std::optional<std::string> error;
   std::optional<TimePoint> run_at;  // for enqueued: when to run next; nullopt: now
   std::vector<NewEvent> events;
+  // The attempt's step_started, written before `events` (in the row of the
+  // first) unless it was written already; nullopt: none.
+  std::optional<AttemptStart> start;
   // For waiting: what the run waits for. The store checks, under the run's
   // lock, whether the wait is already satisfied (a buffered signal, runs
   // finished meanwhile, a timer already due); then the run goes straight back
@@ -166,7 +188,9 @@ class RunStore {
   // Claims up to `limit` ready runs (status enqueued, run_at <= now) of the given
   // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
   // LOCKED so concurrent claimers never get the same run. Each claimed run
-  // gets attempt+1, a new lease id, owner and expiry, and a step_started event.
+  // gets attempt+1, a new lease id, owner and expiry. Its step_started event
+  // is written later: with the attempt's outcome (Outcome::start), while it
+  // runs (RecordStarts), or by a cancel or rescue that ends it.
   // Fewer than `limit` runs means no ready run was left. While claims come
   // back full, a store may start each queue after the last run it claimed
   // there; a run sorting before that is found by a scan from the start, at
@@ -197,6 +221,11 @@ class RunStore {
   // whether it was accepted (false: the lease was no longer this attempt's).
   // Wakes waiters of runs that reached a terminal state.
   virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) = 0;
+
+  // Writes the step_started events of these attempts that still run and
+  // whose start is not written yet (a start is written once, whoever ends
+  // the attempt); the others are skipped.
+  virtual Status RecordStarts(const std::vector<AttemptRef>& attempts) = 0;
 
   // Runs of these types whose lease has expired by the database clock (their
   // daemon died or hung), oldest expiry first. Read-only: the caller decides

@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
       outcomes.push_back(cueball::engine::Decide(c.run, c.lease_id, *wf,
                                                  cueball::engine::StepResult::Next(Json::object()),
                                                  Json::parse(c.run.state), cueball::Now(), rng));
+      outcomes.back().start = c.start();  // as the dispatcher does for a quick step
       if (outcomes.back().status == RunStatus::kSucceeded) ++finished;
     }
     auto recorded = store.RecordOutcomes(outcomes);

@@ -381,7 +381,25 @@ TEST_CASE("canceling a running step stops its handler and the run stays CANCELED
   REQUIRE(WaitFor([&] { return e.dispatcher->in_flight() == 0; }, Millis(10000)));
   Run r = *e.service->Get(id, true);
   CHECK(r.status == RunStatus::kCanceled);
-  CHECK(Kinds(r).back() == "run_canceled");
+  CHECK(Kinds(r) == std::vector<std::string>{"enqueued", "step_started", "run_canceled"});
+}
+
+TEST_CASE("a long step's start is in its history while it runs, and written once") {
+  TestDatabase db;
+  Engine e(db);
+  auto id = e.Enqueue("demo.sleep", R"({"ms":2000})");
+  // Written by the daemon once the step has run a moment, not at its end.
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = e.service->Get(id, true);
+        return r->status == RunStatus::kRunning && Kinds(*r).size() == 2;
+      },
+      Millis(10000)));
+  CHECK(Kinds(*e.service->Get(id, true)) == std::vector<std::string>{"enqueued", "step_started"});
+  Run r = e.WaitDone(id);
+  CHECK(Kinds(r) ==
+        std::vector<std::string>{"enqueued", "step_started", "step_succeeded", "run_succeeded"});
+  CHECK(r.history[1].created_at == r.started_at);
 }
 
 TEST_CASE("a daemon that stops in the middle of a run's steps releases it at that step") {

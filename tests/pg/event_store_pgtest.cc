@@ -101,8 +101,9 @@ TEST_CASE("a run's events keep their order when they are written while the head 
   std::string id = Enqueue(runs);
   SequenceAll(es);
 
-  // Another transaction holds the head while the run is claimed, so the
-  // claim's step_started is committed unnumbered.
+  // Another transaction holds the head while the run is claimed and its
+  // step_started is written (as for a long step), so the start is committed
+  // unnumbered.
   std::vector<ClaimedRun> claimed;
   {
     pqxx::connection holder(db.url());
@@ -111,12 +112,14 @@ TEST_CASE("a run's events keep their order when they are written while the head 
     auto c = runs.Claim("node-a", {"default"}, {"noop"}, 1, Millis(60000));
     REQUIRE(c.ok());
     claimed = *c;
+    REQUIRE(claimed.size() == 1);
+    REQUIRE(runs.RecordStarts({{id, claimed[0].lease_id}}).ok());
   }
-  REQUIRE(claimed.size() == 1);
   CHECK(db.Scalar("SELECT count(*) FROM cueball_event_batches WHERE position IS NULL") == "1");
 
   // The step is recorded too before anything is numbered: the sequencer
-  // must number the run's start before its finish.
+  // must number the run's start before its finish. The outcome brings the
+  // start as well; it is not written twice.
   Outcome done;
   done.run_id = id;
   done.lease_id = claimed[0].lease_id;
@@ -124,6 +127,7 @@ TEST_CASE("a run's events keep their order when they are written while the head 
   done.step_name = "s1";
   done.attempt = 1;
   done.events = {{"step_succeeded", "s1", 1, "{}"}, {"run_succeeded", "s1", 1, "{}"}};
+  done.start = claimed[0].start();
   auto rec = runs.RecordOutcomes({done});
   REQUIRE(rec.ok());
   REQUIRE((*rec)[0]);
@@ -395,7 +399,9 @@ TEST_CASE("retention never removes events a subscription has not acknowledged") 
   CHECK_FALSE(pruned->held);
 }
 
-TEST_CASE("a step's success and the run's success are one row, read as two events everywhere") {
+TEST_CASE(
+    "an attempt's start, a step's success and the run's success share rows, read as events "
+    "everywhere") {
   TestDatabase db;
   pg::PgRunStore runs(db.url(), 2);
   pg::PgEventStore es(db.url(), 2);
@@ -416,16 +422,19 @@ TEST_CASE("a step's success and the run's success are one row, read as two event
                  {"step_retried", "s1", 1, "{}"},
                  {"step_succeeded", "s1", 1, result},
                  {"run_succeeded", "s1", 1, result}};
+  // The attempt's start goes in the first event's row (migration 0010).
+  done.start = (*claimed)[0].start();
   auto rec = runs.RecordOutcomes({done});
   REQUIRE(rec.ok());
   REQUIRE((*rec)[0]);
   SequenceAll(es);
 
   const std::string rows = "SELECT count(*) FROM cueball_events WHERE run_id = '" + id + "'";
-  CHECK(db.Scalar(rows) == "5");  // enqueued, step_started, and three for the record
+  CHECK(db.Scalar(rows) == "4");  // enqueued, and three for the record
   CHECK(db.Scalar("SELECT also FROM cueball_events WHERE kind = 'step_succeeded'") ==
         "run_succeeded");
-  CHECK(db.Scalar("SELECT max(count) FROM cueball_event_batches") == "4");
+  CHECK(db.Scalar("SELECT started_by FROM cueball_events WHERE kind = 'step_failed'") == "node-a");
+  CHECK(db.Scalar("SELECT max(count) FROM cueball_event_batches") == "5");
   CHECK(db.Scalar("SELECT position FROM cueball_event_head") == "6");
 
   const std::vector<std::string> kinds{"enqueued",     "step_started",   "step_failed",
@@ -443,6 +452,14 @@ TEST_CASE("a step's success and the run's success are one row, read as two event
     CHECK(events[5].step == "s1");
     CHECK(events[5].attempt == 1);
     CHECK(events[5].created_at == events[4].created_at);
+    // The start: its own data and the claim's time, the step_failed after it
+    // in the same row.
+    CHECK(events[2].seq == events[1].seq + 1);
+    CHECK(events[1].data == R"({"owner": "node-a"})");
+    CHECK(events[1].step == "s1");
+    CHECK(events[1].attempt == 1);
+    CHECK(events[1].created_at == (*claimed)[0].run.updated_at);
+    CHECK(events[2].data == R"({"error": "x"})");
   };
   check_all(ReadAll(es, 0), "the stream, pages of 100");
   check_all(ReadAll(es, 0, {}, 1), "the stream, pages of 1");
@@ -460,6 +477,17 @@ TEST_CASE("a step's success and the run's success are one row, read as two event
   REQUIRE(after_first.size() == 1);
   CHECK(after_first[0].kind == "run_succeeded");
   CHECK(after_first[0].position == 6);
+  // A cursor at the start reads the rest of its row on; a filter by kind
+  // finds the start.
+  auto after_start = ReadAll(es, 2);
+  REQUIRE(after_start.size() == 4);
+  CHECK(after_start[0].kind == "step_failed");
+  CHECK(after_start[0].position == 3);
+  EventFilter starts;
+  starts.kinds = {"step_started"};
+  auto started = ReadAll(es, 0, starts);
+  REQUIRE(started.size() == 1);
+  CHECK(started[0].position == 2);
   // Filters by kind see either half.
   EventFilter finished;
   finished.kinds = {"run_succeeded"};
@@ -590,4 +618,108 @@ TEST_CASE("migration 0006 keeps the positions of a database's existing events") 
   REQUIRE(got.ok());
   REQUIRE(got->history.size() == 5);
   CHECK(got->history[3].position == 4);
+}
+
+namespace {
+
+// The outcome of a claimed run's attempt, bringing the attempt's start.
+Outcome EndOf(const ClaimedRun& c, RunStatus status, std::vector<NewEvent> events) {
+  Outcome o;
+  o.run_id = c.run.id;
+  o.lease_id = c.lease_id;
+  o.status = status;
+  o.step_name = "s1";
+  o.attempt = status == RunStatus::kWaiting ? 0 : 1;
+  o.events = std::move(events);
+  o.start = c.start();
+  return o;
+}
+
+std::vector<std::string> HistoryKinds(pg::PgRunStore& runs, const std::string& id) {
+  auto r = runs.Get(id, true);
+  REQUIRE(r.ok());
+  std::vector<std::string> kinds;
+  for (const auto& e : r->history) kinds.push_back(e.kind);
+  return kinds;
+}
+
+}  // namespace
+
+TEST_CASE("an attempt's start is written once, by whoever ends the attempt, or while it runs") {
+  TestDatabase db;
+  pg::PgRunStore runs(db.url(), 2);
+  pg::PgEventStore es(db.url(), 2);
+  auto claim_one = [&](const std::string& id) {
+    auto c = runs.Claim("node-a", {"default"}, {"noop"}, 1, Millis(60000));
+    REQUIRE(c.ok());
+    REQUIRE(c->size() == 1);
+    REQUIRE((*c)[0].run.id == id);
+    return (*c)[0];
+  };
+
+  SECTION("the claim writes none; a cancel writes the start it ends") {
+    std::string id = Enqueue(runs);
+    ClaimedRun c = claim_one(id);
+    CHECK(HistoryKinds(runs, id) == std::vector<std::string>{"enqueued"});
+    REQUIRE(runs.Cancel(id, "stop").ok());
+    CHECK(HistoryKinds(runs, id) ==
+          std::vector<std::string>{"enqueued", "step_started", "run_canceled"});
+    auto r = runs.Get(id, true);
+    CHECK(r->history[1].data == R"({"owner": "node-a"})");
+    CHECK(r->history[1].created_at == c.run.updated_at);
+    CHECK(r->history[1].attempt == 1);
+  }
+
+  SECTION("a start written while the step runs is not written again by its end") {
+    std::string id = Enqueue(runs);
+    ClaimedRun c = claim_one(id);
+    REQUIRE(runs.RecordStarts({{id, c.lease_id}}).ok());
+    REQUIRE(runs.RecordStarts({{id, c.lease_id}}).ok());  // at most once
+    CHECK(HistoryKinds(runs, id) == std::vector<std::string>{"enqueued", "step_started"});
+    auto rec = runs.RecordOutcomes(
+        {EndOf(c, RunStatus::kSucceeded,
+               {{"step_succeeded", "s1", 1, "{}"}, {"run_succeeded", "s1", 1, "{}"}})});
+    REQUIRE(rec.ok());
+    CHECK((*rec)[0]);
+    CHECK(HistoryKinds(runs, id) ==
+          std::vector<std::string>{"enqueued", "step_started", "step_succeeded", "run_succeeded"});
+    // Its time is the claim's, not the write's.
+    CHECK(runs.Get(id, true)->history[1].created_at == c.run.updated_at);
+  }
+
+  SECTION("a start written while the step runs is not written again by a cancel") {
+    std::string id = Enqueue(runs);
+    ClaimedRun c = claim_one(id);
+    REQUIRE(runs.RecordStarts({{id, c.lease_id}}).ok());
+    REQUIRE(runs.Cancel(id, "stop").ok());
+    CHECK(HistoryKinds(runs, id) ==
+          std::vector<std::string>{"enqueued", "step_started", "run_canceled"});
+    // An attempt no longer running gets no start.
+    REQUIRE(runs.RecordStarts({{id, c.lease_id}}).ok());
+    CHECK(HistoryKinds(runs, id).size() == 3);
+  }
+
+  SECTION("a step that goes to wait brings its start with its first event") {
+    std::string id = Enqueue(runs);
+    ClaimedRun c = claim_one(id);
+    Outcome wait =
+        EndOf(c, RunStatus::kWaiting, {{"step_waiting", "s1", 1, R"({"for":"signal"})"}});
+    WaitSpec w;
+    w.kind = "signal";
+    w.signal = "go";
+    wait.wait = w;
+    auto rec = runs.RecordOutcomes({wait});
+    REQUIRE(rec.ok());
+    CHECK((*rec)[0]);
+    CHECK(HistoryKinds(runs, id) ==
+          std::vector<std::string>{"enqueued", "step_started", "step_waiting"});
+  }
+
+  // Every position given once, in order, whoever wrote the start.
+  SequenceAll(es);
+  auto events = ReadAll(es, 0);
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].position == static_cast<int64_t>(i) + 1);
+  }
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log") == std::to_string(events.size()));
 }

@@ -42,6 +42,11 @@ TEST_CASE("an expired lease is rescued as a failed attempt and the old holder is
   CHECK(db.Scalar("SELECT attempt FROM cueball_runs") == "1");
   CHECK(db.Scalar("SELECT count(*) FROM cueball_event_log WHERE kind = 'run_rescued'") == "1");
   CHECK_THAT(db.Scalar("SELECT error FROM cueball_runs"), Catch::Contains("dead-node"));
+  // The lost attempt's start, which its daemon never wrote, comes first.
+  CHECK(db.Scalar("SELECT string_agg(kind, ' ' ORDER BY seq) FROM cueball_event_log") ==
+        "enqueued step_started run_rescued step_failed retry_scheduled");
+  CHECK(db.Scalar("SELECT data->>'owner' FROM cueball_event_log WHERE kind = 'step_started'") ==
+        "dead-node");
 
   // The dead daemon wakes up and reports success: refused.
   store::Outcome late;
@@ -64,8 +69,14 @@ TEST_CASE("a rescued run whose attempts are used up fails") {
   auto run = FlakyRun();
   REQUIRE(s.Enqueue({run}).ok());
   db.Exec("UPDATE cueball_runs SET attempt = 4");  // demo.flaky allows 5
-  REQUIRE(s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000))->size() == 1);
+  auto claimed = s.Claim("dead-node", {"default"}, {"demo.flaky"}, 1, Millis(60000));
+  REQUIRE(claimed->size() == 1);
+  // Its step ran long enough for its daemon to write its start.
+  REQUIRE(s.RecordStarts({{run.id, (*claimed)[0].lease_id}}).ok());
   db.Exec("UPDATE cueball_runs SET lease_expires_at = now() - interval '1 second'");
   CHECK(*rescuer.RunOnce() == 1);
   CHECK(db.Scalar("SELECT status FROM cueball_runs") == "failed");
+  // The start is not written again by the rescue.
+  CHECK(db.Scalar("SELECT string_agg(kind, ' ' ORDER BY seq) FROM cueball_event_log") ==
+        "enqueued step_started run_rescued step_failed run_failed");
 }

@@ -215,7 +215,9 @@ WITH RECURSIVE prio AS (
   -- thirds of the claims of a 20,000-run bench, 9 ms each, auto_explain);
   -- the planner takes an array from a subquery for a few values.
   WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
-  RETURNING r.*
+  RETURNING r.id, r.workflow_type, r.queue, r.priority, r.step_index, r.step_name, r.attempt,
+            r.input, r.state, r.run_at, r.updated_at, r.wait, r.lease_id, r.lease_expires_at,
+            r.lease_owner
 ), nd AS (
   -- When the claim comes back short, when the claim loop should look again:
   -- the first enqueued run of these types it did not take, from where each
@@ -235,21 +237,22 @@ WITH RECURSIVE prio AS (
       LIMIT 1
     ) x)
   END AS next_ms
-), %EVENTS%
+)
 -- At least one row, for next_ms: without claimed runs, one whose run
--- columns are NULL.
-SELECT %COLS%, %LEASE%, nd.next_ms
+-- columns are NULL. The columns of Cols(), but only those a step needs
+-- (ClaimedRun): all of them cost 2.6% more of PostgreSQL's instructions per
+-- drained run, and their parse in the daemon (docs/performance.md). The claim
+-- writes no event: the attempt's step_started is written later (0010).
+SELECT id::text, workflow_type, queue, priority, 'running', step_index, step_name, attempt,
+       input::text, state::text, NULL::text, NULL::text, NULL::text, 0::bigint,
+       round(date_part('epoch', updated_at) * 1000000)::bigint,
+       round(date_part('epoch', run_at) * 1000000)::bigint, NULL::bigint, NULL::bigint,
+       NULL::text, wait::text, %LEASE%, nd.next_ms
 FROM nd LEFT JOIN upd ON true ORDER BY priority, run_at, id
-)SQL";
-constexpr const char* kClaimEvents = R"SQL(
-  SELECT id AS run_id, 'step_started' AS kind, step_name AS step, attempt,
-         jsonb_build_object('owner', $1::text) AS data,
-         row_number() OVER (ORDER BY priority, run_at, id) AS n
-  FROM upd
 )SQL";
 
 // The outcomes come as one typed array per column (PgArrayWriter); their
-// events as flat arrays ($12..$17), each with its outcome's ord.
+// events as flat arrays ($12..$19), each with its outcome's ord.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
@@ -273,7 +276,10 @@ WITH o AS (
   -- the status index, whose entries for RUNNING are almost all dead after a
   -- burst: 18 ms per record instead of 0.6, seen with auto_explain.)
   WHERE r.id = o.run_id AND r.lease_id = o.lease_id
-  RETURNING r.id, r.status, r.queue, o.ord
+  -- start_logged_lease is left as it was: it says whether this attempt's
+  -- step_started was written while it ran (migration 0010).
+  RETURNING r.id, r.status, r.queue, o.ord,
+            r.start_logged_lease IS DISTINCT FROM o.lease_id AS start_unwritten
 ), %EVENTS%
 SELECT ord, id::text, status, queue,
        -- The statement announces its own changes (delivered at commit): a
@@ -285,25 +291,45 @@ SELECT ord, id::text, status, queue,
               WHERE status NOT IN ('succeeded', 'failed', 'canceled')) AS d(q))
 FROM upd
 )SQL";
-// An outcome's event with `also` is two events (migration 0009): n counts
-// both, so the next row starts after the pair.
+// An outcome's first event row also stands for the attempt's step_started
+// when the outcome brings it ($18 its time in us, $19 its owner) and it was
+// not written while the attempt ran (migration 0010); a row with `also` is
+// one event more (0009). n counts them all, so the next row starts after.
 constexpr const char* kRecordEvents = R"SQL(
-  SELECT upd.id AS run_id, e.kind, e.step, e.attempt, coalesce(e.data::jsonb, '{}'::jsonb) AS data,
-         e.also,
-         sum(CASE WHEN e.also IS NULL THEN 1 ELSE 2 END) OVER (ORDER BY e.n)
-           - CASE WHEN e.also IS NULL THEN 0 ELSE 1 END AS n
-  FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[])
-         WITH ORDINALITY AS e(ord, kind, step, attempt, data, also, n)
-  JOIN upd ON upd.ord = e.ord
+  SELECT run_id, kind, step, attempt, data, also, started_at, started_by,
+         sum(1 + (also IS NOT NULL)::int + (started_at IS NOT NULL)::int) OVER (ORDER BY k)
+           - (also IS NOT NULL)::int - (started_at IS NOT NULL)::int AS n
+  FROM (
+    SELECT upd.id AS run_id, e.kind, e.step, e.attempt,
+           coalesce(e.data::jsonb, '{}'::jsonb) AS data, e.also,
+           CASE WHEN upd.start_unwritten THEN to_timestamp(e.started_us / 1000000.0) END
+             AS started_at,
+           CASE WHEN upd.start_unwritten THEN e.started_by END AS started_by, e.k
+    FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[],
+                $18::bigint[], $19::text[])
+           WITH ORDINALITY AS e(ord, kind, step, attempt, data, also, started_us, started_by, k)
+    JOIN upd ON upd.ord = e.ord
+  ) x
 )SQL";
 
+// A canceled run that was running may end an attempt whose step_started
+// is not written yet (migration 0010): `before` locks the run and reads, of
+// its latest version, when and by whom that attempt was claimed (the claim
+// set updated_at); its run_canceled row then stands for that start too.
 constexpr const char* kCancelSql = R"SQL(
-WITH upd AS (
-  UPDATE cueball_runs
+WITH before AS (
+  SELECT id, CASE WHEN status = 'running' AND start_logged_lease IS DISTINCT FROM lease_id
+                  THEN updated_at END AS start_at, lease_owner AS start_by
+  FROM cueball_runs
+  WHERE id = $1::uuid AND status IN ('enqueued', 'running', 'waiting')
+  FOR UPDATE
+), upd AS (
+  UPDATE cueball_runs r
   SET status = 'canceled', error = $2, lease_id = NULL, lease_owner = NULL,
       lease_expires_at = NULL, wait = NULL, finished_at = now(), updated_at = now()
-  WHERE id = $1::uuid AND status IN ('enqueued', 'running', 'waiting')
-  RETURNING *
+  FROM before b
+  WHERE r.id = b.id
+  RETURNING r.*, b.start_at, b.start_by
 ), %EVENTS%, waits AS (
   DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
@@ -311,24 +337,32 @@ SELECT %COLS% FROM upd
 )SQL";
 constexpr const char* kCancelEvents = R"SQL(
   SELECT id AS run_id, 'run_canceled' AS kind, step_name AS step, attempt,
-         jsonb_build_object('reason', $2::text) AS data, 1::bigint AS n
+         jsonb_build_object('reason', $2::text) AS data, start_at AS started_at,
+         CASE WHEN start_at IS NOT NULL THEN start_by END AS started_by, 1::bigint AS n
   FROM upd
 )SQL";
 
 // After a run is canceled: its unfinished descendants (children, their
-// children, ...), each with its own run_canceled event naming the parent.
+// children, ...), each with its own run_canceled event naming the parent
+// (and the step_started of an attempt it ends, as above).
 constexpr const char* kCancelChildrenSql = R"SQL(
 WITH RECURSIVE tree AS (
   SELECT id FROM cueball_runs WHERE parent_id = $1::uuid
   UNION
   SELECT c.id FROM cueball_runs c JOIN tree t ON c.parent_id = t.id
+), before AS (
+  SELECT r.id, CASE WHEN r.status = 'running' AND r.start_logged_lease IS DISTINCT FROM r.lease_id
+                    THEN r.updated_at END AS start_at, r.lease_owner AS start_by
+  FROM cueball_runs r JOIN tree t ON r.id = t.id
+  WHERE r.status IN ('enqueued', 'running', 'waiting')
+  FOR UPDATE OF r
 ), upd AS (
   UPDATE cueball_runs r
   SET status = 'canceled', error = $2, lease_id = NULL, lease_owner = NULL,
       lease_expires_at = NULL, wait = NULL, finished_at = now(), updated_at = now()
-  FROM tree
-  WHERE r.id = tree.id AND r.status IN ('enqueued', 'running', 'waiting')
-  RETURNING r.id, r.step_name, r.attempt
+  FROM before b
+  WHERE r.id = b.id
+  RETURNING r.id, r.step_name, r.attempt, b.start_at, b.start_by
 ), %EVENTS%, waits AS (
   DELETE FROM cueball_run_waits w USING upd WHERE w.waiter_id = upd.id
 )
@@ -337,7 +371,9 @@ SELECT id::text FROM upd
 constexpr const char* kCancelChildrenEvents = R"SQL(
   SELECT id AS run_id, 'run_canceled' AS kind, step_name AS step, attempt,
          jsonb_build_object('reason', $2::text, 'canceled_with', $1::text) AS data,
-         row_number() OVER (ORDER BY id) AS n
+         start_at AS started_at, CASE WHEN start_at IS NOT NULL THEN start_by END AS started_by,
+         sum(1 + (start_at IS NOT NULL)::int) OVER (ORDER BY id)
+           - (start_at IS NOT NULL)::int AS n
   FROM upd
 )SQL";
 
@@ -368,8 +404,8 @@ constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
 
 // The statement with its run columns and its events' CTEs filled in.
-std::string WithCols(std::string sql, const std::string& events, bool pairs = false) {
-  sql = WithEvents(std::move(sql), events, pairs);
+std::string WithCols(std::string sql, const std::string& events, unsigned columns = 0) {
+  sql = WithEvents(std::move(sql), events, columns);
   auto pos = sql.find("%COLS%");
   if (pos != std::string::npos) sql.replace(pos, 6, Cols());
   pos = sql.find("%LEASE%");
@@ -402,48 +438,67 @@ StatusOr<std::vector<Run>> SelectRuns(pqxx::transaction_base& tx, const std::str
 
 }  // namespace
 
-std::string WithEvents(std::string sql, const std::string& rows, bool pairs) {
+std::string WithEvents(std::string sql, const std::string& rows, unsigned columns) {
   auto pos = sql.find("%EVENTS%");
   if (pos == std::string::npos) return sql;
   // The batch id is only a name; batches are numbered in order of last_seq
-  // (see migration 0006), and seqs are drawn in the batch's order. A pair's
-  // second event is at seq + 1 (migration 0009), and the batch counts it.
-  const std::string also_column = pairs ? ", also" : "";
-  const std::string also_value = pairs ? ", r.also" : "";
+  // (see migration 0006), and seqs are drawn in the batch's order. A row
+  // that stands for more events (its start, migration 0010; its `also`,
+  // 0009) has them at seq + 1 and seq + 2, and the batch counts them.
+  std::string names, values;
+  if (columns & kEventAlso) names += ", also", values += ", r.also";
+  if (columns & kEventStart) {
+    names += ", started_at, started_by", values += ", r.started_at, r.started_by";
+  }
+  if (columns & kEventTime) names += ", created_at", values += ", r.created_at";
+  const std::string extra = std::string(columns & kEventAlso ? " + count(also)" : "") +
+                            (columns & kEventStart ? " + count(started_at)" : "");
+  const std::string more = std::string(columns & kEventAlso ? ", also" : ", NULL::text") +
+                           (columns & kEventStart ? ", started_at" : ", NULL::timestamptz");
   const std::string ctes = R"SQL(ev_batch AS (
   SELECT nextval('cueball_event_batches_id_seq') AS id
 ), ev AS (
   INSERT INTO cueball_events (run_id, kind, step, attempt, data, batch_id, ord)SQL" +
-                           also_column + R"SQL()
+                           names + R"SQL()
   SELECT r.run_id, r.kind, r.step, r.attempt, r.data, (SELECT id FROM ev_batch), r.n)SQL" +
-                           also_value + R"SQL(
+                           values + R"SQL(
   FROM ()SQL" + rows +
                            R"SQL() r
   ORDER BY r.n
-  RETURNING seq, also
+  RETURNING seq)SQL" + more +
+                           R"SQL(
 ), ev_count AS (
   INSERT INTO cueball_event_batches (id, count, last_seq)
-  SELECT (SELECT id FROM ev_batch), count(*) + count(also),
-         max(seq + CASE WHEN also IS NULL THEN 0 ELSE 1 END)
-  FROM ev HAVING count(*) > 0
+  SELECT (SELECT id FROM ev_batch), count(*))SQL" +
+                           extra + R"SQL(,
+         max(seq + (also IS NOT NULL)::int + (started_at IS NOT NULL)::int)
+  FROM ev AS ev(seq, also, started_at) HAVING count(*) > 0
 ))SQL";
   sql.replace(pos, 8, ctes);
   return sql;
 }
 
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
-                 const std::string& step, int attempt, const std::string& data) {
+                 const std::string& step, int attempt, const std::string& data,
+                 const std::optional<AttemptStart>& start) {
   static const std::string sql =
       WithEvents("WITH %EVENTS% SELECT 1",
                  "SELECT $1::uuid AS run_id, $2::text AS kind, $3::text AS step, "
-                 "$4::int AS attempt, $5::jsonb AS data, 1::bigint AS n");
-  tx.exec_params(sql, run_id, kind, step, attempt, data);
+                 "$4::int AS attempt, $5::jsonb AS data, "
+                 "to_timestamp($6::bigint / 1000000.0) AS started_at, $7::text AS started_by, "
+                 "1::bigint AS n",
+                 kEventStart);
+  std::optional<int64_t> start_us;
+  std::optional<std::string> start_by;
+  if (start) start_us = ToMicros(start->at), start_by = start->owner;
+  tx.exec_params(sql, run_id, kind, step, attempt, data, start_us, start_by);
 }
 
 pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
                            const std::string& lease_id) {
   return tx.exec_params(
-      "SELECT step_name, attempt FROM cueball_runs WHERE id = $1::uuid "
+      "SELECT step_name, attempt, start_logged_lease IS DISTINCT FROM lease_id "
+      "FROM cueball_runs WHERE id = $1::uuid "
       "AND status = 'running' AND lease_id = $2::uuid FOR UPDATE",
       run_id, lease_id);
 }
@@ -468,8 +523,8 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
             [](pqxx::connection& c) {
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
-              c.prepare(kClaimStmt, WithCols(kClaimSql, kClaimEvents));
-              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents, true));
+              c.prepare(kClaimStmt, WithCols(kClaimSql, ""));
+              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents, kEventStart | kEventAlso));
               c.prepare(kHasWaitersStmt, kHasWaitersSql);
             }) {}
 
@@ -729,8 +784,9 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
   Run run;
   Status st = pool_.With("cancel", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    static const std::string cancel_sql = WithCols(kCancelSql, kCancelEvents);
-    static const std::string children_sql = WithCols(kCancelChildrenSql, kCancelChildrenEvents);
+    static const std::string cancel_sql = WithCols(kCancelSql, kCancelEvents, kEventStart);
+    static const std::string children_sql =
+        WithCols(kCancelChildrenSql, kCancelChildrenEvents, kEventStart);
     auto res = tx.exec_params(cancel_sql, id, reason);
     if (res.empty()) {
       auto cur = CurrentStatus(tx, id);
@@ -772,6 +828,47 @@ StatusOr<std::vector<std::string>> PgRunStore::ExtendLeases(
   });
   if (!st.ok()) return st;
   return lost;
+}
+
+// The step_started of attempts still running, each written once: the run
+// row keeps the lease whose start is written (migration 0010), and its
+// claim time (updated_at) and owner are the event's.
+constexpr const char* kStartsSql = R"SQL(
+WITH a AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS x(run_id, lease_id)
+), upd AS (
+  UPDATE cueball_runs r SET start_logged_lease = r.lease_id
+  FROM a
+  WHERE r.id = a.run_id AND r.lease_id = a.lease_id
+    AND r.start_logged_lease IS DISTINCT FROM r.lease_id
+  RETURNING r.id, r.step_name, r.attempt, r.updated_at, r.lease_owner
+), %EVENTS%
+SELECT count(*) FROM upd
+)SQL";
+constexpr const char* kStartsEvents = R"SQL(
+  SELECT id AS run_id, 'step_started' AS kind, step_name AS step, attempt,
+         jsonb_build_object('owner', lease_owner) AS data, updated_at AS created_at,
+         row_number() OVER (ORDER BY id) AS n
+  FROM upd
+)SQL";
+
+Status PgRunStore::RecordStarts(const std::vector<AttemptRef>& attempts) {
+  if (attempts.empty()) return Status::Ok();
+  std::vector<std::string> run_ids, lease_ids;
+  for (const auto& a : attempts) {
+    run_ids.push_back(a.run_id);
+    lease_ids.push_back(a.lease_id);
+  }
+  static const std::string sql = WithEvents(kStartsSql, kStartsEvents, kEventTime);
+  int64_t written = 0;
+  Status st = pool_.With("record starts", [&](pqxx::connection& c) -> Status {
+    pqxx::nontransaction tx(c);
+    written = tx.exec_params(sql, PgTextArray(run_ids), PgTextArray(lease_ids))[0][0].as<int64_t>();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (written > 0) EventsWritten();
+  return Status::Ok();
 }
 
 StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason) {
@@ -917,7 +1014,6 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
       }
     }
   }
-  if (!out.empty()) EventsWritten();
   return out;
 }
 
@@ -928,7 +1024,8 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
       results, errors, run_ats;
   // Their events, flat, each with its outcome's ord.
-  PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also;
+  PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also, ev_started_us,
+      ev_started_by;
   ev_data.Reserve(outcomes.size() * 48);
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
@@ -952,6 +1049,14 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     run_ats.IntOrNull(o.run_at ? std::optional<int64_t>(ToMicros(*o.run_at)) : std::nullopt);
     for (size_t k = 0; k < o.events.size(); ++k) {
       const NewEvent& e = o.events[k];
+      // The attempt's start goes in its first event's row (migration 0010).
+      if (k == 0 && o.start) {
+        ev_started_us.Int(ToMicros(o.start->at));
+        ev_started_by.Text(o.start->owner);
+      } else {
+        ev_started_us.Null();
+        ev_started_by.Null();
+      }
       ev_ords.Int(static_cast<int64_t>(i));
       ev_kinds.Text(e.kind);
       ev_steps.Text(e.step);
@@ -969,10 +1074,11 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
   }
   const std::vector<std::string> params{
-      ords.Take(),       run_ids.Take(),  lease_ids.Take(), statuses.Take(), step_indexes.Take(),
-      step_names.Take(), attempts.Take(), states.Take(),    results.Take(),  errors.Take(),
-      run_ats.Take(),    ev_ords.Take(),  ev_kinds.Take(),  ev_steps.Take(), ev_attempts.Take(),
-      ev_data.Take(),    ev_also.Take()};
+      ords.Take(),         run_ids.Take(),       lease_ids.Take(),    statuses.Take(),
+      step_indexes.Take(), step_names.Take(),    attempts.Take(),     states.Take(),
+      results.Take(),      errors.Take(),        run_ats.Take(),      ev_ords.Take(),
+      ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),  ev_data.Take(),
+      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
   Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
@@ -991,10 +1097,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (row_count > 0) {
-      res =
-          tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
-                            params[5], params[6], params[7], params[8], params[9], params[10],
-                            params[11], params[12], params[13], params[14], params[15], params[16]);
+      res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
+                              params[5], params[6], params[7], params[8], params[9], params[10],
+                              params[11], params[12], params[13], params[14], params[15],
+                              params[16], params[17], params[18]);
       wrote = wrote || !res.empty();
     }
     for (const auto& row : res) accepted[row[0].as<size_t>()] = true;

@@ -45,6 +45,7 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                   Millis lease) override;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
+  Status RecordStarts(const std::vector<AttemptRef>& attempts) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
@@ -117,26 +118,37 @@ std::string Cols();
 Run RunFromRow(const pqxx::row& row);
 
 // Locks run `run_id` (FOR UPDATE) if it is running under `lease_id`, in the
-// caller's transaction: its (step_name, attempt), or no row when the lease is
-// no longer this attempt's.
+// caller's transaction: its (step_name, attempt, whether the attempt's
+// step_started is still unwritten), or no row when the lease is no longer
+// this attempt's.
 pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
                            const std::string& lease_id);
 
 // Events are written in batches (migration 0006): every statement that writes
 // events inserts them with one batch row, which the sequencer numbers later.
-// WithEvents(sql, rows) puts the CTEs that do it ("ev_batch, ev, ev_count")
-// in place of `%EVENTS%` in a WITH list of `sql`; `rows` is a SELECT
-// yielding run_id, kind, step, attempt, data (jsonb) and n, the event's place
-// in the batch (1, 2, 3, ...; a run's events in the run's order). With
-// `pairs`, `rows` yields `also` (text) too: a row whose `also` is set is two
-// events (migration 0009), at n and n + 1, so the next row's n leaves room.
-// `ev` returns one row per row written. A batch with no events writes no
-// batch row.
-std::string WithEvents(std::string sql, const std::string& rows, bool pairs = false);
+// WithEvents(sql, rows, columns) puts the CTEs that do it ("ev_batch, ev,
+// ev_count") in place of `%EVENTS%` in a WITH list of `sql`; `rows` is a
+// SELECT yielding run_id, kind, step, attempt, data (jsonb) and n, the
+// event's place in the batch (1, 2, 3, ...; a run's events in the run's
+// order), and the columns `columns` names:
+// - kEventStart: `started_at` (timestamptz) and `started_by` (text); a row
+//   whose started_at is set stands for a step_started before its own event
+//   (migration 0010);
+// - kEventAlso: `also` (text); a row whose `also` is set stands for a
+//   second event of that kind after its own (migration 0009);
+// - kEventTime: `created_at`, the event's time (else the statement's).
+// A row's events are at n, n + 1, ... in that order, so the next row's n
+// leaves room. `ev` returns one row per row written. A batch with no events
+// writes no batch row.
+inline constexpr unsigned kEventStart = 1, kEventAlso = 2, kEventTime = 4;
+std::string WithEvents(std::string sql, const std::string& rows, unsigned columns = 0);
 
 // One event on its own, as a batch of one, in the caller's transaction.
+// With `start`, the row also stands for the attempt's step_started before
+// the event (migration 0010).
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
-                 const std::string& step, int attempt, const std::string& data);
+                 const std::string& step, int attempt, const std::string& data,
+                 const std::optional<AttemptStart>& start = std::nullopt);
 
 // Whether any run waits for one of the runs $1 (text[] of ids). Prepared on
 // every connection of the run store's pool: the waker asks it after every

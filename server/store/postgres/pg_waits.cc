@@ -117,7 +117,12 @@ StoredSignal SignalFromRow(const pqxx::row& row) {
 
 bool PgRunStore::RecordWait(pqxx::transaction_base& tx, const Outcome& o,
                             std::set<std::string>* ready_queues) {
-  if (LockLeasedRun(tx, o.run_id, o.lease_id).empty()) return false;
+  auto locked = LockLeasedRun(tx, o.run_id, o.lease_id);
+  if (locked.empty()) return false;
+  // The attempt's start, unless written while it ran, goes with its first
+  // event (migration 0010).
+  std::optional<AttemptStart> start;
+  if (locked[0][2].as<bool>()) start = o.start;
   const WaitSpec& w = *o.wait;
   json spec = {{"for", w.kind}, {"step", o.step_name}};
   std::optional<std::string> woke;
@@ -146,7 +151,10 @@ bool PgRunStore::RecordWait(pqxx::transaction_base& tx, const Outcome& o,
   if (w.deadline) deadline_us = ToMicros(*w.deadline);
   auto res = tx.exec_params(kSuspendSql, o.run_id, o.step_index, o.step_name, o.attempt, o.state,
                             spec.dump(), deadline_us, woke);
-  for (const auto& e : o.events) InsertEvent(tx, o.run_id, e.kind, e.step, e.attempt, e.data);
+  for (const auto& e : o.events) {
+    InsertEvent(tx, o.run_id, e.kind, e.step, e.attempt, e.data, start);
+    start.reset();
+  }
   if (!res[0][0].is_null()) {
     const std::string how = res[0][0].as<std::string>();
     InsertEvent(tx, o.run_id, event_kind::kRunWoken, o.step_name, o.attempt,
