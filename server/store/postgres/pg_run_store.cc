@@ -236,7 +236,13 @@ WITH RECURSIVE prio AS (
       ORDER BY run_at, id  -- the ready index's order: never a sequential scan
       LIMIT 1
     ) x)
-  END AS next_ms
+  END AS next_ms,
+  -- The claim commits without waiting for its WAL to reach the disk (for
+  -- this transaction only): a claim lost to a crash of the database only
+  -- hands its runs out again (steps run at least once), and whatever a step
+  -- makes durable (its outcome, children, blobs, signals taken) commits
+  -- synchronously after the claim, which flushes the claim's WAL too.
+  set_config('synchronous_commit', 'off', true) AS commit_async
 )
 -- At least one row, for next_ms: without claimed runs, one whose run
 -- columns are NULL. The columns of Cols(), but only those a step needs
@@ -521,6 +527,17 @@ std::string PgTextArray(const std::vector<std::string>& items) {
 PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout)
     : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size,
             [](pqxx::connection& c) {
+              // Every statement of the run store finds its runs through an
+              // index; a sequential scan of cueball_runs is never the plan
+              // wanted, but the planner takes one on a table that is small
+              // or filled since its last analyze (the claim's update, the
+              // record's join: docs/performance.md). Off, it is used only
+              // where no index applies. With that, the statements prepared
+              // here keep one generic plan: planning was 3-4 us of the
+              // claim's 25 per run, and a generic plan made on an empty
+              // table is no longer a sequential scan.
+              c.set_variable("enable_seqscan", "off");
+              c.set_variable("plan_cache_mode", "force_generic_plan");
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
               c.prepare(kClaimStmt, WithCols(kClaimSql, ""));
