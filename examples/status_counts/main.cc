@@ -31,7 +31,10 @@ namespace {
 using nlohmann::json;
 
 // The status a run is in after an event of this kind; empty: no change
-// (the event is always followed by one that says where the run went).
+// (the event is always followed by one that says where the run went). A run
+// counts as running from its step_started, which the daemon writes once the
+// step has run 100 ms, or with the step's end for a quicker one
+// (docs/design.md, "The event stream"): quick steps are seldom seen running.
 std::string StatusAfter(const std::string& kind) {
   static const std::map<std::string, std::string> kStatus = {
       {"enqueued", "enqueued"},      {"retry_scheduled", "enqueued"},

@@ -34,8 +34,12 @@ Millis ErrorBackoff(int failures) {
 class AttemptServices final : public StepServices {
  public:
   AttemptServices(store::RunStore* store, const Registry* registry, const DispatcherOptions& opts,
-                  const store::ClaimedRun& claimed)
-      : store_(store), registry_(registry), opts_(opts), claimed_(claimed) {}
+                  const store::ClaimedRun& claimed, std::atomic<bool>& start_written)
+      : store_(store),
+        registry_(registry),
+        opts_(opts),
+        claimed_(claimed),
+        start_written_(start_written) {}
 
   std::optional<Signal> TakeSignal(const std::string& name) override {
     if (name.empty()) throw StepFailure("TakeSignal: the signal name is empty");
@@ -77,6 +81,7 @@ class AttemptServices final : public StepServices {
       throw StepFailure("child '" + child.key + "': step name and key are too long");
     }
     r.parent_id = parent.id;
+    WriteStart();
     auto res = store_->Enqueue({r});
     if (!res.ok()) {
       if (res.status().code() == StatusCode::kUnavailable) {
@@ -113,6 +118,7 @@ class AttemptServices final : public StepServices {
     if (content_type.empty() || content_type.size() > 255) {
       throw StepFailure("blob '" + name + "': content type must be 1..255 characters");
     }
+    WriteStart();
     auto res = opts_.blobs->PutBlob(claimed_.run.id, claimed_.lease_id, name, content_type, data);
     if (!res.ok()) throw StepError("saving blob '" + name + "': " + res.status().message());
   }
@@ -128,10 +134,21 @@ class AttemptServices final : public StepServices {
   }
 
  private:
+  // A step's own events (child_enqueued, blob_saved) come after its
+  // step_started in the run's history, so a start not written yet is
+  // written first (migration 0010).
+  void WriteStart() {
+    if (start_written_) return;
+    Status st = store_->RecordStarts({{claimed_.run.id, claimed_.lease_id}});
+    if (!st.ok()) throw StepError("writing the step's start: " + st.message());
+    start_written_ = true;
+  }
+
   store::RunStore* store_;
   const Registry* registry_;
   const DispatcherOptions& opts_;
   const store::ClaimedRun& claimed_;
+  std::atomic<bool>& start_written_;
 };
 
 // The wait a run woke from ({} when it did not wait).
@@ -363,7 +380,7 @@ StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef&
                            : std::string("the runs it waits for");
     return StepResult::Retry("step '" + step.name + "' timed out waiting for " + what);
   }
-  AttemptServices services(store_, registry_, opts_, a->claimed);
+  AttemptServices services(store_, registry_, opts_, a->claimed, a->start_written);
   StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input,
                   state,  a->cancel,         &services,     woke,        &run.queue};
   StepResult result = StepResult::Fail("unreachable");
