@@ -282,9 +282,12 @@ int Run(const config::Config& cfg) {
   });
   metrics.AddGauge(
       "cueball_db_pool_connections",
-      "Database connections by pool (runs: calls and steps; events: streams) and state", [&] {
+      "Database connections by pool (runs: calls and steps; dispatch: claims and records; "
+      "events: streams) and state",
+      [&] {
         std::vector<metrics::Sample> out;
         for (const auto& [pool, stats] : {std::pair{"runs", store.pool_stats()},
+                                          std::pair{"dispatch", store.dispatch_pool_stats()},
                                           std::pair{"events", event_store.pool_stats()}}) {
           out.push_back({{{"pool", pool}, {"state", "in_use"}}, static_cast<double>(stats.in_use)});
           out.push_back({{{"pool", pool}, {"state", "open"}}, static_cast<double>(stats.open)});

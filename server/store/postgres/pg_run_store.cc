@@ -527,23 +527,27 @@ std::string PgTextArray(const std::vector<std::string>& items) {
 PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout)
     : pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), pool_size,
             [](pqxx::connection& c) {
-              // Every statement of the run store finds its runs through an
-              // index; a sequential scan of cueball_runs is never the plan
-              // wanted, but the planner takes one on a table that is small
-              // or filled since its last analyze (the claim's update, the
-              // record's join: docs/performance.md). Off, it is used only
-              // where no index applies. With that, the statements prepared
-              // here keep one generic plan: planning was 3-4 us of the
-              // claim's 25 per run, and a generic plan made on an empty
-              // table is no longer a sequential scan.
-              c.set_variable("enable_seqscan", "off");
-              c.set_variable("plan_cache_mode", "force_generic_plan");
               // Planned once per connection: these run for every batch of runs.
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
-              c.prepare(kClaimStmt, WithCols(kClaimSql, ""));
-              c.prepare(kRecordStmt, WithCols(kRecordSql, kRecordEvents, kEventStart | kEventAlso));
               c.prepare(kHasWaitersStmt, kHasWaitersSql);
-            }) {}
+            }),
+      dispatch_pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), 2,
+                     [](pqxx::connection& c) {
+                       // The claim and the record find their runs through indexes; a
+                       // sequential scan of cueball_runs is never the plan wanted, but
+                       // the planner takes one on a table that is small or filled since
+                       // its last analyze (the claim's update, the record's join:
+                       // docs/performance.md). Off, it is used only where no index
+                       // applies. With that, they keep one generic plan: planning was
+                       // 3-4 us of the claim's 25 per run, and a generic plan made on
+                       // an empty table is no longer a sequential scan. (Not on pool_:
+                       // List's filters need plans made for their values.)
+                       c.set_variable("enable_seqscan", "off");
+                       c.set_variable("plan_cache_mode", "force_generic_plan");
+                       c.prepare(kClaimStmt, WithCols(kClaimSql, ""));
+                       c.prepare(kRecordStmt,
+                                 WithCols(kRecordSql, kRecordEvents, kEventStart | kEventAlso));
+                     }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   // One typed array per column (PgArrayWriter), as the statement unnests them.
@@ -983,7 +987,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   std::optional<Millis> next;  // from the last statement, which decides
   size_t from_start = 0;       // where the runs of the scan from the start begin
   bool scanned_from_start = false;
-  Status st = pool_.With("claim", [&](pqxx::connection& c) -> Status {
+  Status st = dispatch_pool_.With("claim", [&](pqxx::connection& c) -> Status {
     out.clear();
     if (!from.empty()) {
       ClaimFrom(c, owner, queues, queue_array, type_array, from, limit, lease, &out, &next);
@@ -1098,7 +1102,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
   bool wrote = false;  // events for the sequencer
-  Status st = pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
+  Status st = dispatch_pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     // Without waits the record statement is the whole change (it announces
     // finished runs and ready queues itself); waits add statements under
     // their runs' locks that commit with it.

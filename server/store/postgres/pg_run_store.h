@@ -27,8 +27,9 @@ inline constexpr const char* kFinishedChannel = "cueball_finished";
 // Also the BlobStore: blobs live with their runs and share the pool.
 class PgRunStore final : public RunStore, public BlobStore {
  public:
-  // `pool_size` connections at most, opened on first use; every statement is
-  // cancelled after `statement_timeout` (DEADLINE_EXCEEDED).
+  // `pool_size` connections at most, opened on first use, plus two for the
+  // claim and the record (dispatch_pool_); every statement is cancelled
+  // after `statement_timeout` (DEADLINE_EXCEEDED).
   PgRunStore(const std::string& dsn, int pool_size, Millis statement_timeout = Millis(30000));
 
   StatusOr<std::vector<EnqueueResult>> Enqueue(const std::vector<NewRun>& runs) override;
@@ -98,6 +99,9 @@ class PgRunStore final : public RunStore, public BlobStore {
                  std::optional<Millis>* next_due);
 
   PgPool pool_;
+  // The claim and the record, which run for every batch of runs, on
+  // connections of their own planned for them (see the constructor).
+  PgPool dispatch_pool_;
 
   // Where each queue's next claim starts while a backlog drains: after the
   // last run claimed (see Claim). Empty: from the start of every queue.
@@ -108,6 +112,7 @@ class PgRunStore final : public RunStore, public BlobStore {
 
  public:
   PgPool::Stats pool_stats() { return pool_.stats(); }
+  PgPool::Stats dispatch_pool_stats() { return dispatch_pool_.stats(); }
   std::function<void()> events_written_;
 };
 
