@@ -60,9 +60,7 @@ SELECT h.position, h.pruned_through, x.position, x.seq, x.run_id::text, x.workfl
 FROM cueball_event_head h
 LEFT JOIN LATERAL (
   SELECT b.position + e.ord + p.i AS position, e.seq + p.i AS seq, e.run_id, r.workflow_type,
-         CASE WHEN p.i < s.k THEN 'step_started' WHEN p.i = s.k THEN e.kind ELSE e.also END
-           AS kind,
-         e.step, e.attempt,
+         ek.kind, e.step, e.attempt,
          CASE WHEN p.i < s.k THEN jsonb_build_object('owner', e.started_by) ELSE e.data END
            AS data,
          CASE WHEN p.i < s.k THEN e.started_at ELSE e.created_at END AS created_at
@@ -71,6 +69,9 @@ LEFT JOIN LATERAL (
     ON e.batch_id = b.id AND e.ord >= $1 - b.position - 1 AND e.ord <= h.position - b.position
   CROSS JOIN LATERAL (SELECT CASE WHEN e.started_at IS NULL THEN 0 ELSE 1 END AS k) s
   CROSS JOIN LATERAL generate_series(0, s.k + CASE WHEN e.also IS NULL THEN 0 ELSE 1 END) AS p(i)
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.i < s.k THEN 'step_started' WHEN p.i = s.k THEN e.kind ELSE e.also END
+  ) AS ek(kind)
   JOIN cueball_runs r ON r.id = e.run_id
   WHERE b.position >= coalesce((SELECT max(position) FROM cueball_event_batches
                                 WHERE position <= $1), 0)
@@ -78,9 +79,7 @@ LEFT JOIN LATERAL (
     AND e.ord + p.i > $1 - b.position
     AND ($2::uuid IS NULL OR e.run_id = $2::uuid)
     AND ($3::text IS NULL OR r.workflow_type = $3)
-    AND ($4::text[] IS NULL
-         OR (CASE WHEN p.i < s.k THEN 'step_started' WHEN p.i = s.k THEN e.kind ELSE e.also END)
-            = ANY($4::text[]))
+    AND ($4::text[] IS NULL OR ek.kind = ANY($4::text[]))
   ORDER BY b.position, e.ord, p.i
   LIMIT $5
 ) x ON true
