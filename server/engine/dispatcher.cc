@@ -171,7 +171,9 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Start() {
   for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-  completer_ = std::thread([this] { CompleterLoop(); });
+  for (int i = 0; i < std::max(1, opts_.recorders); ++i) {
+    completers_.emplace_back([this] { CompleterLoop(); });
+  }
   watchdog_ = std::thread([this] { WatchdogLoop(); });
   claimer_ = std::thread([this] { ClaimLoop(); });
 }
@@ -191,7 +193,7 @@ void Dispatcher::OnRunFinished(const std::string& run_id) {
 
 int Dispatcher::in_flight() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(running_.size());
+  return Held();
 }
 
 void Dispatcher::ClaimLoop() {
@@ -203,7 +205,7 @@ void Dispatcher::ClaimLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
       capacity = Capacity();
-      free = capacity - static_cast<int>(running_.size());
+      free = capacity - Held();
       poked_ = false;
     }
     // While steps are running and only a few slots are free, wait briefly for
@@ -212,11 +214,10 @@ void Dispatcher::ClaimLoop() {
     if (free > 0 && free < ClaimBatchThreshold(capacity)) {
       std::unique_lock<std::mutex> lock(mu_);
       claim_cv_.wait_for(lock, opts_.claim_coalesce, [&] {
-        return stopping_ ||
-               Capacity() - static_cast<int>(running_.size()) >= ClaimBatchThreshold(Capacity());
+        return stopping_ || Capacity() - Held() >= ClaimBatchThreshold(Capacity());
       });
       if (stopping_) return;
-      free = Capacity() - static_cast<int>(running_.size());
+      free = Capacity() - Held();
       poked_ = false;
     }
     Millis wait = opts_.poll_interval;
@@ -236,30 +237,16 @@ void Dispatcher::ClaimLoop() {
       } else {
         if (failures > 0) Log()->info("claim recovered");
         failures = 0;
+        const bool full = static_cast<int>(claimed->size()) == want;
+        std::vector<std::shared_ptr<Attempt>> attempts;
+        attempts.reserve(claimed->size());
+        for (auto& c : *claimed) attempts.push_back(NewAttempt(std::move(c)));
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (static_cast<int>(claimed->size()) == want) more_ready_ = true;
-          for (auto& c : *claimed) {
-            auto a = std::make_shared<Attempt>();
-            const WorkflowType* t = registry_->Find(c.run.workflow_type);
-            Millis timeout = Millis(30000);
-            if (t && c.run.step_index < static_cast<int>(t->steps.size())) {
-              timeout = t->steps[c.run.step_index].timeout;
-            }
-            a->deadline = SteadyClock::now() + timeout;
-            a->claimed = std::move(c);
-            running_[a->claimed.run.id] = a;
-            ready_.push_back(a);
-          }
-          // One idle worker per run (a worker that finishes a step takes
-          // the next one itself); all of them for a batch as large.
-          if (claimed->size() >= workers_.size()) {
-            work_cv_.notify_all();
-          } else {
-            for (size_t i = 0; i < claimed->size(); ++i) work_cv_.notify_one();
-          }
+          if (full) more_ready_ = true;
+          AddReady(std::move(attempts), /*front=*/false);
         }
-        if (static_cast<int>(claimed->size()) == want) continue;  // there may be more
+        if (full) continue;  // there may be more
         // The claim took every run that was ready. New ones announce
         // themselves (a notification, or a poke from this daemon's
         // completions); runs due later wake this loop when they are due.
@@ -292,7 +279,7 @@ void Dispatcher::WorkerLoop() {
     const auto step_ms = Execute(a);
     // Frees the slot and takes the next ready run under one lock, so a
     // worker going from one short step to the next takes the lock once.
-    a = Finish(a->claimed.run.id, step_ms, /*take_next=*/true);
+    a = Finish(*a, step_ms, /*take_next=*/true);
   }
 }
 
@@ -347,6 +334,19 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   }
   if (!result) result = StepResult::Fail("step index out of range");
   store::Outcome outcome = Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
+  if (result->kind() == StepResult::Kind::kNext && outcome.status == RunStatus::kEnqueued &&
+      steps_fast_.load(std::memory_order_relaxed) &&
+      !stop_requested_.load(std::memory_order_relaxed)) {
+    // The next step is ready now and steps are fast: it stays here and runs
+    // as soon as the record says so, without a claim of its own. (With slow
+    // steps it goes through the queue, where runs of a higher priority go
+    // first: a run that kept its slot for all its slow steps could hold one
+    // up for as long as they take. With fast steps the daemon holds runs
+    // claimed ahead anyway (Capacity()), and a run's next step would only
+    // wait behind them.)
+    outcome.continue_lease = opts_.lease;
+    a->continues = true;
+  }
   Log()->debug("step finished run={} type={} step={} attempt={} outcome={} run_status={}", run.id,
                run.workflow_type, run.step_name, run.attempt, result->kind_name(),
                RunStatusName(outcome.status));
@@ -422,18 +422,24 @@ int Dispatcher::Capacity() const {
   return step_ewma_ms_ < kClaimAheadBelowMs ? kClaimAheadFactor * opts_.workers : opts_.workers;
 }
 
-std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const std::string& run_id,
+std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const Attempt& attempt,
                                                         std::optional<double> step_ms,
                                                         bool take_next) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (step_ms) step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
-  running_.erase(run_id);
+  if (step_ms) {
+    step_ewma_ms_ += 0.05 * (*step_ms - step_ewma_ms_);
+    steps_fast_.store(step_ewma_ms_ < kClaimAheadBelowMs, std::memory_order_relaxed);
+  }
+  // The run's next step may be here already (its record came first).
+  auto it = running_.find(attempt.claimed.run.id);
+  if (it != running_.end() && it->second.get() == &attempt) running_.erase(it);
+  if (attempt.continues) ++continuing_;
   // Steps turned slow while runs were claimed ahead: the newest ones beyond
   // capacity go back to the queue unstarted (released, first in line for a
   // worker), so they wait for a worker here no longer than one slow step.
   // (The count of runs already handed back is needed only past capacity, so
   // a step finishing while steps are fast does not walk the ready queue.)
-  int excess = static_cast<int>(running_.size()) - Capacity();
+  int excess = Held() - Capacity();
   if (excess > 0) {
     for (const auto& a : ready_) excess -= a->hand_back ? 1 : 0;
   }
@@ -457,17 +463,86 @@ std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const std::string& run_i
     wake_claimer = true;
   }
   const int capacity = Capacity();
-  if (capacity - static_cast<int>(running_.size()) >= ClaimBatchThreshold(capacity)) {
-    wake_claimer = true;
-  }
+  if (capacity - Held() >= ClaimBatchThreshold(capacity)) wake_claimer = true;
   if (wake_claimer) claim_cv_.notify_one();
-  if (running_.empty()) idle_cv_.notify_all();
+  if (Held() == 0) idle_cv_.notify_all();
   std::shared_ptr<Attempt> next;
   if (take_next && !ready_.empty()) {
     next = std::move(ready_.front());
     ready_.pop_front();
   }
   return next;
+}
+
+std::shared_ptr<Dispatcher::Attempt> Dispatcher::NewAttempt(store::ClaimedRun claimed) const {
+  auto a = std::make_shared<Attempt>();
+  const WorkflowType* t = registry_->Find(claimed.run.workflow_type);
+  Millis timeout = Millis(30000);
+  if (t && claimed.run.step_index < static_cast<int>(t->steps.size())) {
+    timeout = t->steps[claimed.run.step_index].timeout;
+  }
+  a->deadline = SteadyClock::now() + timeout;
+  a->claimed = std::move(claimed);
+  return a;
+}
+
+void Dispatcher::AddReady(std::vector<std::shared_ptr<Attempt>> attempts, bool front) {
+  for (auto& a : attempts) {
+    // Stop() gave up waiting for steps: this one is released unstarted.
+    if (releasing_) a->cancel.Cancel(CancelReason::kShutdown);
+    running_[a->claimed.run.id] = a;
+  }
+  ready_.insert(front ? ready_.begin() : ready_.end(), attempts.begin(), attempts.end());
+  // One idle worker per run (a worker that finishes a step takes the next
+  // one itself); all of them for a batch as large.
+  if (attempts.size() >= workers_.size()) {
+    work_cv_.notify_all();
+  } else {
+    for (size_t i = 0; i < attempts.size(); ++i) work_cv_.notify_one();
+  }
+}
+
+void Dispatcher::SettleContinuations(const std::vector<store::Outcome>& outcomes,
+                                     const std::vector<std::shared_ptr<Attempt>>& attempts,
+                                     size_t count,
+                                     const std::vector<std::optional<store::NextAttempt>>& next) {
+  std::vector<std::shared_ptr<Attempt>> stayed;
+  int settled = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (!attempts[i]->continues) continue;
+    ++settled;
+    if (i >= next.size() || !next[i]) continue;  // went through the queue, or refused
+    const store::Outcome& o = outcomes[i];
+    const store::NextAttempt& n = *next[i];
+    store::ClaimedRun c;
+    c.run = attempts[i]->claimed.run;
+    c.run.status = RunStatus::kRunning;
+    c.run.step_index = o.step_index;
+    c.run.step_name = o.step_name;
+    c.run.attempt = o.attempt + 1;
+    if (o.state) c.run.state = *o.state;
+    c.run.run_at = n.claimed_at;
+    c.run.updated_at = n.claimed_at;
+    c.run.wait.reset();
+    c.lease_id = n.lease_id;
+    c.lease_expires_at = n.lease_expires_at;
+    c.lease_owner = attempts[i]->claimed.lease_owner;
+    stayed.push_back(NewAttempt(std::move(c)));
+  }
+  if (settled == 0) return;
+  if (opts_.metrics && !stayed.empty())
+    opts_.metrics->StepsContinued(static_cast<int>(stayed.size()));
+  std::lock_guard<std::mutex> lock(mu_);
+  continuing_ -= settled;
+  // The daemon is stopping: a next step that stayed here is released
+  // unstarted, for any daemon to claim (a step whose outcome was decided
+  // before Stop).
+  if (stopping_) {
+    for (auto& a : stayed) a->cancel.Cancel(CancelReason::kShutdown);
+  }
+  // A run's next step goes ahead of runs claimed after it.
+  AddReady(std::move(stayed), /*front=*/true);
+  if (Held() == 0) idle_cv_.notify_all();
 }
 
 void Dispatcher::PushOutcome(store::Outcome outcome, std::shared_ptr<Attempt> attempt) {
@@ -546,12 +621,13 @@ void Dispatcher::CompleterLoop() {
     const bool any_waiting = std::any_of(batch.begin(), batch.end(), [](const store::Outcome& o) {
       return o.status == RunStatus::kWaiting;
     });
-    const bool any_ready = std::any_of(
-        batch.begin(), batch.end(), [](const store::Outcome& o) { return !IsTerminal(o.status); });
+    // Runs with a next step to claim (not one that stays here).
+    bool any_ready = false;
     while (!batch.empty()) {
       std::vector<bool> accepted;
+      std::vector<std::optional<store::NextAttempt>> next;
       Status st;
-      auto all = store_->RecordOutcomes(batch);
+      auto all = store_->RecordOutcomes(batch, &next);
       if (all.ok()) {
         accepted = std::move(*all);
       } else if (Transient(all.status())) {
@@ -570,6 +646,7 @@ void Dispatcher::CompleterLoop() {
       std::map<std::pair<std::string, RunStatus>, int> finished;
       for (size_t i = 0; i < accepted.size(); ++i) {
         if (accepted[i]) {
+          if (!IsTerminal(batch[i].status) && (i >= next.size() || !next[i])) any_ready = true;
           if (opts_.metrics && IsTerminal(batch[i].status)) {
             ++finished[{attempts[i]->claimed.run.workflow_type, batch[i].status}];
           }
@@ -581,6 +658,7 @@ void Dispatcher::CompleterLoop() {
       for (const auto& [key, n] : finished) {
         opts_.metrics->RunFinished(key.first, RunStatusName(key.second), n);
       }
+      SettleContinuations(batch, attempts, accepted.size(), next);
       batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(accepted.size()));
       attempts.erase(attempts.begin(), attempts.begin() + static_cast<ptrdiff_t>(accepted.size()));
       if (st.ok()) {
@@ -598,6 +676,7 @@ void Dispatcher::CompleterLoop() {
             "giving up recording outcomes count={} error=\"{}\"; their leases will "
             "expire and the runs will be rescued",
             batch.size(), st.message());
+        SettleContinuations(batch, attempts, batch.size(), {});
         break;
       }
       Millis wait = ErrorBackoff(failures);
@@ -677,17 +756,19 @@ void Dispatcher::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !claimer_.joinable()) return;
     stopping_ = true;
+    stop_requested_ = true;
     claim_cv_.notify_all();
   }
   if (claimer_.joinable()) claimer_.join();
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!idle_cv_.wait_for(lock, opts_.drain_timeout, [&] { return running_.empty(); })) {
+    if (!idle_cv_.wait_for(lock, opts_.drain_timeout, [&] { return Held() == 0; })) {
       Log()->info("drain timeout passed; releasing in-flight steps count={}", running_.size());
+      releasing_ = true;
       for (auto& [id, a] : running_) a->cancel.Cancel(CancelReason::kShutdown);
       // Claimed but not started: release without running.
       for (auto& a : ready_) a->cancel.Cancel(CancelReason::kShutdown);
-      if (!idle_cv_.wait_for(lock, Millis(5000), [&] { return running_.empty(); })) {
+      if (!idle_cv_.wait_for(lock, Millis(5000), [&] { return Held() == 0; })) {
         Log()->error("steps ignored cancellation count={}; their leases will expire",
                      running_.size());
       }
@@ -716,7 +797,9 @@ void Dispatcher::Stop() {
     completer_exit_ = true;
     out_cv_.notify_all();
   }
-  if (completer_.joinable()) completer_.join();
+  for (auto& c : completers_) {
+    if (c.joinable()) c.join();
+  }
 }
 
 }  // namespace cueball::engine

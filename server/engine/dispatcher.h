@@ -37,9 +37,13 @@ struct DispatcherOptions {
   // claims short (docs/performance.md, "Fewer, larger claims").
   int claim_batch = 400;
   Millis lease{30000};  // lease length; extended by a heartbeat every lease/3 while a step runs
-  Millis poll_interval{1000};           // fallback poll when no NOTIFY arrives
-  Millis drain_timeout{10000};          // Stop(): wait this long for in-flight steps
-  int complete_batch = 500;             // most outcomes recorded per transaction
+  Millis poll_interval{1000};   // fallback poll when no NOTIFY arrives
+  Millis drain_timeout{10000};  // Stop(): wait this long for in-flight steps
+  int complete_batch = 500;     // most outcomes recorded per transaction
+  // Batches of outcomes recorded at once, each by a completer thread of its
+  // own: one batch's commit and the next one's work in the database overlap
+  // (one at a time, records were the drain's bottleneck: docs/performance.md).
+  int recorders = 2;
   Millis claim_coalesce{2};             // wait for more free slots before a small claim
   metrics::Metrics* metrics = nullptr;  // step durations, retries, runs finished
   store::BlobStore* blobs = nullptr;    // ctx.SaveBlob / LoadBlob (null: unavailable)
@@ -77,6 +81,9 @@ class Dispatcher {
     // longer than kStartWrittenAfter; else with its outcome).
     std::atomic<int64_t> began_ns{0};
     std::atomic<bool> start_written{false};
+    // Its outcome asks that the run's next step stay here (continue_lease):
+    // the slot stays taken until the record says whether it did.
+    bool continues = false;
   };
 
   void ClaimLoop();
@@ -90,12 +97,27 @@ class Dispatcher {
   // own when the run woke from a timer or a timeout.
   StepResult RunStep(const std::shared_ptr<Attempt>& attempt, const StepDef& step,
                      const Json& input, Json& state);
-  // Frees the run's slot; `step_ms` (how long the step ran) feeds the
-  // average that decides whether to claim ahead. With `take_next`, also
-  // takes the next ready attempt, if any, for the calling worker.
-  std::shared_ptr<Attempt> Finish(const std::string& run_id, std::optional<double> step_ms,
+  // Frees the attempt's slot (or keeps it for the run's next step, when the
+  // attempt continues); `step_ms` (how long the step ran) feeds the average
+  // that decides whether to claim ahead. With `take_next`, also takes the
+  // next ready attempt, if any, for the calling worker.
+  std::shared_ptr<Attempt> Finish(const Attempt& attempt, std::optional<double> step_ms,
                                   bool take_next);
+  // A new attempt of a claimed run, its step's timeout running from now.
+  std::shared_ptr<Attempt> NewAttempt(store::ClaimedRun claimed) const;
+  // Hands attempts to the workers (under mu_): at the back of the line for
+  // claimed runs, at the front for next steps of runs already here.
+  void AddReady(std::vector<std::shared_ptr<Attempt>> attempts, bool front);
+  // After a record: the attempts whose outcomes asked to continue give
+  // their slots to their next steps, where the store kept them here
+  // (`next`, aligned with `outcomes`; shorter: none), or free them.
+  void SettleContinuations(const std::vector<store::Outcome>& outcomes,
+                           const std::vector<std::shared_ptr<Attempt>>& attempts, size_t count,
+                           const std::vector<std::optional<store::NextAttempt>>& next);
   int Capacity() const;  // runs this daemon may hold claimed (under mu_)
+  int Held() const {     // runs held here: claimed, or whose next step may stay (under mu_)
+    return static_cast<int>(running_.size()) + continuing_;
+  }
   // Free slots worth a claim of their own while steps run: fewer wait
   // briefly (claim_coalesce) for more, so claims come in batches.
   int ClaimBatchThreshold(int capacity) const { return std::min(capacity / 2, opts_.claim_batch); }
@@ -126,10 +148,16 @@ class Dispatcher {
   // Ready runs may be left that this daemon has not claimed (a full claim,
   // or a poke since the last claim): a slot that frees up should claim.
   bool more_ready_ = true;
-  bool stopping_ = false;  // no more claims
+  bool stopping_ = false;                    // no more claims
+  std::atomic<bool> stop_requested_{false};  // stopping_, read without mu_ (no next step stays)
   bool workers_exit_ = false;
   std::deque<std::shared_ptr<Attempt>> ready_;
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
+  // Finished attempts whose outcomes ask that the run's next step stay
+  // here, not yet recorded: each holds its slot for that step.
+  int continuing_ = 0;
+  // Stop() gave up waiting: attempts added from now on are released unstarted.
+  bool releasing_ = false;
   static constexpr double kClaimAheadBelowMs = 5;
   static constexpr int kClaimAheadFactor = 16;  // runs held per worker while steps are fast
   // A step still running this long after it began has its step_started
@@ -137,6 +165,8 @@ class Dispatcher {
   // (migration 0010).
   static constexpr Millis kStartWrittenAfter{100};
   double step_ewma_ms_ = 1000;  // moving average of step run time; starts "slow"
+  // step_ewma_ms_ < kClaimAheadBelowMs, read without mu_: a next step stays here.
+  std::atomic<bool> steps_fast_{false};
 
   std::mutex out_mu_;
   std::condition_variable out_cv_;
@@ -146,7 +176,7 @@ class Dispatcher {
   bool completer_exit_ = false;
 
   std::thread claimer_;
-  std::thread completer_;
+  std::vector<std::thread> completers_;
   std::thread watchdog_;
   std::vector<std::thread> workers_;
   std::atomic<bool> watchdog_exit_{false};

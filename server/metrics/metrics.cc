@@ -95,6 +95,14 @@ struct Metrics::Impl {
               "Steps whose lease expired (their daemon died or hung) and that this daemon rescued")
           .Register(*registry);
   prometheus::Counter& rescued = rescues.Add({});
+  prometheus::Family<prometheus::Counter>& continuations =
+      prometheus::BuildCounter()
+          .Name("cueball_steps_continued_total")
+          .Help(
+              "Next steps this daemon ran straight after recording the step before, without "
+              "a claim (while steps are fast)")
+          .Register(*registry);
+  prometheus::Counter& continued = continuations.Add({});
   prometheus::Family<prometheus::Histogram>& rpcs =
       prometheus::BuildHistogram()
           .Name("cueball_rpc_duration_seconds")
@@ -154,6 +162,8 @@ void Metrics::StepRetried(const std::string& type, const std::string& step) {
 }
 
 void Metrics::LeasesRescued(int n) { impl_->rescued.Increment(n); }
+
+void Metrics::StepsContinued(int n) { impl_->continued.Increment(n); }
 
 void Metrics::Rpc(const std::string& method, const std::string& code, double seconds) {
   impl_->rpcs_by

@@ -113,11 +113,25 @@ struct Outcome {
   // The attempt's step_started, written before `events` (in the row of the
   // first) unless it was written already; nullopt: none.
   std::optional<AttemptStart> start;
+  // For a run going on to its next step now (ENQUEUED, run_at now): the
+  // daemon that ran this step runs the next one too, without a trip through
+  // the queue (RecordOutcomes with `next`). The store keeps the run RUNNING
+  // for that step under a new lease of this length, held by the same owner,
+  // as a claim would.
+  std::optional<Millis> continue_lease;
   // For waiting: what the run waits for. The store checks, under the run's
   // lock, whether the wait is already satisfied (a buffered signal, runs
   // finished meanwhile, a timer already due); then the run goes straight back
   // to enqueued with the wait marked woken.
   std::optional<WaitSpec> wait;
+};
+
+// The next attempt of a run whose next step stays on the daemon that ran
+// the one before (Outcome::continue_lease).
+struct NextAttempt {
+  std::string lease_id;
+  TimePoint lease_expires_at;
+  TimePoint claimed_at;  // when the lease began: the run's updated_at (the attempt's start)
 };
 
 // A signal as stored.
@@ -219,8 +233,15 @@ class RunStore {
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,
   // whether it was accepted (false: the lease was no longer this attempt's).
-  // Wakes waiters of runs that reached a terminal state.
-  virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) = 0;
+  // Wakes waiters of runs that reached a terminal state. With `next`, an
+  // outcome's continue_lease is honoured and `next` gets, per outcome in
+  // order, the attempt of the next step that stayed here (nullopt: none);
+  // without it, continue_lease is ignored (the run is enqueued).
+  virtual StatusOr<std::vector<bool>> RecordOutcomes(
+      const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) = 0;
+  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) {
+    return RecordOutcomes(outcomes, nullptr);
+  }
 
   // Writes the step_started events of these attempts that still run and
   // whose start is not written yet (a start is written once, whoever ends

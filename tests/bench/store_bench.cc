@@ -38,6 +38,7 @@ namespace {
 using cueball::Millis;
 using cueball::RunId;
 using cueball::RunStatus;
+using cueball::store::ClaimedRun;
 using cueball::store::NewRun;
 using cueball::store::Outcome;
 using Json = nlohmann::json;
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
   std::string type = "noop";
   bool migrate = true;
   std::string phase = "both";
+  bool keep_next = true;
   std::vector<std::string> list_types{"noop"};
   int list_repeat = 5;
   app.add_option("--database-url", url, "the database (migrated first)")->required();
@@ -112,6 +114,9 @@ int main(int argc, char** argv) {
   app.add_option("--type", type, "the built-in workflow type")
       ->check(CLI::IsMember({"noop", "demo.pipeline"}));
   app.add_option("--migrate", migrate, "apply pending migrations first");
+  app.add_option("--continue", keep_next,
+                 "a run's next step stays with the bench and is recorded without a claim of its "
+                 "own, as the daemon does (false: every step is claimed)");
   app.add_option("--phase", phase,
                  "both; enqueue (only enqueue); drain (claim and record until nothing is left); "
                  "list (time List on the runs there)")
@@ -155,25 +160,37 @@ int main(int argc, char** argv) {
 
   auto t1 = Clock::now();
   int64_t finished = 0, claims = 0;
+  // Runs held: claimed, or whose next step stayed here. Claims top them up
+  // to --claim, as the daemon's free slots do.
+  std::vector<ClaimedRun> held;
   while (phase == "drain" || (phase == "both" && finished < runs)) {
-    auto claimed = store.Claim("store_bench", {"default"}, {type}, claim, Millis(30000));
-    if (!claimed.ok()) Fail("claim", claimed.status());
-    ++claims;
-    if (claimed->empty()) {
+    if (static_cast<int>(held.size()) < claim) {
+      auto claimed = store.Claim("store_bench", {"default"}, {type},
+                                 claim - static_cast<int>(held.size()), Millis(30000));
+      if (!claimed.ok()) Fail("claim", claimed.status());
+      ++claims;
+      for (auto& c : *claimed) held.push_back(std::move(c));
+    }
+    if (held.empty()) {
       if (phase == "drain") break;
       std::fprintf(stderr, "store_bench: nothing to claim with %lld of %d runs finished\n",
                    static_cast<long long>(finished), runs);
       return 1;
     }
     std::vector<Outcome> outcomes;
-    for (const auto& c : *claimed) {
+    for (const auto& c : held) {
       outcomes.push_back(cueball::engine::Decide(c.run, c.lease_id, *wf,
                                                  cueball::engine::StepResult::Next(Json::object()),
                                                  Json::parse(c.run.state), cueball::Now(), rng));
-      outcomes.back().start = c.start();  // as the dispatcher does for a quick step
-      if (outcomes.back().status == RunStatus::kSucceeded) ++finished;
+      Outcome& o = outcomes.back();
+      o.start = c.start();  // as the dispatcher does for a quick step
+      if (o.status == RunStatus::kSucceeded) ++finished;
+      if (keep_next && o.status == RunStatus::kEnqueued) {
+        o.continue_lease = Millis(30000);
+      }
     }
-    auto recorded = store.RecordOutcomes(outcomes);
+    std::vector<std::optional<cueball::store::NextAttempt>> next;
+    auto recorded = store.RecordOutcomes(outcomes, &next);
     if (!recorded.ok()) Fail("record", recorded.status());
     for (bool ok : *recorded) {
       if (!ok) {
@@ -181,6 +198,20 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // The next steps that stayed, as the dispatcher makes them.
+    std::vector<ClaimedRun> stayed;
+    for (size_t i = 0; i < held.size(); ++i) {
+      if (!next[i]) continue;
+      ClaimedRun c = std::move(held[i]);
+      c.run.step_index = outcomes[i].step_index;
+      c.run.step_name = outcomes[i].step_name;
+      c.run.attempt = outcomes[i].attempt + 1;
+      if (outcomes[i].state) c.run.state = *outcomes[i].state;
+      c.run.updated_at = next[i]->claimed_at;
+      c.lease_id = next[i]->lease_id;
+      stayed.push_back(std::move(c));
+    }
+    held = std::move(stayed);
     if (auto r = events.Sequence(10000); !r.ok()) Fail("sequence", r.status());
   }
   double drain_s = Seconds(t1);

@@ -46,6 +46,33 @@ std::optional<Millis> ClaimUntilShort(pg::PgRunStore& s, const std::vector<std::
   }
 }
 
+// Enqueues the run and claims it for node-a.
+ClaimedRun EnqueueAndClaim(pg::PgRunStore& s, const NewRun& run) {
+  REQUIRE(s.Enqueue({run}).ok());
+  auto claimed = s.Claim("node-a", kQ, kT, 1, Millis(60000));
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 1);
+  return (*claimed)[0];
+}
+
+// The claimed attempt's step s1 succeeds, and its next step s2 (ready now)
+// is to stay with the daemon.
+Outcome NextStepKept(const ClaimedRun& c) {
+  Outcome next;
+  next.run_id = c.run.id;
+  next.lease_id = c.lease_id;
+  next.status = RunStatus::kEnqueued;
+  next.step_index = 1;
+  next.step_name = "s2";
+  next.attempt = 0;
+  next.state = R"({"k":1})";
+  next.run_at = Now();
+  next.events = {{"step_succeeded", "s1", 1, R"({"result":null})"}};
+  next.start = c.start();
+  next.continue_lease = Millis(60000);
+  return next;
+}
+
 }  // namespace
 
 TEST_CASE("enqueue writes the run and its enqueued event in one go") {
@@ -356,6 +383,85 @@ TEST_CASE("a completion from a stale lease is refused and the current one is acc
   // A second delivery of the same completion is refused too: recorded once.
   auto again = s.RecordOutcomes({done});
   CHECK((*again)[0] == false);
+}
+
+TEST_CASE("a next step kept on its daemon is claimed by the record: a new lease, counted") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  auto run = MakeRun();
+  const ClaimedRun first = EnqueueAndClaim(s, run);
+  const Outcome next = NextStepKept(first);
+  std::vector<std::optional<NextAttempt>> kept;
+  auto rec = s.RecordOutcomes({next}, &kept);
+  REQUIRE(rec.ok());
+  CHECK((*rec)[0]);
+  REQUIRE(kept.size() == 1);
+  REQUIRE(kept[0].has_value());
+  const NextAttempt n = *kept[0];
+  CHECK(n.lease_id != first.lease_id);
+  // Running for its next step under the new lease, held by the same daemon,
+  // its attempt counted as a claim counts it; nobody else can claim it.
+  CHECK(db.Scalar("SELECT status || ' ' || step_index || ' ' || step_name || ' ' || attempt || "
+                  "' ' || lease_owner || ' ' || lease_id || ' ' || (state->>'k') "
+                  "FROM cueball_runs") == "running 1 s2 1 node-a " + n.lease_id + " 1");
+  CHECK(db.Scalar("SELECT round(date_part('epoch', updated_at) * 1000000)::bigint "
+                  "FROM cueball_runs") == std::to_string(ToMicros(n.claimed_at)));
+  CHECK(n.lease_expires_at - n.claimed_at == std::chrono::milliseconds(60000));
+  CHECK(s.Claim("node-b", kQ, kT, 10, Millis(60000))->empty());
+  // The old lease is fenced off; the new one is live.
+  std::vector<std::optional<NextAttempt>> again;
+  auto stale = s.RecordOutcomes({next}, &again);
+  REQUIRE(stale.ok());
+  CHECK_FALSE((*stale)[0]);
+  CHECK_FALSE(again.at(0).has_value());
+  auto lost = s.ExtendLeases({n.lease_id, first.lease_id}, Millis(60000));
+  REQUIRE(lost.ok());
+  CHECK(*lost == std::vector<std::string>{first.lease_id});
+
+  // The kept attempt ends like a claimed one, its start the record's time.
+  Outcome done;
+  done.run_id = run.id;
+  done.lease_id = n.lease_id;
+  done.status = RunStatus::kSucceeded;
+  done.step_index = 1;
+  done.step_name = "s2";
+  done.attempt = 1;
+  done.result = "2";
+  done.events = {{"step_succeeded", "s2", 1, R"({"result":2})"},
+                 {"run_succeeded", "s2", 1, R"({"result":2})"}};
+  done.start = AttemptStart{n.claimed_at, "node-a"};
+  auto fin = s.RecordOutcomes({done}, &again);
+  REQUIRE(fin.ok());
+  CHECK((*fin)[0]);
+  CHECK_FALSE(again.at(0).has_value());
+  auto got = s.Get(run.id, true);
+  REQUIRE(got.ok());
+  CHECK(got->status == RunStatus::kSucceeded);
+  std::vector<std::string> history;
+  for (const auto& e : got->history) {
+    history.push_back(e.kind + " " + e.step + " " + std::to_string(e.attempt));
+  }
+  CHECK(history == std::vector<std::string>{"enqueued s1 0", "step_started s1 1",
+                                            "step_succeeded s1 1", "step_started s2 1",
+                                            "step_succeeded s2 1", "run_succeeded s2 1"});
+  CHECK(ToMicros(got->history[3].created_at) == ToMicros(n.claimed_at));
+}
+
+TEST_CASE("a next step goes through the queue when the caller does not take it") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  auto run = MakeRun();
+  const Outcome next = NextStepKept(EnqueueAndClaim(s, run));
+  // Without `next` the caller could not learn the new lease: none is made.
+  auto rec = s.RecordOutcomes({next});
+  REQUIRE(rec.ok());
+  CHECK((*rec)[0]);
+  CHECK(db.Scalar("SELECT status || ' ' || attempt || ' ' || (lease_id IS NULL) "
+                  "FROM cueball_runs") == "enqueued 0 true");
+  auto again = s.Claim("node-b", kQ, kT, 1, Millis(60000));
+  REQUIRE(again->size() == 1);
+  CHECK((*again)[0].run.step_name == "s2");
+  CHECK((*again)[0].run.attempt == 1);
 }
 
 TEST_CASE("a recorded outcome's text comes back as written, whatever characters it holds") {

@@ -258,21 +258,29 @@ FROM nd LEFT JOIN upd ON true ORDER BY priority, run_at, id
 )SQL";
 
 // The outcomes come as one typed array per column (PgArrayWriter); their
-// events as flat arrays ($12..$19), each with its outcome's ord.
+// events as flat arrays ($12..$19), each with its outcome's ord. $20: for an
+// outcome whose next step stays on this daemon (Outcome::continue_lease),
+// the new lease's length in ms; else NULL.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
-                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                       $20::bigint[])
     AS x(ord, run_id, lease_id, status, step_index, step_name, attempt, state, result, error,
-         run_at_us)
+         run_at_us, lease_ms)
 ), upd AS (
+  -- A next step that stays here is claimed by this statement, as Claim
+  -- would: RUNNING under a new lease of the same owner, its attempt counted.
   UPDATE cueball_runs r
-  SET status = o.status, step_index = o.step_index, step_name = o.step_name,
-      attempt = o.attempt, state = coalesce(o.state::jsonb, r.state),
-      result = o.result::jsonb, error = o.error,
+  SET status = CASE WHEN o.lease_ms IS NULL THEN o.status ELSE 'running' END,
+      step_index = o.step_index, step_name = o.step_name,
+      attempt = o.attempt + (o.lease_ms IS NOT NULL)::int,
+      state = coalesce(o.state::jsonb, r.state), result = o.result::jsonb, error = o.error,
       run_at = CASE WHEN o.run_at_us IS NULL THEN now()
                     ELSE to_timestamp(o.run_at_us / 1000000.0) END,
-      lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, wait = NULL,
+      lease_id = CASE WHEN o.lease_ms IS NOT NULL THEN gen_random_uuid() END,
+      lease_owner = CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_owner END,
+      lease_expires_at = now() + o.lease_ms * interval '1 millisecond', wait = NULL,
       finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
       updated_at = now()
   FROM o
@@ -285,16 +293,24 @@ WITH o AS (
   -- start_logged_lease is left as it was: it says whether this attempt's
   -- step_started was written while it ran (migration 0010).
   RETURNING r.id, r.status, r.queue, o.ord,
-            r.start_logged_lease IS DISTINCT FROM o.lease_id AS start_unwritten
+            r.start_logged_lease IS DISTINCT FROM o.lease_id AS start_unwritten,
+            CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_id END AS next_lease,
+            r.lease_expires_at, r.updated_at
 ), %EVENTS%
 SELECT ord, id::text, status, queue,
        -- The statement announces its own changes (delivered at commit): a
-       -- finished run to waiters, a queue with a next step to dispatchers.
+       -- finished run to waiters, a queue with a next step to dispatchers
+       -- (not one whose next step stays here).
        CASE WHEN status IN ('succeeded', 'failed', 'canceled')
             THEN pg_notify('cueball_finished', id::text) END,
        (SELECT count(pg_notify('cueball_ready', q))
         FROM (SELECT DISTINCT queue FROM upd
-              WHERE status NOT IN ('succeeded', 'failed', 'canceled')) AS d(q))
+              WHERE status NOT IN ('succeeded', 'failed', 'canceled', 'running')) AS d(q)),
+       next_lease::text,
+       CASE WHEN next_lease IS NOT NULL
+            THEN round(date_part('epoch', lease_expires_at) * 1000000)::bigint END,
+       CASE WHEN next_lease IS NOT NULL
+            THEN round(date_part('epoch', updated_at) * 1000000)::bigint END
 FROM upd
 )SQL";
 // An outcome's first event row also stands for the attempt's step_started
@@ -531,7 +547,7 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
               c.prepare(kEnqueueStmt, WithCols(kEnqueueSql, kEnqueueEvents));
               c.prepare(kHasWaitersStmt, kHasWaitersSql);
             }),
-      dispatch_pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), 2,
+      dispatch_pool_(WithConnectionDefaults(dsn, static_cast<int>(statement_timeout.count())), 3,
                      [](pqxx::connection& c) {
                        // The claim and the record find their runs through indexes; a
                        // sequential scan of cueball_runs is never the plan wanted, but
@@ -1038,12 +1054,13 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   return out;
 }
 
-StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
+StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
+    const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) {
   // The columns the record statement unnests, one array each; invalid UTF-8
   // that slipped past Decide is replaced (PgArrayWriter) rather than failing
   // every retry of the batch.
   PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
-      results, errors, run_ats;
+      results, errors, run_ats, lease_ms;
   // Their events, flat, each with its outcome's ord.
   PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also, ev_started_us,
       ev_started_by;
@@ -1068,6 +1085,9 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     results.TextOrNull(o.result);
     errors.TextOrNull(o.error);
     run_ats.IntOrNull(o.run_at ? std::optional<int64_t>(ToMicros(*o.run_at)) : std::nullopt);
+    lease_ms.IntOrNull(next && o.continue_lease && o.status == RunStatus::kEnqueued
+                           ? std::optional<int64_t>(o.continue_lease->count())
+                           : std::nullopt);
     for (size_t k = 0; k < o.events.size(); ++k) {
       const NewEvent& e = o.events[k];
       // The attempt's start goes in its first event's row (migration 0010).
@@ -1095,12 +1115,13 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
   }
   const std::vector<std::string> params{
-      ords.Take(),         run_ids.Take(),       lease_ids.Take(),    statuses.Take(),
-      step_indexes.Take(), step_names.Take(),    attempts.Take(),     states.Take(),
-      results.Take(),      errors.Take(),        run_ats.Take(),      ev_ords.Take(),
-      ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),  ev_data.Take(),
-      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take()};
+      ords.Take(),         run_ids.Take(),       lease_ids.Take(),     statuses.Take(),
+      step_indexes.Take(), step_names.Take(),    attempts.Take(),      states.Take(),
+      results.Take(),      errors.Take(),        run_ats.Take(),       ev_ords.Take(),
+      ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),   ev_data.Take(),
+      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
+  std::vector<std::optional<NextAttempt>> next_attempts(next ? outcomes.size() : 0);
   bool wrote = false;  // events for the sequencer
   Status st = dispatch_pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     // Without waits the record statement is the whole change (it announces
@@ -1121,10 +1142,17 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
                               params[5], params[6], params[7], params[8], params[9], params[10],
                               params[11], params[12], params[13], params[14], params[15],
-                              params[16], params[17], params[18]);
+                              params[16], params[17], params[18], params[19]);
       wrote = wrote || !res.empty();
     }
-    for (const auto& row : res) accepted[row[0].as<size_t>()] = true;
+    for (const auto& row : res) {
+      const auto i = row[0].as<size_t>();
+      accepted[i] = true;
+      if (next && !row[6].is_null()) {
+        next_attempts[i] =
+            NextAttempt{Text(row[6]), FromMicros(Int(row[7])), FromMicros(Int(row[8]))};
+      }
+    }
     for (const auto& q : ready_queues) {  // queues of runs the waits woke at once
       tx->exec_params("SELECT pg_notify($1, $2)", kReadyChannel, q);
     }
@@ -1133,6 +1161,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   });
   if (!st.ok()) return st;
   if (wrote) EventsWritten();
+  if (next) *next = std::move(next_attempts);
   return accepted;
 }
 

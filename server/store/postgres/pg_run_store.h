@@ -45,7 +45,9 @@ class PgRunStore final : public RunStore, public BlobStore {
                                           Millis lease, std::optional<Millis>* next_due) override;
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                   Millis lease) override;
-  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) override;
+  using RunStore::RecordOutcomes;
+  StatusOr<std::vector<bool>> RecordOutcomes(
+      const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) override;
   Status RecordStarts(const std::vector<AttemptRef>& attempts) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
