@@ -1,12 +1,13 @@
 // Dispatcher: claims ready runs in batches (never more than free worker
 // slots), runs each claimed step on a fixed pool of worker threads, and
-// records outcomes in batches through one completer thread. It sleeps until
-// poked (NOTIFY, a freed slot) or until the next due run_at, polling only as a
-// fallback. Step timeouts cancel the handler's token; a handler that throws
-// is a failed attempt. Stop() stops claiming, lets in-flight steps finish for
-// up to the drain timeout, then cancels them and releases their runs. While a
-// step runs, its lease is extended by a heartbeat; a step whose lease was lost
-// (rescued elsewhere) is stopped.
+// records outcomes in batches through completer threads (`recorders`). While
+// steps are fast, a run's next step stays here: the record claims it, and a
+// worker runs it without a claim of its own. It sleeps until poked (NOTIFY,
+// a freed slot) or until the next due run_at, polling only as a fallback. Step timeouts cancel the
+// handler's token; a handler that throws is a failed attempt. Stop() stops claiming, lets in-flight
+// steps finish for up to the drain timeout, then cancels them and releases their runs. While a step
+// runs, its lease is extended by a heartbeat; a step whose lease was lost (rescued elsewhere) is
+// stopped.
 #pragma once
 
 #include <atomic>
