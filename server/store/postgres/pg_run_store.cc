@@ -133,7 +133,7 @@ WITH input AS (
                             idempotency_key, run_at, parent_id)
   SELECT id, workflow_type, step_name, queue, priority, input::jsonb, idempotency_key,
          CASE WHEN run_at_us IS NULL THEN now()
-              ELSE to_timestamp(run_at_us / 1000000.0) END, parent_id
+              ELSE timestamptz 'epoch' + run_at_us * interval '1 microsecond' END, parent_id
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
@@ -277,7 +277,7 @@ WITH o AS (
       attempt = o.attempt + (o.lease_ms IS NOT NULL)::int,
       state = coalesce(o.state::jsonb, r.state), result = o.result::jsonb, error = o.error,
       run_at = CASE WHEN o.run_at_us IS NULL THEN now()
-                    ELSE to_timestamp(o.run_at_us / 1000000.0) END,
+                    ELSE timestamptz 'epoch' + o.run_at_us * interval '1 microsecond' END,
       lease_id = CASE WHEN o.lease_ms IS NOT NULL THEN gen_random_uuid() END,
       lease_owner = CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_owner END,
       lease_expires_at = now() + o.lease_ms * interval '1 millisecond', wait = NULL,
@@ -324,8 +324,8 @@ constexpr const char* kRecordEvents = R"SQL(
   FROM (
     SELECT upd.id AS run_id, e.kind, e.step, e.attempt,
            coalesce(e.data::jsonb, '{}'::jsonb) AS data, e.also,
-           CASE WHEN upd.start_unwritten THEN to_timestamp(e.started_us / 1000000.0) END
-             AS started_at,
+           CASE WHEN upd.start_unwritten
+                THEN timestamptz 'epoch' + e.started_us * interval '1 microsecond' END AS started_at,
            CASE WHEN upd.start_unwritten THEN e.started_by END AS started_by, e.k
     FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[],
                 $18::bigint[], $19::text[])
@@ -507,7 +507,8 @@ void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const st
       WithEvents("WITH %EVENTS% SELECT 1",
                  "SELECT $1::uuid AS run_id, $2::text AS kind, $3::text AS step, "
                  "$4::int AS attempt, $5::jsonb AS data, "
-                 "to_timestamp($6::bigint / 1000000.0) AS started_at, $7::text AS started_by, "
+                 "(timestamptz 'epoch' + $6::bigint * interval '1 microsecond') AS started_at, "
+                 "$7::text AS started_by, "
                  "1::bigint AS n",
                  kEventStart);
   std::optional<int64_t> start_us;
@@ -743,8 +744,10 @@ namespace {
 constexpr const char* kListFilters =
     "   AND ($1::text IS NULL OR workflow_type = $1)"
     "   AND ($2::text IS NULL OR queue = $2)"
-    "   AND ($3::bigint IS NULL OR created_at > to_timestamp($3 / 1000000.0))"
-    "   AND ($4::bigint IS NULL OR created_at < to_timestamp($4 / 1000000.0))"
+    "   AND ($3::bigint IS NULL OR created_at > (timestamptz 'epoch' + $3 * interval '1 "
+    "microsecond'))"
+    "   AND ($4::bigint IS NULL OR created_at < (timestamptz 'epoch' + $4 * interval '1 "
+    "microsecond'))"
     "   AND ($5::uuid IS NULL OR r.id < $5::uuid)";
 
 // One branch of a list: runs in `statuses` (none: any status) passing the

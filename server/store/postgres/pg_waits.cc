@@ -42,7 +42,8 @@ LEFT JOIN cueball_runs r ON r.id = t.id
 constexpr const char* kSuspendSql = R"SQL(
 WITH v AS (
   SELECT CASE WHEN $8::text IS NOT NULL THEN $8::text
-              WHEN $7::bigint IS NOT NULL AND to_timestamp($7 / 1000000.0) <= now()
+              WHEN $7::bigint IS NOT NULL
+                   AND timestamptz 'epoch' + $7 * interval '1 microsecond' <= now()
                 THEN CASE WHEN $6::jsonb->>'for' = 'timer' THEN 'timer' ELSE 'timeout' END
          END AS woke
 )
@@ -53,7 +54,7 @@ SET status = CASE WHEN v.woke IS NULL THEN 'waiting' ELSE 'enqueued' END,
                 ELSE $6::jsonb || jsonb_build_object('woke', v.woke) END,
     run_at = CASE WHEN v.woke IS NOT NULL THEN now()
                   WHEN $7::bigint IS NULL THEN '9999-12-31 00:00:00+00'::timestamptz
-                  ELSE to_timestamp($7 / 1000000.0) END,
+                  ELSE timestamptz 'epoch' + $7 * interval '1 microsecond' END,
     lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
 FROM v
 WHERE r.id = $1::uuid
