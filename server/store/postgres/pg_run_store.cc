@@ -124,10 +124,12 @@ ClaimedRun ClaimedFromRow(const pqxx::row& row) {
 // each statement.
 constexpr const char* kEnqueueSql = R"SQL(
 WITH input AS (
-  SELECT * FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[],
-                       $7::text[], $8::text[], $9::bigint[], $10::uuid[])
-    AS x(ord, id, workflow_type, step_name, queue, priority, input, idempotency_key,
-         run_at_us, parent_id)
+  -- Unnested in the select list, streamed (see kRecordSql).
+  SELECT unnest($1::int[]) AS ord, unnest($2::uuid[]) AS id, unnest($3::text[]) AS workflow_type,
+         unnest($4::text[]) AS step_name, unnest($5::text[]) AS queue,
+         unnest($6::int[]) AS priority, unnest($7::text[]) AS input,
+         unnest($8::text[]) AS idempotency_key, unnest($9::bigint[]) AS run_at_us,
+         unnest($10::uuid[]) AS parent_id
 ), ins AS (
   INSERT INTO cueball_runs (id, workflow_type, step_name, queue, priority, input,
                             idempotency_key, run_at, parent_id)
@@ -263,11 +265,14 @@ FROM nd LEFT JOIN upd ON true ORDER BY priority, run_at, id
 // the new lease's length in ms; else NULL.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
-  SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],
-                       $7::int[], $8::text[], $9::text[], $10::text[], $11::bigint[],
-                       $20::bigint[])
-    AS x(ord, run_id, lease_id, status, step_index, step_name, attempt, state, result, error,
-         run_at_us, lease_ms)
+  -- The arrays side by side, unnested in the select list: a ProjectSet
+  -- streams the rows, where unnest() in FROM copied them all into a
+  -- tuplestore first.
+  SELECT unnest($1::int[]) AS ord, unnest($2::uuid[]) AS run_id, unnest($3::uuid[]) AS lease_id,
+         unnest($4::text[]) AS status, unnest($5::int[]) AS step_index,
+         unnest($6::text[]) AS step_name, unnest($7::int[]) AS attempt,
+         unnest($8::text[]) AS state, unnest($9::text[]) AS result, unnest($10::text[]) AS error,
+         unnest($11::bigint[]) AS run_at_us, unnest($20::bigint[]) AS lease_ms
 ), upd AS (
   -- A next step that stays here is claimed by this statement, as Claim
   -- would: RUNNING under a new lease of the same owner, its attempt counted.
@@ -327,9 +332,11 @@ constexpr const char* kRecordEvents = R"SQL(
            CASE WHEN upd.start_unwritten
                 THEN timestamptz 'epoch' + e.started_us * interval '1 microsecond' END AS started_at,
            CASE WHEN upd.start_unwritten THEN e.started_by END AS started_by, e.k
-    FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[],
-                $18::bigint[], $19::text[])
-           WITH ORDINALITY AS e(ord, kind, step, attempt, data, also, started_us, started_by, k)
+    FROM (SELECT unnest($12::int[]) AS ord, unnest($13::text[]) AS kind,
+                 unnest($14::text[]) AS step, unnest($15::int[]) AS attempt,
+                 unnest($16::text[]) AS data, unnest($17::text[]) AS also,
+                 unnest($18::bigint[]) AS started_us, unnest($19::text[]) AS started_by,
+                 generate_series(1, cardinality($12::int[])) AS k) e
     JOIN upd ON upd.ord = e.ord
   ) x
 )SQL";
