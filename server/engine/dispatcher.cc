@@ -713,7 +713,7 @@ void Dispatcher::WatchdogLoop() {
   while (!watchdog_exit_) {
     std::this_thread::sleep_for(Millis(50));
     auto now = SteadyClock::now();
-    std::vector<std::string> leases;
+    std::vector<store::AttemptRef> leases;
     std::vector<std::shared_ptr<Attempt>> long_steps;  // whose start to write now
     const int64_t began_by = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  (now - kStartWrittenAfter).time_since_epoch())
@@ -722,7 +722,7 @@ void Dispatcher::WatchdogLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, a] : running_) {
         if (now >= a->deadline && !a->cancel.cancelled()) a->cancel.Cancel(CancelReason::kTimeout);
-        if (now >= next_heartbeat) leases.push_back(a->claimed.lease_id);
+        if (now >= next_heartbeat) leases.push_back({id, a->claimed.lease_id});
         const int64_t began = a->began_ns;
         if (began != 0 && began <= began_by && !a->start_written) long_steps.push_back(a);
       }
@@ -740,13 +740,17 @@ void Dispatcher::WatchdogLoop() {
       continue;
     }
     if (lost->empty()) continue;
-    std::set<std::string> gone(lost->begin(), lost->end());
+    std::map<std::string, std::string> sent;  // run id -> the lease it was extended under
+    for (auto& l : leases) sent.emplace(std::move(l.run_id), std::move(l.lease_id));
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, a] : running_) {
-      if (gone.count(a->claimed.lease_id)) {
-        Log()->warn("lease lost run={} step={}; stopping the step", id, a->claimed.run.step_name);
-        a->cancel.Cancel(CancelReason::kLeaseLost);
-      }
+    for (const auto& id : *lost) {
+      auto it = running_.find(id);
+      // Only the attempt whose lease was lost (the run's next step may be
+      // here by now, under a lease of its own).
+      if (it == running_.end() || it->second->claimed.lease_id != sent[id]) continue;
+      Log()->warn("lease lost run={} step={}; stopping the step", id,
+                  it->second->claimed.run.step_name);
+      it->second->cancel.Cancel(CancelReason::kLeaseLost);
     }
   }
 }

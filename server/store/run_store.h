@@ -65,7 +65,9 @@ struct AttemptStart {
 // wait, run_at, updated_at) and leaves the rest empty.
 struct ClaimedRun {
   Run run;
-  std::string lease_id;  // fencing token of this attempt
+  // Fencing token of this attempt, with the run's id: every runs claimed by
+  // one statement share it (a lease id is only ever compared with the run's).
+  std::string lease_id;
   TimePoint lease_expires_at;
   std::string lease_owner;  // the daemon holding the lease
   // The attempt's start: the claim set run.updated_at, and nothing changes
@@ -225,10 +227,11 @@ class RunStore {
     return Claim(owner, queues, types, limit, lease, nullptr);
   }
 
-  // Heartbeat: pushes the expiry of these leases to now + `lease` (database
-  // clock), where the run is still RUNNING under that lease. Returns the lease
-  // ids that could not be extended (lost: rescued or canceled meanwhile).
-  virtual StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
+  // Heartbeat: pushes the expiry of these attempts' leases to now + `lease`
+  // (database clock), where the run is still RUNNING under that lease.
+  // Returns the run ids of the attempts whose lease could not be extended
+  // (lost: rescued or canceled meanwhile).
+  virtual StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<AttemptRef>& attempts,
                                                           Millis lease) = 0;
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,

@@ -414,9 +414,12 @@ TEST_CASE("a next step kept on its daemon is claimed by the record: a new lease,
   REQUIRE(stale.ok());
   CHECK_FALSE((*stale)[0]);
   CHECK_FALSE(again.at(0).has_value());
-  auto lost = s.ExtendLeases({n.lease_id, first.lease_id}, Millis(60000));
+  auto lost = s.ExtendLeases({{run.id, first.lease_id}}, Millis(60000));
   REQUIRE(lost.ok());
-  CHECK(*lost == std::vector<std::string>{first.lease_id});
+  CHECK(*lost == std::vector<std::string>{run.id});
+  lost = s.ExtendLeases({{run.id, n.lease_id}}, Millis(60000));
+  REQUIRE(lost.ok());
+  CHECK(lost->empty());
 
   // The kept attempt ends like a claimed one, its start the record's time.
   Outcome done;
@@ -652,17 +655,28 @@ TEST_CASE("heartbeats extend live leases and report the ones that were lost") {
   REQUIRE(s.Enqueue({MakeRun(), MakeRun()}).ok());
   auto c = s.Claim("node-a", kQ, kT, 10, Millis(2000));
   REQUIRE(c->size() == 2);
-  std::vector<std::string> leases = {(*c)[0].lease_id, (*c)[1].lease_id};
+  // One claim gives its runs one lease id; a fence is the pair.
+  CHECK((*c)[0].lease_id == (*c)[1].lease_id);
+  std::vector<AttemptRef> leases = {{(*c)[0].run.id, (*c)[0].lease_id},
+                                    {(*c)[1].run.id, (*c)[1].lease_id}};
   auto lost = s.ExtendLeases(leases, Millis(600000));
   REQUIRE(lost.ok());
   CHECK(lost->empty());
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE lease_expires_at - now() > "
                   "interval '500 seconds'") == "2");
-  // One run is canceled meanwhile: its lease is reported lost.
+  // One run is canceled meanwhile: its lease is reported lost, and the
+  // other's, the same lease id, is still extended.
   REQUIRE(s.Cancel((*c)[1].run.id, "x").ok());
+  db.Exec("UPDATE cueball_runs SET lease_expires_at = now() WHERE status = 'running'");
   lost = s.ExtendLeases(leases, Millis(600000));
   REQUIRE(lost.ok());
-  CHECK(*lost == std::vector<std::string>{(*c)[1].lease_id});
+  CHECK(*lost == std::vector<std::string>{(*c)[1].run.id});
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE lease_expires_at - now() > "
+                  "interval '500 seconds'") == "1");
+  // A lease id with another run's id is no lease at all.
+  lost = s.ExtendLeases({{MakeRun().id, (*c)[0].lease_id}}, Millis(600000));
+  REQUIRE(lost.ok());
+  CHECK(lost->size() == 1);
 }
 
 TEST_CASE("connection defaults are added to URL and key=value DSNs, never over the user's") {

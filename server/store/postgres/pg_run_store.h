@@ -43,7 +43,7 @@ class PgRunStore final : public RunStore, public BlobStore {
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
                                           Millis lease, std::optional<Millis>* next_due) override;
-  StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<std::string>& lease_ids,
+  StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<AttemptRef>& attempts,
                                                   Millis lease) override;
   using RunStore::RecordOutcomes;
   StatusOr<std::vector<bool>> RecordOutcomes(
