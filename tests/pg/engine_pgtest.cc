@@ -439,6 +439,33 @@ TEST_CASE("while steps are fast, a run's next step runs on its daemon without a 
                                         "step_succeeded load 1", "run_succeeded load 1"});
 }
 
+TEST_CASE("a daemon that stops while next steps stay on it leaves no run running") {
+  TestDatabase db;
+  std::vector<std::string> ids;
+  {
+    Engine e(db);
+    EnqueueSpec spec;
+    spec.workflow_type = "noop";
+    auto noops = e.service->Enqueue(std::vector<EnqueueSpec>(150, spec), false);
+    REQUIRE(noops.ok());
+    for (const auto& x : *noops) REQUIRE(e.WaitDone(x.run.id).status == RunStatus::kSucceeded);
+    spec.workflow_type = "demo.pipeline";
+    auto runs = e.service->Enqueue(std::vector<EnqueueSpec>(1000, spec), false);
+    REQUIRE(runs.ok());
+    for (const auto& x : *runs) ids.push_back(x.run.id);
+    REQUIRE(WaitFor([&] { return Counter(e.metrics, "cueball_steps_continued_total") > 0; }));
+  }  // stops with pipelines in flight, some of them between two steps
+  store::pg::PgRunStore s(db.url(), 2);
+  // Every run finished, or is back in the queue for any daemon; none is
+  // left RUNNING under a lease nobody holds.
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE status = 'running'") == "0");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE workflow_type = 'demo.pipeline' "
+                  "AND status IN ('succeeded', 'enqueued')") == "1000");
+  // A daemon started afterwards finishes the rest.
+  Engine again(db);
+  for (const auto& id : ids) CHECK(again.WaitDone(id).status == RunStatus::kSucceeded);
+}
+
 TEST_CASE("a daemon that stops in the middle of a run's steps releases it at that step") {
   TestDatabase db;
   std::string id;
