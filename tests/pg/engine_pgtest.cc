@@ -145,6 +145,17 @@ struct Engine {
     return f.get();
   }
 
+  // Steps count as slow until a hundred-odd quick ones have run: runs 150
+  // no-op runs to the end, after which next steps stay and runs are
+  // claimed ahead.
+  void RunQuickSteps() {
+    EnqueueSpec spec;
+    spec.workflow_type = "noop";
+    auto noops = service->Enqueue(std::vector<EnqueueSpec>(150, spec), false);
+    REQUIRE(noops.ok());
+    for (const auto& x : *noops) REQUIRE(WaitDone(x.run.id).status == RunStatus::kSucceeded);
+  }
+
   Run WaitDone(const std::string& id) {
     auto r = Wait({id}, false, Millis(30000));
     REQUIRE(r.ok());
@@ -414,12 +425,7 @@ TEST_CASE("a long step's start is in its history while it runs, and written once
 TEST_CASE("while steps are fast, a run's next step runs on its daemon without a claim") {
   TestDatabase db;
   Engine e(db);
-  // Steps count as slow until a hundred-odd quick ones have run.
-  EnqueueSpec spec;
-  spec.workflow_type = "noop";
-  auto noops = e.service->Enqueue(std::vector<EnqueueSpec>(150, spec), false);
-  REQUIRE(noops.ok());
-  for (const auto& x : *noops) REQUIRE(e.WaitDone(x.run.id).status == RunStatus::kSucceeded);
+  e.RunQuickSteps();
   CHECK(Counter(e.metrics, "cueball_steps_continued_total") == 0);
 
   Run r = e.WaitDone(e.Enqueue("demo.pipeline", R"({"n":4})"));
@@ -444,11 +450,8 @@ TEST_CASE("a daemon that stops while next steps stay on it leaves no run running
   std::vector<std::string> ids;
   {
     Engine e(db);
+    e.RunQuickSteps();
     EnqueueSpec spec;
-    spec.workflow_type = "noop";
-    auto noops = e.service->Enqueue(std::vector<EnqueueSpec>(150, spec), false);
-    REQUIRE(noops.ok());
-    for (const auto& x : *noops) REQUIRE(e.WaitDone(x.run.id).status == RunStatus::kSucceeded);
     spec.workflow_type = "demo.pipeline";
     auto runs = e.service->Enqueue(std::vector<EnqueueSpec>(1000, spec), false);
     REQUIRE(runs.ok());
