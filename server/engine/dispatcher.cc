@@ -335,8 +335,7 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   if (!result) result = StepResult::Fail("step index out of range");
   store::Outcome outcome = Decide(run, a->claimed.lease_id, *type, *result, state, Now(), Rng());
   if (result->kind() == StepResult::Kind::kNext && outcome.status == RunStatus::kEnqueued &&
-      steps_fast_.load(std::memory_order_relaxed) &&
-      !stop_requested_.load(std::memory_order_relaxed)) {
+      steps_fast_.load(std::memory_order_relaxed) && !stopping_.load(std::memory_order_relaxed)) {
     // The next step is ready now and steps are fast: it stays here and runs
     // as soon as the record says so, without a claim of its own. (With slow
     // steps it goes through the queue, where runs of a higher priority go
@@ -419,7 +418,7 @@ int Dispatcher::Capacity() const {
   // might have run them, so they are handed back (Finish). (Measured:
   // docs/performance.md; two batches drained 12.5k no-op runs/s, four 16k,
   // sixteen 22.5-23.2k.)
-  return step_ewma_ms_ < kClaimAheadBelowMs ? kClaimAheadFactor * opts_.workers : opts_.workers;
+  return steps_fast_ ? kClaimAheadFactor * opts_.workers : opts_.workers;
 }
 
 std::shared_ptr<Dispatcher::Attempt> Dispatcher::Finish(const Attempt& attempt,
@@ -487,11 +486,7 @@ std::shared_ptr<Dispatcher::Attempt> Dispatcher::NewAttempt(store::ClaimedRun cl
 }
 
 void Dispatcher::AddReady(std::vector<std::shared_ptr<Attempt>> attempts, bool front) {
-  for (auto& a : attempts) {
-    // Stop() gave up waiting for steps: this one is released unstarted.
-    if (releasing_) a->cancel.Cancel(CancelReason::kShutdown);
-    running_[a->claimed.run.id] = a;
-  }
+  for (auto& a : attempts) running_[a->claimed.run.id] = a;
   ready_.insert(front ? ready_.begin() : ready_.end(), attempts.begin(), attempts.end());
   // One idle worker per run (a worker that finishes a step takes the next
   // one itself); all of them for a batch as large.
@@ -760,7 +755,6 @@ void Dispatcher::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !claimer_.joinable()) return;
     stopping_ = true;
-    stop_requested_ = true;
     claim_cv_.notify_all();
   }
   if (claimer_.joinable()) claimer_.join();
@@ -768,7 +762,6 @@ void Dispatcher::Stop() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!idle_cv_.wait_for(lock, opts_.drain_timeout, [&] { return Held() == 0; })) {
       Log()->info("drain timeout passed; releasing in-flight steps count={}", running_.size());
-      releasing_ = true;
       for (auto& [id, a] : running_) a->cancel.Cancel(CancelReason::kShutdown);
       // Claimed but not started: release without running.
       for (auto& a : ready_) a->cancel.Cancel(CancelReason::kShutdown);

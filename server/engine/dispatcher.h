@@ -149,16 +149,15 @@ class Dispatcher {
   // Ready runs may be left that this daemon has not claimed (a full claim,
   // or a poke since the last claim): a slot that frees up should claim.
   bool more_ready_ = true;
-  bool stopping_ = false;                    // no more claims
-  std::atomic<bool> stop_requested_{false};  // stopping_, read without mu_ (no next step stays)
+  // No more claims, and no next step stays here. Set under mu_; Execute
+  // reads it without.
+  std::atomic<bool> stopping_{false};
   bool workers_exit_ = false;
   std::deque<std::shared_ptr<Attempt>> ready_;
   std::map<std::string, std::shared_ptr<Attempt>> running_;  // by run id (claimed here)
   // Finished attempts whose outcomes ask that the run's next step stay
   // here, not yet recorded: each holds its slot for that step.
   int continuing_ = 0;
-  // Stop() gave up waiting: attempts added from now on are released unstarted.
-  bool releasing_ = false;
   static constexpr double kClaimAheadBelowMs = 5;
   static constexpr int kClaimAheadFactor = 16;  // runs held per worker while steps are fast
   // A step still running this long after it began has its step_started
@@ -166,7 +165,8 @@ class Dispatcher {
   // (migration 0010).
   static constexpr Millis kStartWrittenAfter{100};
   double step_ewma_ms_ = 1000;  // moving average of step run time; starts "slow"
-  // step_ewma_ms_ < kClaimAheadBelowMs, read without mu_: a next step stays here.
+  // step_ewma_ms_ < kClaimAheadBelowMs: runs are claimed ahead (Capacity())
+  // and next steps stay here. Set under mu_; Execute reads it without.
   std::atomic<bool> steps_fast_{false};
 
   std::mutex out_mu_;

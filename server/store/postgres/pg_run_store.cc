@@ -294,8 +294,9 @@ WITH o AS (
   FROM o
   -- The lease is the fence: a lease id is drawn afresh by each claim (one
   -- for the runs it takes) and cleared whenever the run leaves RUNNING, so
-  -- with the run's id it matches only the attempt it was given to. (A `status = 'running'` test here let the planner pick
-  -- the status index, whose entries for RUNNING are almost all dead after a
+  -- with the run's id it matches only the attempt it was given to. (A
+  -- `status = 'running'` test here let the planner pick the status index,
+  -- whose entries for RUNNING are almost all dead after a
   -- burst: 18 ms per record instead of 0.6, seen with auto_explain.)
   WHERE r.id = o.run_id AND r.lease_id = o.lease_id
   -- start_logged_lease is left as it was: it says whether this attempt's
