@@ -188,6 +188,7 @@ int Run(const config::Config& cfg) {
   dopts.max_blob_bytes = cfg.max_blob_bytes;
   engine::Waker waker(&store);
   dopts.on_waits_recorded = [&waker] { waker.Poke(); };
+  dopts.finished_runs = &hub;
   engine::Dispatcher dispatcher(&store, &registry, dopts);
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;

@@ -620,9 +620,27 @@ void Dispatcher::CompleterLoop() {
     bool any_ready = false;
     while (!batch.empty()) {
       std::vector<bool> accepted;
-      std::vector<std::optional<store::NextAttempt>> next;
+      store::Recorded recorded;
+      const auto& next = recorded.next;
       Status st;
-      auto all = store_->RecordOutcomes(batch, &next);
+      // Runs finishing now that are waited on here come back from the record.
+      std::vector<std::string> wanted;
+      if (opts_.finished_runs) {
+        std::vector<std::string> finishing;
+        for (const auto& o : batch) {
+          if (IsTerminal(o.status)) finishing.push_back(o.run_id);
+        }
+        if (!finishing.empty()) {
+          std::vector<bool> want = opts_.finished_runs->Want(finishing);
+          for (size_t i = 0, k = 0; i < batch.size(); ++i) {
+            if (!IsTerminal(batch[i].status)) continue;
+            batch[i].return_run = want[k++];
+            if (batch[i].return_run) wanted.push_back(batch[i].run_id);
+          }
+        }
+      }
+      auto all = store_->RecordOutcomes(batch, &recorded);
+      if (!wanted.empty()) opts_.finished_runs->Delivered(wanted, std::move(recorded.runs));
       if (all.ok()) {
         accepted = std::move(*all);
       } else if (Transient(all.status())) {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/engine/finished_run_sink.h"
 #include "server/engine/workflow.h"
 #include "server/metrics/metrics.h"
 #include "server/store/run_store.h"
@@ -52,6 +53,7 @@ struct DispatcherOptions {
   // Called after outcomes that suspend runs are recorded (the waker then
   // looks again: a new timer may be due sooner, a wait on runs may be over).
   std::function<void()> on_waits_recorded;
+  FinishedRunSink* finished_runs = nullptr;  // null: none
 };
 
 class Dispatcher {

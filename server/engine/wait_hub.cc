@@ -80,7 +80,44 @@ void WaitHub::MarkFinished(const std::string& id) {
 void WaitHub::NotifyFinished(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!by_run_.count(run_id)) return;
+  if (coming_.count(run_id)) {
+    // Its row is on its way from the record (committed, so notified, before
+    // the recorder has it back): taken from there, not read.
+    notified_coming_.insert(run_id);
+    return;
+  }
   MarkFinished(run_id);
+  if (!ready_.empty()) cv_.notify_all();
+}
+
+std::vector<bool> WaitHub::Want(const std::vector<std::string>& run_ids) {
+  std::vector<bool> want(run_ids.size(), false);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (by_run_.empty() || stop_) return want;
+  for (size_t i = 0; i < run_ids.size(); ++i) {
+    if (!by_run_.count(run_ids[i])) continue;
+    want[i] = true;
+    ++coming_[run_ids[i]];
+  }
+  return want;
+}
+
+void WaitHub::Delivered(const std::vector<std::string>& wanted, std::vector<Run> runs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& r : runs) {
+    if (!IsTerminal(r.status)) continue;
+    const std::string id = r.id;
+    delivered_.insert_or_assign(id, std::move(r));
+    MarkFinished(id);
+  }
+  for (const auto& id : wanted) {
+    auto it = coming_.find(id);
+    if (it == coming_.end() || --it->second > 0) continue;
+    coming_.erase(it);
+    // Not delivered (the record failed, or refused a late outcome) but
+    // finished elsewhere: read as any notified run.
+    if (notified_coming_.erase(id)) MarkFinished(id);
+  }
   if (!ready_.empty()) cv_.notify_all();
 }
 
@@ -186,6 +223,10 @@ void WaitHub::Loop() {
 
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // Runs delivered by the record answer from the rows it returned (a
+      // run read in this pass is as current).
+      for (auto& [id, r] : delivered_) by_id.emplace(id, std::move(r));
+      delivered_.clear();
       for (uint64_t h : ready_) {
         auto it = waiters_.find(h);
         if (it == waiters_.end()) continue;

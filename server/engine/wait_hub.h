@@ -5,6 +5,9 @@
 // pending ids as a fallback (read in slices, so that it never holds up
 // wake-ups), so many waiters never each poll the database.
 // Every waiter's callback runs exactly once, on the hub thread.
+// Runs finished by steps on this daemon come from the dispatcher's record
+// (FinishedRunSink) as committed: their waiters are answered without a
+// notification or a read.
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +24,7 @@
 
 #include "server/domain/run.h"
 #include "server/domain/status.h"
+#include "server/engine/finished_run_sink.h"
 #include "server/store/run_store.h"
 
 namespace cueball::engine {
@@ -30,7 +34,7 @@ struct WaitResult {
   bool satisfied = false;
 };
 
-class WaitHub {
+class WaitHub final : public FinishedRunSink {
  public:
   using Done = std::function<void(StatusOr<WaitResult>)>;
 
@@ -49,6 +53,9 @@ class WaitHub {
   void Abort(uint64_t handle);
 
   void NotifyFinished(const std::string& run_id);
+  // FinishedRunSink: the runs waited on here, and those the record finished.
+  std::vector<bool> Want(const std::vector<std::string>& run_ids) override;
+  void Delivered(const std::vector<std::string>& wanted, std::vector<Run> runs) override;
   void Resync();  // notifications may have been lost: re-check every waiter
 
   size_t waiting() const;
@@ -83,6 +90,13 @@ class WaitHub {
   std::map<std::string, std::set<uint64_t>> by_run_;
   std::vector<uint64_t> fresh_;  // registered, initial check pending
   std::set<uint64_t> ready_;     // satisfied, timed out or aborted: finish them
+  // Runs being recorded here whose rows will come (Want, until Delivered;
+  // a count: a late outcome of a run may be recorded beside its current
+  // one), and those among them whose finish was notified meanwhile.
+  std::map<std::string, int> coming_;
+  std::set<std::string> notified_coming_;
+  // Delivered runs not yet used for a reply; each pass takes them.
+  std::map<std::string, Run> delivered_;
   // Waiters left to re-check in this round, read a slice (about
   // kRecheckSlice run ids) per pass.
   std::deque<uint64_t> recheck_;

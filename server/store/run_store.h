@@ -121,6 +121,10 @@ struct Outcome {
   // for that step under a new lease of this length, held by the same owner,
   // as a claim would.
   std::optional<Millis> continue_lease;
+  // For a run reaching a terminal state: RecordOutcomes with `recorded`
+  // returns the run as this record left it (Recorded::runs), so that Wait
+  // calls on it here are answered without reading it back.
+  bool return_run = false;
   // For waiting: what the run waits for. The store checks, under the run's
   // lock, whether the wait is already satisfied (a buffered signal, runs
   // finished meanwhile, a timer already due); then the run goes straight back
@@ -134,6 +138,15 @@ struct NextAttempt {
   std::string lease_id;
   TimePoint lease_expires_at;
   TimePoint claimed_at;  // when the lease began: the run's updated_at (the attempt's start)
+};
+
+// What RecordOutcomes gives back besides which outcomes it accepted.
+struct Recorded {
+  // Per outcome, in order: the attempt of the next step that stayed on this
+  // daemon (Outcome::continue_lease); nullopt: none.
+  std::vector<std::optional<NextAttempt>> next;
+  // The runs that accepted outcomes with return_run finished, as committed.
+  std::vector<Run> runs;
 };
 
 // A signal as stored.
@@ -236,12 +249,11 @@ class RunStore {
 
   // Applies many outcomes in one transaction. Returns, per outcome in order,
   // whether it was accepted (false: the lease was no longer this attempt's).
-  // Wakes waiters of runs that reached a terminal state. With `next`, an
-  // outcome's continue_lease is honoured and `next` gets, per outcome in
-  // order, the attempt of the next step that stayed here (nullopt: none);
-  // without it, continue_lease is ignored (the run is enqueued).
-  virtual StatusOr<std::vector<bool>> RecordOutcomes(
-      const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) = 0;
+  // Wakes waiters of runs that reached a terminal state. With `recorded`,
+  // an outcome's continue_lease and return_run are honoured (see Recorded);
+  // without it, they are ignored (the run is enqueued, nothing is returned).
+  virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes,
+                                                     Recorded* recorded) = 0;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) {
     return RecordOutcomes(outcomes, nullptr);
   }

@@ -189,8 +189,9 @@ int main(int argc, char** argv) {
         o.continue_lease = Millis(30000);
       }
     }
-    std::vector<std::optional<cueball::store::NextAttempt>> next;
-    auto recorded = store.RecordOutcomes(outcomes, &next);
+    cueball::store::Recorded rec;
+    auto recorded = store.RecordOutcomes(outcomes, &rec);
+    const auto& next = rec.next;
     if (!recorded.ok()) Fail("record", recorded.status());
     for (bool ok : *recorded) {
       if (!ok) {

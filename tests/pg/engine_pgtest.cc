@@ -114,6 +114,7 @@ struct Engine {
     o.drain_timeout = Millis(2000);
     o.lease = lease;
     o.metrics = &metrics;
+    o.finished_runs = &hub;
     dispatcher = std::make_unique<Dispatcher>(&store, &registry, o);
     service = std::make_unique<RunService>(&store, &registry, &hub, dispatcher.get(), Limits{});
     router = std::make_unique<ChangeRouter>(dispatcher.get(), &hub);
@@ -389,6 +390,108 @@ TEST_CASE("without notifications, the periodic re-check answers every waiter, sl
     REQUIRE(r->runs.size() == 1);
     CHECK(r->runs[0].status == RunStatus::kCanceled);
   }
+  hub.Stop();
+}
+
+TEST_CASE("a Wait on a run whose step finishes here needs no notification and no re-check") {
+  // No listener, and a re-check far beyond the Wait's timeout: only the
+  // record that finishes the run can answer the waiter.
+  TestDatabase db;
+  Registry registry;
+  REQUIRE(workers::RegisterBuiltins(registry).ok());
+  store::pg::PgRunStore store(db.url(), 8);
+  WaitHub hub(&store, Millis(600000));
+  DispatcherOptions o;
+  o.owner = "test-node";
+  o.poll_interval = Millis(200);
+  o.finished_runs = &hub;
+  Dispatcher dispatcher(&store, &registry, o);
+  RunService service(&store, &registry, &hub, &dispatcher, Limits{});
+  hub.Start();
+  dispatcher.Start();
+  EnqueueSpec spec;
+  spec.workflow_type = "demo.sleep";
+  spec.input = R"({"ms":300})";
+  auto runs = service.Enqueue({spec, spec}, false);
+  REQUIRE(runs.ok());
+  std::promise<StatusOr<WaitResult>> p;
+  auto f = p.get_future();
+  service.Wait({(*runs)[0].run.id, (*runs)[1].run.id}, false, Millis(30000),
+               [&](StatusOr<WaitResult> r) { p.set_value(std::move(r)); });
+  REQUIRE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  auto r = f.get();
+  REQUIRE(r.ok());
+  CHECK(r->satisfied);
+  REQUIRE(r->runs.size() == 2);
+  for (const auto& run : r->runs) {
+    CHECK(run.status == RunStatus::kSucceeded);
+    CHECK(run.finished_at.has_value());
+  }
+  dispatcher.Stop();
+  hub.Stop();
+}
+
+TEST_CASE("a finish notified while its row is on its way from the record waits for the row") {
+  TestDatabase db;
+  store::pg::PgRunStore store(db.url(), 4);
+  WaitHub hub(&store, Millis(600000));
+  hub.Start();
+  std::vector<store::NewRun> runs(2);
+  for (auto& r : runs) {
+    r.id = RunId::NewV7().str();
+    r.workflow_type = "noop";
+    r.first_step = "noop";
+  }
+  REQUIRE(store.Enqueue(runs).ok());
+  auto claimed = store.Claim("node-a", {"default"}, {"noop"}, 2, Millis(60000));
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 2);
+  std::map<std::string, std::promise<StatusOr<WaitResult>>> ps;
+  std::map<std::string, std::future<StatusOr<WaitResult>>> fs;
+  for (const auto& r : runs) {
+    fs[r.id] = ps[r.id].get_future();
+    hub.Wait({r.id}, false, Millis(60000),
+             [&ps, id = r.id](StatusOr<WaitResult> w) { ps[id].set_value(std::move(w)); });
+  }
+  REQUIRE(WaitFor([&] { return hub.waiting() == 2; }));
+  const std::string a = runs[0].id, b = runs[1].id;
+  REQUIRE(hub.Want({a, b, "not-waited-on"}) == std::vector<bool>{true, true, false});
+
+  // a: finished by the record, which returns it; its notification comes
+  // first (as it can: the listener hears of the commit before the recorder).
+  const store::ClaimedRun& ca = (*claimed)[0].run.id == a ? (*claimed)[0] : (*claimed)[1];
+  store::Outcome done;
+  done.run_id = a;
+  done.lease_id = ca.lease_id;
+  done.status = RunStatus::kSucceeded;
+  done.step_name = "noop";
+  done.attempt = 1;
+  done.result = R"({"from":"record"})";
+  done.events = {{"run_succeeded", "noop", 1, "{}"}};
+  done.return_run = true;
+  store::Recorded recorded;
+  REQUIRE(store.RecordOutcomes({done}, &recorded).ok());
+  REQUIRE(recorded.runs.size() == 1);
+  hub.NotifyFinished(a);
+  // b: its record failed, and it was canceled elsewhere meanwhile.
+  REQUIRE(store.Cancel(b, "elsewhere").ok());
+  hub.NotifyFinished(b);
+  // Until the rows are handed over, the notifications answer nobody.
+  CHECK(fs[a].wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  CHECK(fs[b].wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+
+  hub.Delivered({a, b}, std::move(recorded.runs));
+  for (const auto& id : {a, b}) {
+    REQUIRE(fs[id].wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  }
+  auto wa = fs[a].get();
+  REQUIRE(wa.ok());
+  CHECK(wa->satisfied);
+  CHECK(wa->runs.at(0).result == std::optional<std::string>(R"({"from": "record"})"));
+  auto wb = fs[b].get();  // read, as for any notified run
+  REQUIRE(wb.ok());
+  CHECK(wb->satisfied);
+  CHECK(wb->runs.at(0).status == RunStatus::kCanceled);
   hub.Stop();
 }
 

@@ -391,13 +391,13 @@ TEST_CASE("a next step kept on its daemon is claimed by the record: a new lease,
   auto run = MakeRun();
   const ClaimedRun first = EnqueueAndClaim(s, run);
   const Outcome next = NextStepKept(first);
-  std::vector<std::optional<NextAttempt>> kept;
+  Recorded kept;
   auto rec = s.RecordOutcomes({next}, &kept);
   REQUIRE(rec.ok());
   CHECK((*rec)[0]);
-  REQUIRE(kept.size() == 1);
-  REQUIRE(kept[0].has_value());
-  const NextAttempt n = *kept[0];
+  REQUIRE(kept.next.size() == 1);
+  REQUIRE(kept.next[0].has_value());
+  const NextAttempt n = *kept.next[0];
   CHECK(n.lease_id != first.lease_id);
   // Running for its next step under the new lease, held by the same daemon,
   // its attempt counted as a claim counts it; nobody else can claim it.
@@ -409,11 +409,11 @@ TEST_CASE("a next step kept on its daemon is claimed by the record: a new lease,
   CHECK(n.lease_expires_at - n.claimed_at == std::chrono::milliseconds(60000));
   CHECK(s.Claim("node-b", kQ, kT, 10, Millis(60000))->empty());
   // The old lease is fenced off; the new one is live.
-  std::vector<std::optional<NextAttempt>> again;
+  Recorded again;
   auto stale = s.RecordOutcomes({next}, &again);
   REQUIRE(stale.ok());
   CHECK_FALSE((*stale)[0]);
-  CHECK_FALSE(again.at(0).has_value());
+  CHECK_FALSE(again.next.at(0).has_value());
   auto lost = s.ExtendLeases({{run.id, first.lease_id}}, Millis(60000));
   REQUIRE(lost.ok());
   CHECK(*lost == std::vector<std::string>{run.id});
@@ -436,7 +436,7 @@ TEST_CASE("a next step kept on its daemon is claimed by the record: a new lease,
   auto fin = s.RecordOutcomes({done}, &again);
   REQUIRE(fin.ok());
   CHECK((*fin)[0]);
-  CHECK_FALSE(again.at(0).has_value());
+  CHECK_FALSE(again.next.at(0).has_value());
   auto got = s.Get(run.id, true);
   REQUIRE(got.ok());
   CHECK(got->status == RunStatus::kSucceeded);
@@ -465,6 +465,67 @@ TEST_CASE("a next step goes through the queue when the caller does not take it")
   REQUIRE(again->size() == 1);
   CHECK((*again)[0].run.step_name == "s2");
   CHECK((*again)[0].run.attempt == 1);
+}
+
+TEST_CASE("a record returns the runs it finished that were asked for, as committed") {
+  TestDatabase db;
+  pg::PgRunStore s(db.url(), 4);
+  std::vector<ClaimedRun> claimed;
+  for (int i = 0; i < 4; ++i) claimed.push_back(EnqueueAndClaim(s, MakeRun()));
+  auto finish = [](const ClaimedRun& c, RunStatus status) {
+    Outcome o;
+    o.run_id = c.run.id;
+    o.lease_id = c.lease_id;
+    o.status = status;
+    o.step_name = "s1";
+    o.attempt = 1;
+    if (status == RunStatus::kSucceeded) o.result = R"({"ok":true})";
+    if (status == RunStatus::kFailed) o.error = "boom";
+    o.events = {{status == RunStatus::kSucceeded ? "run_succeeded" : "run_failed", "s1", 1, "{}"}};
+    o.start = c.start();
+    o.return_run = true;
+    return o;
+  };
+  std::vector<Outcome> outcomes{
+      finish(claimed[0], RunStatus::kSucceeded), finish(claimed[1], RunStatus::kFailed),
+      finish(claimed[2], RunStatus::kSucceeded), NextStepKept(claimed[3])};
+  outcomes[2].return_run = false;  // not asked for
+  outcomes[3].continue_lease.reset();
+  outcomes[3].return_run = true;  // not finished: nothing to return
+  Recorded recorded;
+  auto rec = s.RecordOutcomes(outcomes, &recorded);
+  REQUIRE(rec.ok());
+  CHECK(*rec == std::vector<bool>{true, true, true, true});
+  REQUIRE(recorded.runs.size() == 2);
+  std::map<std::string, Run> back;
+  for (auto& r : recorded.runs) back[r.id] = r;
+  for (int i : {0, 1}) {
+    REQUIRE(back.count(claimed[i].run.id));
+    const Run& got = back[claimed[i].run.id];
+    auto stored = s.Get(claimed[i].run.id, false);
+    REQUIRE(stored.ok());
+    // Every column as a read finds it.
+    CHECK(got.status == stored->status);
+    CHECK(got.result == stored->result);
+    CHECK(got.error == stored->error);
+    CHECK(got.input == stored->input);
+    CHECK(got.state == stored->state);
+    CHECK(got.attempt == stored->attempt);
+    CHECK(got.step_name == stored->step_name);
+    REQUIRE(got.finished_at.has_value());
+    CHECK(ToMicros(*got.finished_at) == ToMicros(*stored->finished_at));
+    CHECK(ToMicros(got.updated_at) == ToMicros(stored->updated_at));
+    CHECK(ToMicros(got.created_at) == ToMicros(stored->created_at));
+  }
+  CHECK(back[claimed[0].run.id].status == RunStatus::kSucceeded);
+  CHECK(back[claimed[1].run.id].error == std::optional<std::string>("boom"));
+
+  // A refused (late) outcome returns nothing; without `recorded`, nothing is asked.
+  Recorded late;
+  auto again = s.RecordOutcomes({finish(claimed[0], RunStatus::kSucceeded)}, &late);
+  REQUIRE(again.ok());
+  CHECK_FALSE((*again)[0]);
+  CHECK(late.runs.empty());
 }
 
 TEST_CASE("a recorded outcome's text comes back as written, whatever characters it holds") {

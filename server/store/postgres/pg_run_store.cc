@@ -59,29 +59,31 @@ std::optional<TimePoint> OptTime(const pqxx::field& f) {
 
 }  // namespace
 
-Run RunFromRow(const pqxx::row& row) {
+Run RunFromRow(const pqxx::row& row, int first) {
+  // The columns of Cols(), from `first` on.
+  auto col = [&](int k) { return row[first + k]; };
   Run r;
-  r.id = Text(row[0]);
-  r.workflow_type = Text(row[1]);
-  r.queue = Text(row[2]);
-  r.priority = static_cast<int>(Int(row[3]));
+  r.id = Text(col(0));
+  r.workflow_type = Text(col(1));
+  r.queue = Text(col(2));
+  r.priority = static_cast<int>(Int(col(3)));
   r.status =
-      ParseRunStatus(std::string_view(row[4].c_str(), row[4].size())).value_or(RunStatus::kFailed);
-  r.step_index = static_cast<int>(Int(row[5]));
-  r.step_name = Text(row[6]);
-  r.attempt = static_cast<int>(Int(row[7]));
-  r.input = Text(row[8]);
-  r.state = Text(row[9]);
-  r.result = OptText(row[10]);
-  r.error = OptText(row[11]);
-  r.idempotency_key = OptText(row[12]);
-  r.created_at = FromMicros(Int(row[13]));
-  r.updated_at = FromMicros(Int(row[14]));
-  r.run_at = FromMicros(Int(row[15]));
-  r.started_at = OptTime(row[16]);
-  r.finished_at = OptTime(row[17]);
-  r.parent_id = OptText(row[18]);
-  r.wait = OptText(row[19]);
+      ParseRunStatus(std::string_view(col(4).c_str(), col(4).size())).value_or(RunStatus::kFailed);
+  r.step_index = static_cast<int>(Int(col(5)));
+  r.step_name = Text(col(6));
+  r.attempt = static_cast<int>(Int(col(7)));
+  r.input = Text(col(8));
+  r.state = Text(col(9));
+  r.result = OptText(col(10));
+  r.error = OptText(col(11));
+  r.idempotency_key = OptText(col(12));
+  r.created_at = FromMicros(Int(col(13)));
+  r.updated_at = FromMicros(Int(col(14)));
+  r.run_at = FromMicros(Int(col(15)));
+  r.started_at = OptTime(col(16));
+  r.finished_at = OptTime(col(17));
+  r.parent_id = OptText(col(18));
+  r.wait = OptText(col(19));
   return r;
 }
 
@@ -265,7 +267,8 @@ FROM nd LEFT JOIN upd ON true ORDER BY priority, run_at, id
 // The outcomes come as one typed array per column (PgArrayWriter); their
 // events as flat arrays ($12..$19), each with its outcome's ord. $20: for an
 // outcome whose next step stays on this daemon (Outcome::continue_lease),
-// the new lease's length in ms; else NULL.
+// the new lease's length in ms; else NULL. Prepared twice (RecordSql):
+// as it is, and with the %RUN_...% parts that return whole runs.
 constexpr const char* kRecordSql = R"SQL(
 WITH o AS (
   -- The arrays side by side, unnested in the select list: a ProjectSet
@@ -304,24 +307,25 @@ WITH o AS (
   RETURNING r.id, r.status, r.queue, o.ord,
             r.start_logged_lease IS DISTINCT FROM o.lease_id AS start_unwritten,
             CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_id END AS next_lease,
-            r.lease_expires_at, r.updated_at
+            r.lease_expires_at, r.updated_at%RUN_ROW%
 ), %EVENTS%
-SELECT ord, id::text, status, queue,
+SELECT upd.ord, upd.id::text, upd.status, upd.queue,
        -- The statement announces its own changes (delivered at commit): a
        -- finished run to waiters, a queue with a next step to dispatchers
        -- (not one whose next step stays here).
-       CASE WHEN status IN ('succeeded', 'failed', 'canceled')
-            THEN pg_notify('cueball_finished', id::text) END,
+       CASE WHEN upd.status IN ('succeeded', 'failed', 'canceled')
+            THEN pg_notify('cueball_finished', upd.id::text) END,
        (SELECT count(pg_notify('cueball_ready', q))
         FROM (SELECT DISTINCT queue FROM upd
               WHERE status NOT IN ('succeeded', 'failed', 'canceled', 'running')) AS d(q)),
        next_lease::text,
        CASE WHEN next_lease IS NOT NULL
-            THEN round(date_part('epoch', lease_expires_at) * 1000000)::bigint END,
+            THEN round(date_part('epoch', upd.lease_expires_at) * 1000000)::bigint END,
        CASE WHEN next_lease IS NOT NULL
-            THEN round(date_part('epoch', updated_at) * 1000000)::bigint END
-FROM upd
+            THEN round(date_part('epoch', upd.updated_at) * 1000000)::bigint END%RUN_COLS%
+FROM upd%RUN_JOIN%
 )SQL";
+
 // An outcome's first event row also stands for the attempt's step_started
 // when the outcome brings it ($18 its time in us, $19 its owner) and it was
 // not written while the attempt ran (migration 0010); a row with `also` is
@@ -435,6 +439,9 @@ static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
 constexpr const char* kEnqueueStmt = "cueball_enqueue";
 constexpr const char* kClaimStmt = "cueball_claim";
 constexpr const char* kRecordStmt = "cueball_record";
+constexpr const char* kRecordRunsStmt = "cueball_record_runs";
+// Where the whole run's columns begin in a row of kRecordSql's result.
+constexpr int kRecordRunColumn = 9;
 
 // The statement with its run columns and its events' CTEs filled in.
 std::string WithCols(std::string sql, const std::string& events, unsigned columns = 0) {
@@ -444,6 +451,25 @@ std::string WithCols(std::string sql, const std::string& events, unsigned column
   pos = sql.find("%LEASE%");
   if (pos != std::string::npos) sql.replace(pos, 7, kLeaseColumns);
   return sql;
+}
+
+// kRecordSql, or (runs) the record that also returns whole runs: those of
+// the outcomes whose ords are in $21 (Outcome::return_run), as Cols() from
+// column kRecordRunColumn on, NULLs for the others. A statement of its own,
+// prepared beside the plain one: its join costs every outcome (about 2% of
+// PostgreSQL's instructions per drained run), and runs are asked for only
+// while Wait calls are pending on this daemon.
+std::string RecordSql(bool runs) {
+  std::string sql = kRecordSql;
+  auto put = [&](const std::string& name, const char* text) {
+    sql.replace(sql.find(name), name.size(), runs ? text : "");
+  };
+  put("%RUN_ROW%", ",\n            CASE WHEN o.ord = ANY($21::int[]) THEN r END AS run_row");
+  put("%RUN_COLS%", ",\n       f.*");
+  put("%RUN_JOIN%",
+      " LEFT JOIN LATERAL (SELECT %COLS% FROM (SELECT (upd.run_row).*) x) f\n"
+      "  ON (upd.run_row).id IS NOT NULL");
+  return WithCols(sql, kRecordEvents, kEventStart | kEventAlso);
 }
 
 // Why a conditional update matched nothing: NOT_FOUND, or the run's status.
@@ -573,8 +599,8 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
                        c.set_variable("enable_seqscan", "off");
                        c.set_variable("plan_cache_mode", "force_generic_plan");
                        c.prepare(kClaimStmt, WithCols(kClaimSql, ""));
-                       c.prepare(kRecordStmt,
-                                 WithCols(kRecordSql, kRecordEvents, kEventStart | kEventAlso));
+                       c.prepare(kRecordStmt, RecordSql(false));
+                       c.prepare(kRecordRunsStmt, RecordSql(true));
                      }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
@@ -1073,13 +1099,13 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   return out;
 }
 
-StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
-    const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) {
+StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome>& outcomes,
+                                                       Recorded* recorded) {
   // The columns the record statement unnests, one array each; invalid UTF-8
   // that slipped past Decide is replaced (PgArrayWriter) rather than failing
   // every retry of the batch.
   PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
-      results, errors, run_ats, lease_ms;
+      results, errors, run_ats, lease_ms, return_runs;
   // Their events, flat, each with its outcome's ord.
   PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also, ev_started_us,
       ev_started_by;
@@ -1104,9 +1130,12 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
     results.TextOrNull(o.result);
     errors.TextOrNull(o.error);
     run_ats.IntOrNull(o.run_at ? std::optional<int64_t>(ToMicros(*o.run_at)) : std::nullopt);
-    lease_ms.IntOrNull(next && o.continue_lease && o.status == RunStatus::kEnqueued
+    lease_ms.IntOrNull(recorded && o.continue_lease && o.status == RunStatus::kEnqueued
                            ? std::optional<int64_t>(o.continue_lease->count())
                            : std::nullopt);
+    if (recorded && o.return_run && IsTerminal(o.status)) {
+      return_runs.Int(static_cast<int64_t>(i));
+    }
     for (size_t k = 0; k < o.events.size(); ++k) {
       const NewEvent& e = o.events[k];
       // The attempt's start goes in its first event's row (migration 0010).
@@ -1138,9 +1167,11 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
       step_indexes.Take(), step_names.Take(),    attempts.Take(),      states.Take(),
       results.Take(),      errors.Take(),        run_ats.Take(),       ev_ords.Take(),
       ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),   ev_data.Take(),
-      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take()};
+      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take(),
+      return_runs.Take()};
   std::vector<bool> accepted(outcomes.size(), false);
-  std::vector<std::optional<NextAttempt>> next_attempts(next ? outcomes.size() : 0);
+  std::vector<std::optional<NextAttempt>> next_attempts(recorded ? outcomes.size() : 0);
+  std::vector<Run> runs;
   bool wrote = false;  // events for the sequencer
   Status st = dispatch_pool_.With("record outcomes", [&](pqxx::connection& c) -> Status {
     // Without waits the record statement is the whole change (it announces
@@ -1158,18 +1189,30 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
     }
     pqxx::result res;
     if (row_count > 0) {
-      res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
-                              params[5], params[6], params[7], params[8], params[9], params[10],
-                              params[11], params[12], params[13], params[14], params[15],
-                              params[16], params[17], params[18], params[19]);
+      if (params[20] == "{}") {
+        res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
+                                params[5], params[6], params[7], params[8], params[9], params[10],
+                                params[11], params[12], params[13], params[14], params[15],
+                                params[16], params[17], params[18], params[19]);
+      } else {
+        res = tx->exec_prepared(kRecordRunsStmt, params[0], params[1], params[2], params[3],
+                                params[4], params[5], params[6], params[7], params[8], params[9],
+                                params[10], params[11], params[12], params[13], params[14],
+                                params[15], params[16], params[17], params[18], params[19],
+                                params[20]);
+      }
       wrote = wrote || !res.empty();
     }
+    runs.clear();  // a retry of the transaction starts over
     for (const auto& row : res) {
       const auto i = row[0].as<size_t>();
       accepted[i] = true;
-      if (next && !row[6].is_null()) {
+      if (recorded && !row[6].is_null()) {
         next_attempts[i] =
             NextAttempt{Text(row[6]), FromMicros(Int(row[7])), FromMicros(Int(row[8]))};
+      }
+      if (row.size() > kRecordRunColumn && !row[kRecordRunColumn].is_null()) {
+        runs.push_back(RunFromRow(row, kRecordRunColumn));
       }
     }
     for (const auto& q : ready_queues) {  // queues of runs the waits woke at once
@@ -1180,7 +1223,10 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(
   });
   if (!st.ok()) return st;
   if (wrote) EventsWritten();
-  if (next) *next = std::move(next_attempts);
+  if (recorded) {
+    recorded->next = std::move(next_attempts);
+    recorded->runs = std::move(runs);
+  }
   return accepted;
 }
 

@@ -46,8 +46,8 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<AttemptRef>& attempts,
                                                   Millis lease) override;
   using RunStore::RecordOutcomes;
-  StatusOr<std::vector<bool>> RecordOutcomes(
-      const std::vector<Outcome>& outcomes, std::vector<std::optional<NextAttempt>>* next) override;
+  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes,
+                                             Recorded* recorded) override;
   Status RecordStarts(const std::vector<AttemptRef>& attempts) override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
@@ -122,7 +122,7 @@ class PgRunStore final : public RunStore, public BlobStore {
 // this order) and reads them with RunFromRow.
 inline constexpr int kRunColumnCount = 20;
 std::string Cols();
-Run RunFromRow(const pqxx::row& row);
+Run RunFromRow(const pqxx::row& row, int first = 0);
 
 // Locks run `run_id` (FOR UPDATE) if it is running under `lease_id`, in the
 // caller's transaction: its (step_name, attempt, whether the attempt's
