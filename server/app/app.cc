@@ -27,6 +27,7 @@
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
 #include "server/maintenance/retention.h"
+#include "server/maintenance/vacuumer.h"
 #include "server/metrics/http_endpoint.h"
 #include "server/metrics/metrics.h"
 #include "server/store/postgres/migrator.h"
@@ -200,6 +201,9 @@ int Run(const config::Config& cfg) {
   engine::ChangeRouter router(&dispatcher, &hub, &events, &waker);
   maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
   rescuer.set_metrics(&metrics);
+  maintenance::Vacuumer vacuumer(
+      &store, [&dispatcher] { return dispatcher.caught_up(); }, cfg.vacuum_dead_rows);
+  vacuumer.set_metrics(&metrics);
   store::pg::PgListener listener(cfg.database_url, &router);
 
   store::pg::PgNodeStore node_store(cfg.database_url);
@@ -364,6 +368,7 @@ int Run(const config::Config& cfg) {
   waker.Start();
   rescuer.Start();
   retention.Start();
+  vacuumer.Start();
   nodes.Start(address);
   engine_running.store(true);
   policy.SetServing(true);
@@ -386,6 +391,7 @@ int Run(const config::Config& cfg) {
   rescuer.Stop();
   waker.Stop();
   retention.Stop();
+  vacuumer.Stop();
   nodes.Stop();
   dispatcher.Stop();
   events.Stop();  // numbers the events of the drain, then stops the sequencer

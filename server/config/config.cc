@@ -323,6 +323,12 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
+  app.add_option("--vacuum-dead-rows", c.vacuum_dead_rows,
+                 "vacuum the runs' table as soon as claims catch up and it holds this many dead "
+                 "row versions and a twentieth of the live ones (0: leave it to autovacuum)")
+      ->envname("CUEBALL_VACUUM_DEAD_ROWS")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--max-queued", c.max_queued,
                  "enqueued runs in the database before Enqueue answers RESOURCE_EXHAUSTED "
                  "(0: no limit)")

@@ -36,6 +36,9 @@ struct Config {
   std::optional<Millis> retain_canceled;
   bool retention_summaries = true;
   Millis retention_interval{60000};
+  // Vacuum the runs' table soon after bursts, at this many dead row versions
+  // (and a twentieth of the live ones); 0: leave it to autovacuum.
+  int64_t vacuum_dead_rows = 20000;
   int64_t max_queued = 0;       // 0: no limit
   double max_request_rate = 0;  // RPCs per second; 0: no limit
   std::string log_level = "info";

@@ -238,6 +238,7 @@ void Dispatcher::ClaimLoop() {
         if (failures > 0) Log()->info("claim recovered");
         failures = 0;
         const bool full = static_cast<int>(claimed->size()) == want;
+        caught_up_ = !full;
         std::vector<std::shared_ptr<Attempt>> attempts;
         attempts.reserve(claimed->size());
         for (auto& c : *claimed) attempts.push_back(NewAttempt(std::move(c)));

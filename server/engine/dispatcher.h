@@ -70,6 +70,8 @@ class Dispatcher {
   void OnRunFinished(const std::string& run_id);
 
   int in_flight() const;
+  // Whether the last claim found nothing more ready (it came back short).
+  bool caught_up() const { return caught_up_; }
   const DispatcherOptions& options() const { return opts_; }
 
  private:
@@ -151,6 +153,7 @@ class Dispatcher {
   // Ready runs may be left that this daemon has not claimed (a full claim,
   // or a poke since the last claim): a slot that frees up should claim.
   bool more_ready_ = true;
+  std::atomic<bool> caught_up_{false};  // set by the claim loop, read by anyone
   // No more claims, and no next step stays here. Set under mu_; Execute
   // reads it without.
   std::atomic<bool> stopping_{false};

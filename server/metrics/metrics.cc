@@ -103,6 +103,12 @@ struct Metrics::Impl {
               "a claim (while steps are fast)")
           .Register(*registry);
   prometheus::Counter& continued = continuations.Add({});
+  prometheus::Family<prometheus::Counter>& vacuums =
+      prometheus::BuildCounter()
+          .Name("cueball_runs_vacuums_total")
+          .Help("Vacuums of the runs' table this daemon ran soon after a burst of runs")
+          .Register(*registry);
+  prometheus::Counter& vacuumed = vacuums.Add({});
   prometheus::Family<prometheus::Histogram>& rpcs =
       prometheus::BuildHistogram()
           .Name("cueball_rpc_duration_seconds")
@@ -164,6 +170,8 @@ void Metrics::StepRetried(const std::string& type, const std::string& step) {
 void Metrics::LeasesRescued(int n) { impl_->rescued.Increment(n); }
 
 void Metrics::StepsContinued(int n) { impl_->continued.Increment(n); }
+
+void Metrics::RunsVacuumed() { impl_->vacuumed.Increment(); }
 
 void Metrics::Rpc(const std::string& method, const std::string& code, double seconds) {
   impl_->rpcs_by

@@ -38,6 +38,8 @@ class Metrics {
   // Next steps run on this daemon straight after the step before was
   // recorded, without a claim (while steps are fast).
   void StepsContinued(int n);
+  // Vacuums of the runs' table this daemon ran after a burst (Vacuumer).
+  void RunsVacuumed();
   void Rpc(const std::string& method, const std::string& code, double seconds);
 
   // A gauge whose samples `fn` returns at each scrape (it should be cheap or

@@ -149,6 +149,13 @@ struct Recorded {
   std::vector<Run> runs;
 };
 
+// Row versions of a table, as the database estimates them.
+struct RowVersions {
+  int64_t live = 0;
+  int64_t dead = 0;
+  bool may_vacuum = false;  // this session's user may vacuum the table (owns it, or the database)
+};
+
 // A signal as stored.
 struct StoredSignal {
   int64_t seq = 0;
@@ -271,6 +278,13 @@ class RunStore {
 
   // How many runs are ENQUEUED (ready or scheduled), across all queues.
   virtual StatusOr<int64_t> CountEnqueued() = 0;
+
+  // The database's estimates of the runs' row versions: live ones, and dead
+  // ones (every change leaves one, with its index entries, until a vacuum).
+  virtual StatusOr<RowVersions> RunRowVersions() = 0;
+  // Vacuums the runs' table now. False (skipped, not waited for) while
+  // another session vacuums it: another daemon, or autovacuum.
+  virtual StatusOr<bool> VacuumRuns() = 0;
 
   // Per queue with enqueued runs: how many are ready (due now), how many are
   // scheduled for later, and how long the oldest ready one has been due.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/e2e/enqueue_many.h"
 #include "tests/support/daemon.h"
 #include "tests/support/private_pg.h"
 #include "tests/support/probes.h"
@@ -251,6 +252,22 @@ TEST_CASE("the metrics endpoint counts a known workload") {
   CHECK(HttpGet(d.metrics_address(), "/healthz").code == 200);
   CHECK(HttpGet(d.metrics_address(), "/readyz").code == 200);
   CHECK(HttpGet(d.metrics_address(), "/nope").code == 404);
+}
+
+TEST_CASE("after a burst the daemon vacuums the runs' table itself, and says so") {
+  TestDatabase db(false);
+  Daemon d(db, {"--vacuum-dead-rows", "500"});
+  client::Client c(d.address());
+  auto ids = EnqueueMany(c, 1000, "noop");
+  std::vector<std::string> wait_args = {"wait", "--timeout", "60s"};
+  wait_args.insert(wait_args.end(), ids.begin(), ids.end());
+  REQUIRE(Cli(d.address(), wait_args).exit_code == 0);
+  // Claims are caught up, and each run left dead row versions behind.
+  CHECK(WaitFor([&] {
+    return MetricValue(HttpGet(d.metrics_address(), "/metrics").body,
+                       "cueball_runs_vacuums_total") >= 1;
+  }));
+  CHECK_THAT(d.proc().Stderr(), Catch::Contains("vacuumed runs dead_rows="));
 }
 
 TEST_CASE("health turns NOT_SERVING while PostgreSQL is down and SERVING when it returns") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -1258,6 +1259,53 @@ StatusOr<int64_t> PgRunStore::CountEnqueued() {
   });
   if (!st.ok()) return st;
   return n;
+}
+
+StatusOr<RowVersions> PgRunStore::RunRowVersions() {
+  RowVersions v;
+  Status st = pool_.With("run row versions", [&](pqxx::connection& c) -> Status {
+    pqxx::nontransaction tx(c);
+    // As VACUUM checks it: the table's owner or the database's (or a role
+    // with their privileges, or a superuser).
+    auto res = tx.exec(
+        "SELECT s.n_live_tup, s.n_dead_tup, "
+        "       pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE') "
+        "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+        "JOIN pg_database d ON d.datname = current_database() "
+        "WHERE s.relid = 'cueball_runs'::regclass");
+    if (!res.empty()) {
+      v.live = res[0][0].as<int64_t>();
+      v.dead = res[0][1].as<int64_t>();
+      v.may_vacuum = res[0][2].as<bool>();
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return v;
+}
+
+StatusOr<bool> PgRunStore::VacuumRuns() {
+  bool vacuumed = false;
+  Status st = pool_.With("vacuum runs", [&](pqxx::connection& c) -> Status {
+    // VACUUM runs outside any transaction. The statement timeout is for
+    // requests, not for a vacuum of a large table; a vacuum that cannot
+    // have the table's lock at once (another one holds it) is skipped.
+    pqxx::nontransaction tx(c);
+    tx.exec("SET statement_timeout = 0; SET lock_timeout = '10ms'");
+    std::exception_ptr failed;
+    try {
+      tx.exec("VACUUM cueball_runs");
+      vacuumed = true;
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != "55P03") failed = std::current_exception();  // 55P03: skipped
+    }
+    // The connection goes back to the pool as it came (one that broke is dropped).
+    tx.exec("RESET statement_timeout; RESET lock_timeout");
+    if (failed) std::rethrow_exception(failed);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return vacuumed;
 }
 
 StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {

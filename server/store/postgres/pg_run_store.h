@@ -49,6 +49,8 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes,
                                              Recorded* recorded) override;
   Status RecordStarts(const std::vector<AttemptRef>& attempts) override;
+  StatusOr<RowVersions> RunRowVersions() override;
+  StatusOr<bool> VacuumRuns() override;
   StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
