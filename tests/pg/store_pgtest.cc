@@ -529,7 +529,7 @@ TEST_CASE("a record returns the runs it finished that were asked for, as committ
 }
 
 TEST_CASE("a recorded outcome's text comes back as written, whatever characters it holds") {
-  // The record statement reads outcomes as array literals (PgArrayWriter):
+  // The record statement reads outcomes as arrays (PgArrayWriter, binary):
   // quotes, backslashes, braces, commas, the word NULL and non-UTF-8 bytes
   // must all survive.
   TestDatabase db;

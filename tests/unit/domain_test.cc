@@ -1,8 +1,10 @@
 // Domain value types: run ids, statuses, durations and UTF-8 text; the store's JSON writer.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "server/domain/duration.h"
 #include "server/domain/run.h"
@@ -92,21 +94,99 @@ TEST_CASE("text that is not UTF-8 is made valid, one U+FFFD per invalid part") {
   CHECK(IsValidUtf8(ValidUtf8("\xFF\xFE\xC3")));
 }
 
-TEST_CASE(
-    "the store's array writer quotes text, writes NULL and integers, and keeps text storable") {
-  store::pg::PgArrayWriter w;
-  w.Text("plain");
-  w.Null();
-  w.Text("NULL");  // the text, not a null: quoted
-  w.Text("a\"b\\c,{d} e");
-  w.Int(-12);
-  w.Text(std::string("caf\xE9 \0x", 7));
-  w.Text("");
-  CHECK(
-      w.Take() ==
-      "{\"plain\",NULL,\"NULL\",\"a\\\"b\\\\c,{d} e\",-12,\"caf\xEF\xBF\xBD \xEF\xBF\xBDx\",\"\"}");
-  store::pg::PgArrayWriter empty;
-  CHECK(empty.Take() == "{}");
+namespace {
+
+// A binary array as PostgreSQL's array_recv reads it: the header's fields,
+// then each element's bytes (nullopt: NULL).
+struct DecodedArray {
+  uint32_t ndim = 0, has_null = 0, oid = 0, dim = 0, lbound = 0;
+  std::vector<std::optional<std::string>> elems;
+};
+
+DecodedArray Decode(const std::string& b) {
+  size_t at = 0;
+  auto u32 = [&] {
+    REQUIRE(at + 4 <= b.size());
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(b[at++]);
+    return v;
+  };
+  DecodedArray d;
+  d.ndim = u32();
+  d.has_null = u32();
+  d.oid = u32();
+  if (d.ndim == 1) {
+    d.dim = u32();
+    d.lbound = u32();
+    for (uint32_t i = 0; i < d.dim; ++i) {
+      uint32_t len = u32();
+      if (len == 0xFFFFFFFFu) {
+        d.elems.push_back(std::nullopt);
+        continue;
+      }
+      REQUIRE(at + len <= b.size());
+      d.elems.push_back(b.substr(at, len));
+      at += len;
+    }
+  }
+  CHECK(at == b.size());
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("the store's array writer writes binary arrays of text, integers and uuids") {
+  using store::pg::PgArrayWriter;
+  using store::pg::PgElem;
+  PgArrayWriter text(PgElem::kText);
+  text.Text("plain");
+  text.Null();
+  text.Text("NULL");  // the text, not a null
+  text.Text(std::string("caf\xE9 \0x", 7));
+  text.Text("");
+  auto t = Decode(text.Take());
+  CHECK(t.ndim == 1);
+  CHECK(t.has_null == 1);
+  CHECK(t.oid == 25);
+  CHECK(t.dim == 5);
+  CHECK(t.lbound == 1);
+  CHECK(t.elems == std::vector<std::optional<std::string>>{"plain", std::nullopt, "NULL",
+                                                           "caf\xEF\xBF\xBD \xEF\xBF\xBDx", ""});
+
+  PgArrayWriter ints(PgElem::kInt4);
+  ints.Int(-12);
+  ints.Int(258);
+  CHECK_THROWS(ints.Int(int64_t{1} << 40));
+  CHECK_THROWS(ints.Text("1"));
+  auto i4 = Decode(ints.Take());
+  CHECK(i4.oid == 23);
+  CHECK(i4.has_null == 0);
+  CHECK(i4.elems == std::vector<std::optional<std::string>>{std::string("\xFF\xFF\xFF\xF4", 4),
+                                                            std::string("\0\0\x01\x02", 4)});
+
+  PgArrayWriter bigs(PgElem::kInt8);
+  bigs.Int(-1);
+  bigs.IntOrNull(std::nullopt);
+  bigs.Int(int64_t{1} << 32);
+  auto i8 = Decode(bigs.Take());
+  CHECK(i8.oid == 20);
+  CHECK(i8.elems == std::vector<std::optional<std::string>>{std::string(8, '\xFF'), std::nullopt,
+                                                            std::string("\0\0\0\x01\0\0\0\0", 8)});
+
+  PgArrayWriter uuids(PgElem::kUuid);
+  uuids.Text("01234567-89ab-cdef-0123-456789ABCDEF");
+  CHECK_THROWS(uuids.Text("not-a-uuid"));
+  CHECK_THROWS(uuids.Text("01234567-89ab-cdef-0123-456789abcdef0"));
+  auto u = Decode(uuids.Take());
+  CHECK(u.oid == 2950);
+  CHECK(u.elems == std::vector<std::optional<std::string>>{std::string(
+                       "\x01\x23\x45\x67\x89\xAB\xCD\xEF\x01\x23\x45\x67\x89\xAB\xCD\xEF", 16)});
+
+  // An empty array has no dimensions.
+  auto e = Decode(PgArrayWriter(PgElem::kText).Take());
+  CHECK(e.ndim == 0);
+  CHECK(e.oid == 25);
+  CHECK(e.elems.empty());
 }
 
 TEST_CASE("text and JSON are made storable: U+0000 becomes U+FFFD") {

@@ -473,6 +473,14 @@ std::string RecordSql(bool runs) {
   return WithCols(sql, kRecordEvents, kEventStart | kEventAlso);
 }
 
+// Arrays from PgArrayWriter as the statement's binary parameters.
+std::vector<pqxx::binarystring> Binary(std::initializer_list<std::string> arrays) {
+  std::vector<pqxx::binarystring> out;
+  out.reserve(arrays.size());
+  for (const auto& a : arrays) out.emplace_back(a);
+  return out;
+}
+
 // Why a conditional update matched nothing: NOT_FOUND, or the run's status.
 StatusOr<std::string> CurrentStatus(pqxx::transaction_base& tx, const std::string& id) {
   auto cur = tx.exec_params("SELECT status FROM cueball_runs WHERE id = $1::uuid", id);
@@ -606,8 +614,9 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
   // One typed array per column (PgArrayWriter), as the statement unnests them.
-  PgArrayWriter ords, ids, types, steps, queues, priorities, inputs, idempotency_keys, run_ats,
-      parents;
+  PgArrayWriter ords(PgElem::kInt4), ids(PgElem::kUuid), types(PgElem::kText), steps(PgElem::kText),
+      queues(PgElem::kText), priorities(PgElem::kInt4), inputs(PgElem::kText),
+      idempotency_keys(PgElem::kText), run_ats(PgElem::kInt8), parents(PgElem::kUuid);
   inputs.Reserve(runs.size() * 32);
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -624,10 +633,9 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     run_ats.IntOrNull(r.run_at ? std::optional<int64_t>(ToMicros(*r.run_at)) : std::nullopt);
     parents.TextOrNull(r.parent_id);
   }
-  const std::vector<std::string> params{
-      ords.Take(),    ids.Take(),        types.Take(),  steps.Take(),
-      queues.Take(),  priorities.Take(), inputs.Take(), idempotency_keys.Take(),
-      run_ats.Take(), parents.Take()};
+  const std::vector<pqxx::binarystring> params =
+      Binary({ords.Take(), ids.Take(), types.Take(), steps.Take(), queues.Take(), priorities.Take(),
+              inputs.Take(), idempotency_keys.Take(), run_ats.Take(), parents.Take()});
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
   bool has_parents = std::any_of(runs.begin(), runs.end(),
@@ -1105,11 +1113,14 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   // The columns the record statement unnests, one array each; invalid UTF-8
   // that slipped past Decide is replaced (PgArrayWriter) rather than failing
   // every retry of the batch.
-  PgArrayWriter ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
-      results, errors, run_ats, lease_ms, return_runs;
+  PgArrayWriter ords(PgElem::kInt4), run_ids(PgElem::kUuid), lease_ids(PgElem::kUuid),
+      statuses(PgElem::kText), step_indexes(PgElem::kInt4), step_names(PgElem::kText),
+      attempts(PgElem::kInt4), states(PgElem::kText), results(PgElem::kText), errors(PgElem::kText),
+      run_ats(PgElem::kInt8), lease_ms(PgElem::kInt8), return_runs(PgElem::kInt4);
   // Their events, flat, each with its outcome's ord.
-  PgArrayWriter ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also, ev_started_us,
-      ev_started_by;
+  PgArrayWriter ev_ords(PgElem::kInt4), ev_kinds(PgElem::kText), ev_steps(PgElem::kText),
+      ev_attempts(PgElem::kInt4), ev_data(PgElem::kText), ev_also(PgElem::kText),
+      ev_started_us(PgElem::kInt8), ev_started_by(PgElem::kText);
   ev_data.Reserve(outcomes.size() * 48);
   size_t row_count = 0;
   std::vector<size_t> waits;  // recorded one by one under the run's lock
@@ -1163,13 +1174,14 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
       }
     }
   }
-  const std::vector<std::string> params{
-      ords.Take(),         run_ids.Take(),       lease_ids.Take(),     statuses.Take(),
-      step_indexes.Take(), step_names.Take(),    attempts.Take(),      states.Take(),
-      results.Take(),      errors.Take(),        run_ats.Take(),       ev_ords.Take(),
-      ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),   ev_data.Take(),
-      ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take(),
-      return_runs.Take()};
+  const bool return_any = !return_runs.empty();
+  const std::vector<pqxx::binarystring> params =
+      Binary({ords.Take(),         run_ids.Take(),       lease_ids.Take(),     statuses.Take(),
+              step_indexes.Take(), step_names.Take(),    attempts.Take(),      states.Take(),
+              results.Take(),      errors.Take(),        run_ats.Take(),       ev_ords.Take(),
+              ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),   ev_data.Take(),
+              ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take(),
+              return_runs.Take()});
   std::vector<bool> accepted(outcomes.size(), false);
   std::vector<std::optional<NextAttempt>> next_attempts(recorded ? outcomes.size() : 0);
   std::vector<Run> runs;
@@ -1190,7 +1202,7 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (row_count > 0) {
-      if (params[20] == "{}") {
+      if (!return_any) {
         res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
                                 params[5], params[6], params[7], params[8], params[9], params[10],
                                 params[11], params[12], params[13], params[14], params[15],
