@@ -1301,12 +1301,14 @@ StatusOr<bool> PgRunStore::VacuumRuns() {
   Status st = pool_.With("vacuum runs", [&](pqxx::connection& c) -> Status {
     // VACUUM runs outside any transaction. The statement timeout is for
     // requests, not for a vacuum of a large table; a vacuum that cannot
-    // have the table's lock at once (another one holds it) is skipped.
+    // have the table's lock at once (another one holds it) is skipped. One
+    // process, not parallel workers for the indexes: the vacuum runs while
+    // runs trickle in, and must leave the other cores to them.
     pqxx::nontransaction tx(c);
     tx.exec("SET statement_timeout = 0; SET lock_timeout = '10ms'");
     std::exception_ptr failed;
     try {
-      tx.exec("VACUUM cueball_runs");
+      tx.exec("VACUUM (PARALLEL 0) cueball_runs");
       vacuumed = true;
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() != "55P03") failed = std::current_exception();  // 55P03: skipped
