@@ -105,7 +105,8 @@ std::vector<bool> WaitHub::Want(const std::vector<std::string>& run_ids) {
 void WaitHub::Delivered(const std::vector<std::string>& wanted, std::vector<Run> runs) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& r : runs) {
-    if (!IsTerminal(r.status)) continue;
+    // (A run whose waiters have all gone meanwhile is not kept.)
+    if (!IsTerminal(r.status) || !by_run_.count(r.id)) continue;
     const std::string id = r.id;
     delivered_.insert_or_assign(id, std::move(r));
     MarkFinished(id);
