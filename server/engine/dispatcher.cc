@@ -627,7 +627,7 @@ void Dispatcher::CompleterLoop() {
       // Runs finishing now that are waited on here come back from the record.
       std::vector<std::string> wanted;
       if (opts_.finished_runs) {
-        std::vector<std::string> finishing;
+        std::vector<std::string_view> finishing;  // no copies: most have no waiter
         for (const auto& o : batch) {
           if (IsTerminal(o.status)) finishing.push_back(o.run_id);
         }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/domain/run.h"
@@ -16,7 +17,7 @@ class FinishedRunSink {
   virtual ~FinishedRunSink() = default;
   // Before a record: which of these runs, about to finish, it wants back.
   // Every run it wants is answered by exactly one Delivered call.
-  virtual std::vector<bool> Want(const std::vector<std::string>& run_ids) = 0;
+  virtual std::vector<bool> Want(const std::vector<std::string_view>& run_ids) = 0;
   // After that record, whether or not it succeeded: the ids Want wanted,
   // and those of their runs the record finished, as committed.
   virtual void Delivered(const std::vector<std::string>& wanted, std::vector<Run> runs) = 0;

@@ -90,14 +90,14 @@ void WaitHub::NotifyFinished(const std::string& run_id) {
   if (!ready_.empty()) cv_.notify_all();
 }
 
-std::vector<bool> WaitHub::Want(const std::vector<std::string>& run_ids) {
+std::vector<bool> WaitHub::Want(const std::vector<std::string_view>& run_ids) {
   std::vector<bool> want(run_ids.size(), false);
   std::lock_guard<std::mutex> lock(mu_);
   if (by_run_.empty() || stop_) return want;
   for (size_t i = 0; i < run_ids.size(); ++i) {
-    if (!by_run_.count(run_ids[i])) continue;
+    if (by_run_.find(run_ids[i]) == by_run_.end()) continue;
     want[i] = true;
-    ++coming_[run_ids[i]];
+    ++coming_[std::string(run_ids[i])];
   }
   return want;
 }

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,7 +55,7 @@ class WaitHub final : public FinishedRunSink {
 
   void NotifyFinished(const std::string& run_id);
   // FinishedRunSink: the runs waited on here, and those the record finished.
-  std::vector<bool> Want(const std::vector<std::string>& run_ids) override;
+  std::vector<bool> Want(const std::vector<std::string_view>& run_ids) override;
   void Delivered(const std::vector<std::string>& wanted, std::vector<Run> runs) override;
   void Resync();  // notifications may have been lost: re-check every waiter
 
@@ -87,7 +88,7 @@ class WaitHub final : public FinishedRunSink {
   bool resync_ = false;
   uint64_t next_handle_ = 1;
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
-  std::map<std::string, std::set<uint64_t>> by_run_;
+  std::map<std::string, std::set<uint64_t>, std::less<>> by_run_;  // found by string_view too
   std::vector<uint64_t> fresh_;  // registered, initial check pending
   std::set<uint64_t> ready_;     // satisfied, timed out or aborted: finish them
   // Runs being recorded here whose rows will come (Want, until Delivered;

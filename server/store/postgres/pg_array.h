@@ -9,6 +9,7 @@
 // ($1::int[] is int4, bigint[] int8, text[] text, uuid[] uuid).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -24,7 +25,8 @@ enum class PgElem : uint32_t { kInt4 = 23, kInt8 = 20, kText = 25, kUuid = 2950 
 
 class PgArrayWriter {
  public:
-  explicit PgArrayWriter(PgElem type) : type_(type) {}
+  // The header's place is kept at the front, so Take() copies nothing.
+  explicit PgArrayWriter(PgElem type) : type_(type), body_(kHeader, '\0') {}
 
   void Null() {
     has_null_ = true;
@@ -85,25 +87,22 @@ class PgArrayWriter {
     }
   }
 
-  void Reserve(size_t bytes) { body_.reserve(bytes); }
+  void Reserve(size_t bytes) { body_.reserve(kHeader + bytes); }
   bool empty() const { return count_ == 0; }
   // The array; the writer is spent. Header: dimensions (0 for an empty
   // array), whether any element is NULL, the element type; for one
   // dimension, its length and lower bound (1). Then the elements, each its
   // length (-1: NULL) and bytes.
   std::string Take() {
-    std::string out;
-    out.reserve(20 + body_.size());
-    Be32(out, count_ == 0 ? 0 : 1);
-    Be32(out, has_null_ ? 1 : 0);
-    Be32(out, static_cast<uint32_t>(type_));
-    if (count_ > 0) {
-      Be32(out, count_);
-      Be32(out, 1);
-    }
-    out += body_;
-    body_.clear();
-    return out;
+    std::string header;
+    Be32(header, count_ == 0 ? 0 : 1);
+    Be32(header, has_null_ ? 1 : 0);
+    Be32(header, static_cast<uint32_t>(type_));
+    if (count_ == 0) return header;  // no dimensions, no elements
+    Be32(header, count_);
+    Be32(header, 1);
+    body_.replace(0, kHeader, header);
+    return std::move(body_);
   }
 
  private:
@@ -113,15 +112,23 @@ class PgArrayWriter {
     out.append(b, 4);
   }
   void Be32(uint32_t v) { Be32(body_, v); }
+  // 0-15 for a hex digit, -1 for anything else.
+  static int HexValue(char c) {
+    static const auto table = [] {
+      std::array<int8_t, 256> t{};
+      t.fill(-1);
+      for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(i);
+      for (int i = 0; i < 6; ++i) t['a' + i] = t['A' + i] = static_cast<int8_t>(10 + i);
+      return t;
+    }();
+    return table[static_cast<unsigned char>(c)];
+  }
   void Uuid(std::string_view s) {
     char bytes[16];
     int digits = 0;
     for (char ch : s) {
       if (ch == '-') continue;
-      int v = ch >= '0' && ch <= '9'   ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                       : -1;
+      const int v = HexValue(ch);
       if (v < 0 || digits == 32) throw std::invalid_argument("not a uuid: " + std::string(s));
       if (digits % 2 == 0) {
         bytes[digits / 2] = static_cast<char>(v << 4);
@@ -135,6 +142,7 @@ class PgArrayWriter {
     body_.append(bytes, 16);
   }
 
+  static constexpr size_t kHeader = 20;  // dimensions, flags, type, length, lower bound
   const PgElem type_;
   std::string body_;
   uint32_t count_ = 0;

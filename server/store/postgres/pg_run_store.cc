@@ -474,10 +474,11 @@ std::string RecordSql(bool runs) {
 }
 
 // Arrays from PgArrayWriter as the statement's binary parameters.
-std::vector<pqxx::binarystring> Binary(std::initializer_list<std::string> arrays) {
+template <typename... Writers>
+std::vector<pqxx::binarystring> Binary(Writers&... arrays) {
   std::vector<pqxx::binarystring> out;
-  out.reserve(arrays.size());
-  for (const auto& a : arrays) out.emplace_back(a);
+  out.reserve(sizeof...(Writers));
+  (out.emplace_back(arrays.Take()), ...);
   return out;
 }
 
@@ -633,9 +634,8 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     run_ats.IntOrNull(r.run_at ? std::optional<int64_t>(ToMicros(*r.run_at)) : std::nullopt);
     parents.TextOrNull(r.parent_id);
   }
-  const std::vector<pqxx::binarystring> params =
-      Binary({ords.Take(), ids.Take(), types.Take(), steps.Take(), queues.Take(), priorities.Take(),
-              inputs.Take(), idempotency_keys.Take(), run_ats.Take(), parents.Take()});
+  const std::vector<pqxx::binarystring> params = Binary(ords, ids, types, steps, queues, priorities,
+                                                        inputs, idempotency_keys, run_ats, parents);
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
   bool has_parents = std::any_of(runs.begin(), runs.end(),
@@ -1176,12 +1176,9 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
   }
   const bool return_any = !return_runs.empty();
   const std::vector<pqxx::binarystring> params =
-      Binary({ords.Take(),         run_ids.Take(),       lease_ids.Take(),     statuses.Take(),
-              step_indexes.Take(), step_names.Take(),    attempts.Take(),      states.Take(),
-              results.Take(),      errors.Take(),        run_ats.Take(),       ev_ords.Take(),
-              ev_kinds.Take(),     ev_steps.Take(),      ev_attempts.Take(),   ev_data.Take(),
-              ev_also.Take(),      ev_started_us.Take(), ev_started_by.Take(), lease_ms.Take(),
-              return_runs.Take()});
+      Binary(ords, run_ids, lease_ids, statuses, step_indexes, step_names, attempts, states,
+             results, errors, run_ats, ev_ords, ev_kinds, ev_steps, ev_attempts, ev_data, ev_also,
+             ev_started_us, ev_started_by, lease_ms, return_runs);
   std::vector<bool> accepted(outcomes.size(), false);
   std::vector<std::optional<NextAttempt>> next_attempts(recorded ? outcomes.size() : 0);
   std::vector<Run> runs;
