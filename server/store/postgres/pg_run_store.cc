@@ -1199,18 +1199,14 @@ StatusOr<std::vector<bool>> PgRunStore::RecordOutcomes(const std::vector<Outcome
     }
     pqxx::result res;
     if (row_count > 0) {
-      if (!return_any) {
-        res = tx->exec_prepared(kRecordStmt, params[0], params[1], params[2], params[3], params[4],
-                                params[5], params[6], params[7], params[8], params[9], params[10],
-                                params[11], params[12], params[13], params[14], params[15],
-                                params[16], params[17], params[18], params[19]);
-      } else {
-        res = tx->exec_prepared(kRecordRunsStmt, params[0], params[1], params[2], params[3],
-                                params[4], params[5], params[6], params[7], params[8], params[9],
-                                params[10], params[11], params[12], params[13], params[14],
-                                params[15], params[16], params[17], params[18], params[19],
-                                params[20]);
-      }
+      // The plain statement has no $21 (the ords whose runs come back).
+      auto exec = [&](const char* stmt, const auto&... more) {
+        return tx->exec_prepared(stmt, params[0], params[1], params[2], params[3], params[4],
+                                 params[5], params[6], params[7], params[8], params[9], params[10],
+                                 params[11], params[12], params[13], params[14], params[15],
+                                 params[16], params[17], params[18], params[19], more...);
+      };
+      res = return_any ? exec(kRecordRunsStmt, params[20]) : exec(kRecordStmt);
       wrote = wrote || !res.empty();
     }
     runs.clear();  // a retry of the transaction starts over
