@@ -1,7 +1,8 @@
 // `cueball bench`: drives a running cueballd over gRPC and measures it, the
 // way a user's services would load it. Scenarios (docs/performance.md):
 //   throughput  enqueue N no-op runs with EnqueueBatch, then drain them
-//   latency     single Enqueue calls at a steady rate: enqueue-to-start/finish
+//   latency     single Enqueue calls, open loop at a low rate (Poisson arrivals by
+//               default): enqueue-to-start/finish p50, p99 and max
 //   pipeline    3-step demo.pipeline runs: runs/s and step transitions/s
 //   wait        K concurrent Wait calls on runs finishing over time
 //   backlog     drain rate with a deep queue versus the throughput scenario
@@ -25,8 +26,9 @@ struct BenchOptions {
   bool quick = false;                      // small sizes: the whole bench in under a minute
   int repeat = 0;                          // 0: 3, or 1 with --quick; figures are medians
   int64_t runs = 0;                        // throughput runs (0: 100,000; quick 5,000)
-  double rate = 0;                         // latency: enqueues per second (0: 200; quick 100)
-  double seconds = 0;                      // latency: how long (0: 10; quick 3)
+  double rate = 0;                         // latency: enqueues per second (0: 20; even 200)
+  double seconds = 0;                      // latency: how long (0: 25; even 10; quick 3)
+  std::string arrivals = "poisson";        // latency: exponential (poisson) or even gaps
   int64_t pipeline_runs = 0;               // (0: 20,000; quick 2,000)
   int waiters = 0;                         // (0: 1,000; quick 200)
   int64_t backlog = 0;                     // (0: 1,000,000; quick 20,000)

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "server/logging/logging.h"
+
 namespace cueball::api {
 
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
@@ -47,12 +49,14 @@ void Authenticator::MaybeReload() {
     size_t e = line.find_last_not_of(" \t\r");
     std::string token = line.substr(b, e - b + 1);
     if (token.size() < 16) {
-      if (log) log->warn("auth token ignored file={} reason=\"shorter than 16 characters\"", file_);
+      if (log)
+        logging::Warn(log, "auth token ignored",
+                      {{"file", file_}, {"reason", "shorter than 16 characters"}});
       continue;
     }
     tokens.push_back(std::move(token));
   }
-  if (log) log->info("auth tokens loaded file={} tokens={}", file_, tokens.size());
+  if (log) logging::Info(log, "auth tokens loaded", {{"file", file_}, {"tokens", tokens.size()}});
   file_tokens_ = std::move(tokens);
 }
 

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "server/logging/logging.h"
+
 namespace cueball::api {
 namespace {
 
@@ -93,8 +95,10 @@ grpc::Status CallPolicy::Admit(const char* method, grpc::ServerContextBase* ctx)
     auto it = md.find("authorization");
     std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
     if (!auth_->Allowed(value)) {
-      Log()->warn("rpc unauthenticated method={} peer={} reason={}", method, ctx->peer(),
-                  value.empty() ? "no_token" : "bad_token");
+      logging::Warn(Log(), "rpc unauthenticated",
+                    {{"method", method},
+                     {"peer", ctx->peer()},
+                     {"reason", value.empty() ? "no_token" : "bad_token"}});
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           value.empty() ? "missing bearer token: send metadata "
                                           "'authorization: Bearer TOKEN'"
@@ -121,8 +125,10 @@ void CallPolicy::Done(const char* method, const grpc::Status& s,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (metrics_) metrics_->Rpc(method, StatusCodeName(s.error_code()), seconds);
   if (!s.ok()) {
-    Log()->debug("rpc failed method={} code={} message=\"{}\"", method,
-                 StatusCodeName(s.error_code()), s.error_message());
+    logging::Debug(Log(), "rpc failed",
+                   {{"method", method},
+                    {"code", StatusCodeName(s.error_code())},
+                    {"message", s.error_message()}});
   }
 }
 

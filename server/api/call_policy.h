@@ -51,7 +51,7 @@ class CallPolicy {
       try {
         s = body();
       } catch (const std::exception& e) {
-        Log()->error("rpc threw method={} error=\"{}\"", method, e.what());
+        logging::Error(Log(), "rpc threw", {{"method", method}, {"error", e.what()}});
         s = grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": internal error");
       }
     }

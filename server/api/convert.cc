@@ -122,7 +122,40 @@ void ToProto(const store::Subscription& s, int64_t head, v1::Subscription* out) 
   if (s.acked_at) SetTime(*s.acked_at, out->mutable_acked_at());
 }
 
-engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req) {
+grpc::Status CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field) {
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+      t.seconds() > TimeUtil::kTimestampMaxSeconds) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        field + ": seconds must be within years 1 to 9999 (" +
+                            std::to_string(TimeUtil::kTimestampMinSeconds) + ".." +
+                            std::to_string(TimeUtil::kTimestampMaxSeconds) + ")");
+  }
+  if (t.nanos() < 0 || t.nanos() > 999999999) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        field + ": nanos must be within 0..999999999");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckDuration(const google::protobuf::Duration& d, const std::string& field) {
+  if (d.seconds() < TimeUtil::kDurationMinSeconds || d.seconds() > TimeUtil::kDurationMaxSeconds) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        field + ": seconds must be within +-" +
+                            std::to_string(TimeUtil::kDurationMaxSeconds) + " (10,000 years)");
+  }
+  if (d.nanos() < -999999999 || d.nanos() > 999999999 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        field +
+                            ": nanos must be within -999999999..999999999, with the sign of "
+                            "seconds");
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
+
+engine::EnqueueSpec SpecFromProto(const v1::EnqueueRequest& req) {
   engine::EnqueueSpec s;
   s.workflow_type = req.workflow_type();
   s.input = req.input();
@@ -132,6 +165,20 @@ engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req) {
   if (req.has_delay()) s.delay = Millis(TimeUtil::DurationToMilliseconds(req.delay()));
   s.idempotency_key = req.idempotency_key();
   return s;
+}
+
+}  // namespace
+
+grpc::Status FromProto(const v1::EnqueueRequest& req, const std::string& prefix,
+                       engine::EnqueueSpec* out) {
+  if (req.has_run_at()) {
+    if (auto st = CheckTimestamp(req.run_at(), prefix + "run_at"); !st.ok()) return st;
+  }
+  if (req.has_delay()) {
+    if (auto st = CheckDuration(req.delay(), prefix + "delay"); !st.ok()) return st;
+  }
+  *out = SpecFromProto(req);
+  return grpc::Status::OK;
 }
 
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out) {

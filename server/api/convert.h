@@ -21,7 +21,14 @@ void ToProto(const Event& event, v1::Event* out);
 void ToProto(const store::Subscription& sub, int64_t head, v1::Subscription* out);
 v1::RunStatus ToProto(RunStatus s);
 std::optional<RunStatus> FromProto(v1::RunStatus s);
-engine::EnqueueSpec FromProto(const v1::EnqueueRequest& req);
+// A google.protobuf.Timestamp or Duration within the ranges the protobuf
+// spec allows (years 1..9999; +-10,000 years; nanos with the seconds' sign):
+// OK, else INVALID_ARGUMENT naming `field`. Check before converting.
+grpc::Status CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field);
+grpc::Status CheckDuration(const google::protobuf::Duration& d, const std::string& field);
+// Checks the request's times (fields prefixed by `prefix`), then converts.
+grpc::Status FromProto(const v1::EnqueueRequest& req, const std::string& prefix,
+                       engine::EnqueueSpec* out);
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out);
 void ToProto(const maintenance::NodeView& node, v1::Node* out);
 

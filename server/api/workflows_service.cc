@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "server/api/convert.h"
+#include "server/logging/logging.h"
 
 namespace cueball::api {
 namespace {
@@ -16,75 +17,6 @@ std::shared_ptr<spdlog::logger> Log() {
   auto l = spdlog::get("api");
   return l ? l : spdlog::default_logger();
 }
-
-// Holds one Wait call from start to Finish; deletes itself in OnDone.
-class WaitReactor final : public grpc::ServerUnaryReactor {
- public:
-  WaitReactor(engine::RunService* runs, std::function<int(const std::string&)> step_count,
-              CallPolicy* policy, std::chrono::steady_clock::time_point start)
-      : runs_(runs), step_count_(std::move(step_count)), policy_(policy), start_(start) {}
-
-  void Start(grpc::CallbackServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {
-    resp_ = resp;
-    std::vector<std::string> ids(req->ids().begin(), req->ids().end());
-    std::optional<Millis> timeout;
-    if (req->has_timeout()) timeout = Millis(TimeUtil::DurationToMilliseconds(req->timeout()));
-    // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.
-    auto deadline = ctx->deadline();
-    if (deadline != std::chrono::system_clock::time_point::max()) {
-      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
-      // Leave room for the reply to travel: 100 ms plus 5% of the time left, at most 1 s.
-      left -= std::min(Millis(1000), Millis(100) + left / 20);
-      if (left.count() < 0) left = Millis(0);
-      Millis wanted = timeout.value_or(runs_->limits().default_wait_timeout);
-      if (wanted.count() >= 0 && left < wanted) timeout = left;
-    }
-    uint64_t handle = runs_->Wait(ids, req->mode() == v1::WAIT_MODE_ANY, timeout,
-                                  [this](StatusOr<engine::WaitResult> r) { Done(std::move(r)); });
-    std::lock_guard<std::mutex> lock(mu_);
-    handle_ = handle;
-    if (cancelled_) runs_->AbortWait(handle_);
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (handle_) runs_->AbortWait(handle_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  void Finish(const grpc::Status& s) {
-    policy_->Done("Wait", s, start_);
-    grpc::ServerUnaryReactor::Finish(s);
-  }
-
-  void Done(StatusOr<engine::WaitResult> r) {
-    if (!r.ok()) {
-      Finish(ToGrpc(r.status()));
-      return;
-    }
-    try {
-      for (const auto& run : r->runs)
-        ToProto(run, step_count_(run.workflow_type), resp_->add_runs());
-      resp_->set_satisfied(r->satisfied);
-      Finish(grpc::Status::OK);
-    } catch (const std::exception& e) {
-      Log()->error("wait reply failed error=\"{}\"", e.what());
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "Wait: internal error"));
-    }
-  }
-
-  engine::RunService* runs_;
-  std::function<int(const std::string&)> step_count_;
-  CallPolicy* policy_;
-  std::chrono::steady_clock::time_point start_;
-  v1::WaitResponse* resp_ = nullptr;
-  std::mutex mu_;
-  uint64_t handle_ = 0;
-  bool cancelled_ = false;
-};
 
 }  // namespace
 
@@ -101,7 +33,10 @@ grpc::Status WorkflowsService::EnqueueMany(const std::vector<const v1::EnqueueRe
                                            bool batch, std::vector<v1::EnqueueResponse*> outs) {
   std::vector<engine::EnqueueSpec> specs;
   specs.reserve(reqs.size());
-  for (const auto* r : reqs) specs.push_back(FromProto(*r));
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    std::string prefix = batch ? "runs[" + std::to_string(i) + "]." : "";
+    if (auto st = FromProto(*reqs[i], prefix, &specs.emplace_back()); !st.ok()) return st;
+  }
   auto results = runs_->Enqueue(specs, batch);
   if (!results.ok()) return ToGrpc(results.status());
   for (size_t i = 0; i < results->size(); ++i) {
@@ -143,23 +78,58 @@ grpc::Status WorkflowsService::Get(grpc::ServerContext* ctx, const v1::GetReques
   });
 }
 
-grpc::ServerUnaryReactor* WorkflowsService::Wait(grpc::CallbackServerContext* ctx,
-                                                 const v1::WaitRequest* req,
-                                                 v1::WaitResponse* resp) {
+uint64_t WorkflowsService::StartWait(grpc::ServerContext* ctx, const v1::WaitRequest* req,
+                                     v1::WaitResponse* resp,
+                                     std::function<void(const grpc::Status&)> done) {
   const auto start = std::chrono::steady_clock::now();
   logging::ScopedRequestId rid(CallPolicy::RequestId(ctx));
   grpc::Status admitted = policy_->Admit("Wait", ctx);
   if (!admitted.ok()) {
     policy_->Done("Wait", admitted, start);
-    auto* rejected = ctx->DefaultReactor();
-    rejected->Finish(admitted);
-    return rejected;
+    done(admitted);
+    return 0;
   }
-  auto* reactor = new WaitReactor(
-      runs_, [this](const std::string& t) { return StepCount(t); }, policy_, start);
-  reactor->Start(ctx, req, resp);
-  return reactor;
+  std::vector<std::string> ids(req->ids().begin(), req->ids().end());
+  std::optional<Millis> timeout;
+  if (req->has_timeout()) {
+    if (auto st = CheckDuration(req->timeout(), "timeout"); !st.ok()) {
+      policy_->Done("Wait", st, start);
+      done(st);
+      return 0;
+    }
+    timeout = Millis(TimeUtil::DurationToMilliseconds(req->timeout()));
+  }
+  // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.
+  auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
+    // Leave room for the reply to travel: 100 ms plus 5% of the time left, at most 1 s.
+    left -= std::min(Millis(1000), Millis(100) + left / 20);
+    if (left.count() < 0) left = Millis(0);
+    Millis wanted = timeout.value_or(runs_->limits().default_wait_timeout);
+    if (wanted.count() >= 0 && left < wanted) timeout = left;
+  }
+  return runs_->Wait(ids, req->mode() == v1::WAIT_MODE_ANY, timeout,
+                     [this, resp, start, done = std::move(done)](StatusOr<engine::WaitResult> r) {
+                       grpc::Status s = grpc::Status::OK;
+                       if (!r.ok()) {
+                         s = ToGrpc(r.status());
+                       } else {
+                         try {
+                           for (const auto& run : r->runs)
+                             ToProto(run, StepCount(run.workflow_type), resp->add_runs());
+                           resp->set_satisfied(r->satisfied);
+                         } catch (const std::exception& e) {
+                           logging::Error(Log(), "wait reply failed", {{"error", e.what()}});
+                           s = grpc::Status(grpc::StatusCode::INTERNAL, "Wait: internal error");
+                         }
+                       }
+                       policy_->Done("Wait", s, start);
+                       done(s);
+                     });
 }
+
+void WorkflowsService::AbortWait(uint64_t handle) { runs_->AbortWait(handle); }
 
 grpc::Status WorkflowsService::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                                     v1::ListResponse* resp) {
@@ -176,9 +146,11 @@ grpc::Status WorkflowsService::List(grpc::ServerContext* ctx, const v1::ListRequ
       spec.statuses.push_back(*s);
     }
     if (req->has_created_after()) {
+      if (auto st = CheckTimestamp(req->created_after(), "created_after"); !st.ok()) return st;
       spec.created_after = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_after()));
     }
     if (req->has_created_before()) {
+      if (auto st = CheckTimestamp(req->created_before(), "created_before"); !st.ok()) return st;
       spec.created_before = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_before()));
     }
     spec.page_size = req->page_size();
@@ -197,7 +169,7 @@ grpc::Status WorkflowsService::Cancel(grpc::ServerContext* ctx, const v1::Cancel
     auto run = runs_->Cancel(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
-    Log()->info("run canceled run={} type={}", run->id, run->workflow_type);
+    logging::Info(Log(), "run canceled", {{"run", run->id}, {"type", run->workflow_type}});
     return grpc::Status::OK;
   });
 }
@@ -208,7 +180,8 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext* ctx, const v1::RetryRe
     auto run = runs_->Retry(req->id(), req->reason());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
-    Log()->info("run retried run={} type={} step={}", run->id, run->workflow_type, run->step_name);
+    logging::Info(Log(), "run retried",
+                  {{"run", run->id}, {"type", run->workflow_type}, {"step", run->step_name}});
     return grpc::Status::OK;
   });
 }
@@ -242,8 +215,12 @@ grpc::Status WorkflowsService::Signal(grpc::ServerContext* ctx, const v1::Signal
     resp->set_duplicate(res->duplicate);
     resp->set_resumed(res->resumed);
     ToProto(res->run, StepCount(res->run.workflow_type), resp->mutable_run());
-    Log()->info("signal run={} name={} seq={} duplicate={} resumed={}", res->run.id, req->name(),
-                res->seq, res->duplicate, res->resumed);
+    logging::Info(Log(), "signal",
+                  {{"run", res->run.id},
+                   {"name", req->name()},
+                   {"seq", res->seq},
+                   {"duplicate", res->duplicate},
+                   {"resumed", res->resumed}});
     return grpc::Status::OK;
   });
 }
@@ -321,8 +298,8 @@ grpc::Status WorkflowsService::WatchEvents(grpc::ServerContext* ctx,
     spec.run_id = req->run_id();
     spec.workflow_type = req->workflow_type();
     spec.kinds.assign(req->kinds().begin(), req->kinds().end());
-    Log()->debug("event stream opened peer={} start={}", ctx->peer(),
-                 static_cast<int>(req->start_case()));
+    logging::Debug(Log(), "event stream opened",
+                   {{"peer", ctx->peer()}, {"start", static_cast<int>(req->start_case())}});
     Status st = events_->Watch(
         spec,
         [&](const engine::WatchBatch& batch) {
@@ -371,7 +348,7 @@ grpc::Status WorkflowsService::DeleteSubscription(grpc::ServerContext* ctx,
   return policy_->Run("DeleteSubscription", ctx, [&] {
     if (!events_) return NoEvents();
     Status st = events_->DeleteSubscription(req->name());
-    if (st.ok()) Log()->info("subscription deleted name={}", req->name());
+    if (st.ok()) logging::Info(Log(), "subscription deleted", {{"name", req->name()}});
     return ToGrpc(st);
   });
 }

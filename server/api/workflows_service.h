@@ -1,10 +1,12 @@
-// WorkflowsService: the cueball.v1.Workflows gRPC service. Unary calls that
-// touch the database run on gRPC's sync thread pool; Wait is a callback
-// (reactor) method so that thousands of waiters hold no thread while they
-// wait. WatchEvents is a sync server stream: each stream holds one thread
-// (bounded by --max-watchers) and blocks in Write while the client is slow,
-// which is the flow control. Every handler validates through the engine, maps domain errors to
-// gRPC status codes with messages naming the field, and never throws.
+// WorkflowsService: the cueball.v1.Workflows gRPC service. Its unary calls
+// (Wait included) are async methods that AsyncServer serves from a
+// completion queue, running each handler below on the api's executor; the
+// handlers keep gRPC's sync signatures. WatchEvents and GetBlob are sync
+// server streams: each holds one thread (WatchEvents bounded by
+// --max-watchers) and blocks in Write while the client is slow, which is
+// the flow control. Every handler validates through the engine, maps domain
+// errors to gRPC status codes with messages naming the field, and never
+// throws.
 #pragma once
 
 #include "cueball/v1/workflows.grpc.pb.h"
@@ -15,7 +17,18 @@
 
 namespace cueball::api {
 
-using WorkflowsServiceBase = v1::Workflows::WithCallbackMethod_Wait<v1::Workflows::Service>;
+using WorkflowsServiceBase =
+    v1::Workflows::WithAsyncMethod_Enqueue<v1::Workflows::WithAsyncMethod_EnqueueBatch<
+        v1::Workflows::WithAsyncMethod_Get<v1::Workflows::WithAsyncMethod_Wait<
+            v1::Workflows::WithAsyncMethod_List<v1::Workflows::WithAsyncMethod_Cancel<
+                v1::Workflows::WithAsyncMethod_Retry<v1::Workflows::WithAsyncMethod_ListNodes<
+                    v1::Workflows::WithAsyncMethod_ListWorkflowTypes<
+                        v1::Workflows::WithAsyncMethod_AckEvents<
+                            v1::Workflows::WithAsyncMethod_ListSubscriptions<
+                                v1::Workflows::WithAsyncMethod_DeleteSubscription<
+                                    v1::Workflows::WithAsyncMethod_Signal<
+                                        v1::Workflows::WithAsyncMethod_ListBlobs<
+                                            v1::Workflows::Service>>>>>>>>>>>>>>;
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
@@ -31,8 +44,13 @@ class WorkflowsService final : public WorkflowsServiceBase {
                             v1::EnqueueBatchResponse* resp) override;
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetRequest* req,
                    v1::GetResponse* resp) override;
-  grpc::ServerUnaryReactor* Wait(grpc::CallbackServerContext* ctx, const v1::WaitRequest* req,
-                                 v1::WaitResponse* resp) override;
+  // Starts a Wait call: `done` runs exactly once, on some other thread or
+  // inline, after `resp` is filled. Returns a handle for AbortWait (0 when
+  // `done` already ran).
+  uint64_t StartWait(grpc::ServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp,
+                     std::function<void(const grpc::Status&)> done);
+  // The client went away: `done` runs soon with whatever is known.
+  void AbortWait(uint64_t handle);
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                     v1::ListResponse* resp) override;
   grpc::Status Cancel(grpc::ServerContext* ctx, const v1::CancelRequest* req,

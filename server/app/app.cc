@@ -2,7 +2,6 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -10,10 +9,14 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "server/api/async_server.h"
 #include "server/api/auth.h"
 #include "server/api/call_policy.h"
+#include "server/api/executor.h"
+#include "server/api/health_service.h"
 #include "server/api/workflows_service.h"
 #include "server/domain/redact.h"
 #include "server/domain/version.h"
@@ -58,6 +61,38 @@ int WaitForShutdownSignal(Millis timeout = Millis(-1)) {
               static_cast<long>((timeout.count() % 1000) * 1000000)};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;
+}
+
+// At start-up: waits until the database answers (anything but UNAVAILABLE
+// from the probe), retrying with capped, jittered backoff (full jitter,
+// 100 ms doubling to 5 s) and logging each try, for at most `timeout`.
+// Returns 0 once it answers, 1 when the time ran out (one error line), or
+// the shutdown signal that came meanwhile.
+int WaitForDatabase(store::SchemaProbe& probe, Millis timeout, spdlog::logger& log) {
+  const auto start = std::chrono::steady_clock::now();
+  std::mt19937_64 rng(std::random_device{}());
+  Millis cap(100);
+  for (int attempt = 1;; ++attempt) {
+    Status st = probe.Probe();
+    if (st.ok() || st.code() != StatusCode::kUnavailable) {
+      if (attempt > 1) logging::Info(log, "database reachable", {{"attempt", attempt}});
+      return 0;
+    }
+    const auto waited =
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
+    if (waited >= timeout) {
+      logging::Error(
+          log, "database unreachable, giving up",
+          {{"attempts", attempt}, {"waited_ms", waited.count()}, {"error", st.message()}});
+      return 1;
+    }
+    Millis wait(std::uniform_int_distribution<int64_t>(cap.count() / 2, cap.count())(rng));
+    wait = std::min(wait, timeout - waited);
+    logging::Warn(log, "database not reachable yet",
+                  {{"attempt", attempt}, {"retry_in_ms", wait.count()}, {"error", st.message()}});
+    if (int sig = WaitForShutdownSignal(wait)) return sig;
+    cap = std::min(Millis(5000), cap * 2);
+  }
 }
 
 bool ReadFile(const std::string& path, std::string* out) {
@@ -135,20 +170,26 @@ void BlockShutdownSignals() {
 int Run(const config::Config& cfg) {
   logging::Setup(cfg.log_level, cfg.log_format);
   auto log = spdlog::get("main");
-  log->info("starting node={} version={} database={}", cfg.node_id, kVersion,
-            RedactDsn(cfg.database_url));
+  logging::Info(
+      log, "starting",
+      {{"node", cfg.node_id}, {"version", kVersion}, {"database", RedactDsn(cfg.database_url)}});
 
   store::pg::Migrator migrator(cfg.database_url, store::pg::BuiltinMigrations());
-  if (cfg.auto_migrate || cfg.mode == config::Config::Mode::kMigrate) {
+  auto migrate = [&] {
     auto migrated = migrator.Migrate();
     if (!migrated.ok()) {
-      log->error("migrations failed error=\"{}\"", migrated.status().message());
-      return 1;
+      logging::Error(log, "migrations failed", {{"error", migrated.status().message()}});
+      return false;
     }
-    for (const auto& name : migrated->applied) log->info("migration applied name={}", name);
-    log->info("schema ready version={}", migrated->current_version);
+    for (const auto& name : migrated->applied)
+      logging::Info(log, "migration applied", {{"name", name}});
+    logging::Info(log, "schema ready", {{"version", migrated->current_version}});
+    return true;
+  };
+  if (cfg.mode == config::Config::Mode::kMigrate) {
+    if (int r = WaitForDatabase(migrator, cfg.db_connect_timeout, *log)) return r == 1 ? 1 : 0;
+    return migrate() ? 0 : 1;
   }
-  if (cfg.mode == config::Config::Mode::kMigrate) return 0;
 
   engine::Registry registry;
   Status st = workers::RegisterBuiltins(registry);
@@ -156,7 +197,7 @@ int Run(const config::Config& cfg) {
   if (st.ok() && !cfg.workflows_dir.empty())
     st = workers::LoadWorkflowFiles(cfg.workflows_dir, registry);
   if (!st.ok()) {
-    log->error("registering workflow types failed error=\"{}\"", st.message());
+    logging::Error(log, "registering workflow types failed", {{"error", st.message()}});
     return 1;
   }
 
@@ -225,14 +266,12 @@ int Run(const config::Config& cfg) {
   api::CallPolicy policy(&limiter, &auth, &metrics);
   policy.SetServing(false, "starting");
   api::WorkflowsService service(&runs, &nodes, &policy, &events);
+  api::HealthService grpc_health;
   std::atomic<bool> engine_running{false};
-  std::atomic<grpc::Server*> grpc_server{nullptr};
   maintenance::HealthMonitor health(
       &migrator, cfg.health_interval, [&](bool db_ok, const std::string& reason) {
         if (!engine_running.load()) policy.SetServing(false, reason.empty() ? "starting" : reason);
-        if (auto* srv = grpc_server.load()) {
-          srv->GetHealthCheckService()->SetServingStatus(db_ok && engine_running.load());
-        }
+        grpc_health.SetServing(db_ok && engine_running.load());
       });
   auto readiness = [&]() -> metrics::Readiness {
     if (!engine_running.load()) {
@@ -313,50 +352,77 @@ int Run(const config::Config& cfg) {
     std::string error;
     std::string bound = http.Start(cfg.metrics_listen, &error);
     if (bound.empty()) {
-      log->error("cannot serve metrics error=\"{}\"", error);
+      logging::Error(log, "cannot serve metrics", {{"error", error}});
       return 1;
     }
-    log->info("metrics endpoint address={} paths=/metrics,/healthz,/readyz", bound);
+    logging::Info(log, "metrics endpoint",
+                  {{"address", bound}, {"paths", "/metrics,/healthz,/readyz"}});
   }
 
   std::string cred_error;
   auto creds = ListenerCredentials(cfg, &cred_error);
   if (!creds) {
-    log->error("{}", cred_error);
+    logging::Error(log, cred_error);
     return 1;
   }
-  grpc::EnableDefaultHealthCheckService(true);
+  // Health is our own service (api::HealthService): gRPC's built-in one is
+  // a callback service, and any callback service brings gRPC's napping
+  // "nexting" threads (api/async_server.h).
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(cfg.listen, creds, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&grpc_health);
+  std::unique_ptr<grpc::ServerCompletionQueue> call_queue = builder.AddCompletionQueue();
+  // Handlers wait for the runs pool's connections; twice as many threads
+  // as connections keep calls that need none (types, health) moving.
+  api::Executor executor(std::max(4, 2 * cfg.db_pool_size), "api-handler");
+  api::AsyncServer async_server(&service, &grpc_health, &executor);
   // A full batch of maximal inputs must fit, with room for the envelope.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<size_t>(size_t{1} << 30, cfg.max_payload_bytes * 4 + (size_t{16} << 20))));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    log->error("cannot listen on {}", cfg.listen);
+    logging::Error(log, "cannot listen", {{"address", cfg.listen}});
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(false);
-  grpc_server.store(server.get());
+  async_server.Start(std::move(call_queue), 2);
   const std::string address =
       cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
-  log->info("listening address={} tls={} auth={}", address,
-            cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual"),
-            auth.enabled() ? "bearer" : "off");
+  logging::Info(
+      log, "listening",
+      {{"address", address},
+       {"tls", cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual")},
+       {"auth", auth.enabled() ? "bearer" : "off"}});
+
+  // Meanwhile health says NOT_SERVING and calls get UNAVAILABLE.
+  auto stop_before_serving = [&](int code) {
+    health.Stop();
+    grpc_health.Shutdown();
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    async_server.Stop();
+    http.Stop();
+    return code;
+  };
+  policy.SetServing(false, "waiting for the database");
+  if (int r = WaitForDatabase(migrator, cfg.db_connect_timeout, *log)) {
+    if (r != 1)
+      logging::Info(log, "shutting down before serving",
+                    {{"signal", r == SIGINT ? "SIGINT" : "SIGTERM"}});
+    return stop_before_serving(r == 1 ? 1 : 0);
+  }
+  if (cfg.auto_migrate && !migrate()) return stop_before_serving(1);
 
   // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
   if (!health.CheckNow()) {
-    log->warn("waiting for the database reason=\"{}\"", health.reason());
+    logging::Warn(log, "waiting for the database", {{"reason", health.reason()}});
     while (!health.CheckNow()) {
       if (int sig = WaitForShutdownSignal(cfg.health_interval)) {
-        log->info("shutting down signal={} before serving", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        grpc_server.store(nullptr);
-        server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-        health.Stop();
-        return 0;
+        logging::Info(log, "shutting down before serving",
+                      {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        return stop_before_serving(0);
       }
     }
   }
@@ -373,21 +439,25 @@ int Run(const config::Config& cfg) {
   engine_running.store(true);
   policy.SetServing(true);
   health.CheckNow();
-  server->GetHealthCheckService()->SetServingStatus(health.ready());
+  grpc_health.SetServing(health.ready());
   health.Start();
-  log->info("serving address={} workers={} queues={} types={}", address, cfg.workers,
-            fmt::join(cfg.queues, ","), fmt::join(registry.Names(), ","));
+  logging::Info(log, "serving",
+                {{"address", address},
+                 {"workers", cfg.workers},
+                 {"queues", fmt::format("{}", fmt::join(cfg.queues, ","))},
+                 {"types", fmt::format("{}", fmt::join(registry.Names(), ","))}});
 
   int sig = WaitForShutdownSignal();
-  log->info("shutting down signal={} in_flight={}", sig == SIGINT ? "SIGINT" : "SIGTERM",
-            dispatcher.in_flight());
+  logging::Info(
+      log, "shutting down",
+      {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"in_flight", dispatcher.in_flight()}});
   engine_running.store(false);
-  health.Stop();  // NOT_SERVING, /readyz 503: probes move traffic away
-  grpc_server.store(nullptr);
-  server->GetHealthCheckService()->SetServingStatus(false);
-  hub.Stop();             // answers every pending Wait before the server stops
-  events.CloseStreams();  // ends every event stream (clients resume elsewhere)
+  health.Stop();           // NOT_SERVING, /readyz 503: probes move traffic away
+  grpc_health.Shutdown();  // NOT_SERVING, and Health/Watch streams end
+  hub.Stop();              // answers every pending Wait before the server stops
+  events.CloseStreams();   // ends every event stream (clients resume elsewhere)
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  async_server.Stop();  // the calls still being handled finish first
   rescuer.Stop();
   waker.Stop();
   retention.Stop();
@@ -397,7 +467,7 @@ int Run(const config::Config& cfg) {
   events.Stop();  // numbers the events of the drain, then stops the sequencer
   listener.Stop();
   http.Stop();
-  log->info("stopped");
+  logging::Info(log, "stopped");
   return 0;
 }
 

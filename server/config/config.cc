@@ -174,7 +174,8 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
   app.set_version_flag("--version", std::string("cueballd ") + kVersion);
   Config& c = *out;
   std::string poll = "1s", lease = "30s", drain = "10s", rescue = "5s", stmt = "30s",
-              node_hb = "5s", retention_interval = "1m", health_interval = "2s";
+              node_hb = "5s", retention_interval = "1m", health_interval = "2s",
+              db_connect_timeout = "60s";
   std::string retain_succeeded, retain_failed, retain_canceled;
   const DurationValidator duration;
 
@@ -272,6 +273,13 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       ->capture_default_str();
   app.add_option("--rescue-interval", rescue, "how often to look for expired leases")
       ->envname("CUEBALL_RESCUE_INTERVAL")
+      ->check(duration)
+      ->type_name("DURATION")
+      ->capture_default_str();
+  app.add_option("--db-connect-timeout", db_connect_timeout,
+                 "at start-up (serve and migrate), how long to keep retrying a database that "
+                 "does not answer yet (capped, jittered backoff; then exit 1)")
+      ->envname("CUEBALL_DB_CONNECT_TIMEOUT")
       ->check(duration)
       ->type_name("DURATION")
       ->capture_default_str();
@@ -452,6 +460,7 @@ ParseOutcome Parse(int argc, char** argv, Config* out) {
       {"--node-heartbeat", node_hb, &c.node_heartbeat, Millis(100)},
       {"--retention-interval", retention_interval, &c.retention_interval, Millis(100)},
       {"--health-interval", health_interval, &c.health_interval, Millis(100)},
+      {"--db-connect-timeout", db_connect_timeout, &c.db_connect_timeout, Millis(0)},
   };
   for (const auto& d : durations) {
     *d.out = *ParseDuration(d.text);

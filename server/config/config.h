@@ -27,6 +27,7 @@ struct Config {
   Millis drain_timeout{10000};
   Millis rescue_interval{5000};
   Millis statement_timeout{30000};
+  Millis db_connect_timeout{60000};  // start-up: keep retrying an unreachable database this long
   Millis node_heartbeat{5000};
   size_t max_waiters = 10000;
   int max_watchers = 256;  // concurrent WatchEvents streams

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "server/engine/decide.h"
+#include "server/logging/logging.h"
 
 namespace cueball::engine {
 namespace {
@@ -232,10 +233,10 @@ void Dispatcher::ClaimLoop() {
       if (!claimed.ok()) {
         ++failures;
         wait = ErrorBackoff(failures);
-        Log()->warn("claim failed error=\"{}\" retry_in_ms={}", claimed.status().message(),
-                    wait.count());
+        logging::Warn(Log(), "claim failed",
+                      {{"error", claimed.status().message()}, {"retry_in_ms", wait.count()}});
       } else {
-        if (failures > 0) Log()->info("claim recovered");
+        if (failures > 0) logging::Info(Log(), "claim recovered");
         failures = 0;
         const bool full = static_cast<int>(claimed->size()) == want;
         caught_up_ = !full;
@@ -288,7 +289,8 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   const Run& run = a->claimed.run;
   const WorkflowType* type = registry_->Find(run.workflow_type);
   if (!type) {  // cannot happen: claims are filtered by registered type
-    Log()->error("claimed run of unknown type run={} type={}", run.id, run.workflow_type);
+    logging::Error(Log(), "claimed run of unknown type",
+                   {{"run", run.id}, {"type", run.workflow_type}});
     return std::nullopt;
   }
   Json input, state;
@@ -328,8 +330,11 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
       case CancelReason::kLeaseLost:
         // The run is terminal or belongs to another attempt now; the store
         // would refuse any outcome from this one.
-        Log()->info("step stopped run={} step={} reason={}", run.id, run.step_name,
-                    a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost" : "run_ended");
+        logging::Info(Log(), "step stopped",
+                      {{"run", run.id},
+                       {"step", run.step_name},
+                       {"reason", a->cancel.reason() == CancelReason::kLeaseLost ? "lease_lost"
+                                                                                 : "run_ended"}});
         return std::nullopt;
     }
   }
@@ -347,9 +352,13 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
     outcome.continue_lease = opts_.lease;
     a->continues = true;
   }
-  Log()->debug("step finished run={} type={} step={} attempt={} outcome={} run_status={}", run.id,
-               run.workflow_type, run.step_name, run.attempt, result->kind_name(),
-               RunStatusName(outcome.status));
+  logging::Debug(Log(), "step finished",
+                 {{"run", run.id},
+                  {"type", run.workflow_type},
+                  {"step", run.step_name},
+                  {"attempt", run.attempt},
+                  {"outcome", result->kind_name()},
+                  {"run_status", RunStatusName(outcome.status)}});
   if (opts_.metrics) {
     opts_.metrics->StepFinished(
         run.workflow_type, run.step_name, result->kind_name(),
@@ -581,8 +590,8 @@ Status Dispatcher::RecordOneByOne(std::vector<store::Outcome>& batch,
       const Run& run = attempts[i]->claimed.run;
       std::string why = one.status().message();
       if (why.size() > 1000) why.resize(1000);
-      Log()->error("outcome refused by the database; the run fails run={} step={} error=\"{}\"",
-                   run.id, run.step_name, why);
+      logging::Error(Log(), "outcome refused by the database; the run fails",
+                     {{"run", run.id}, {"step", run.step_name}, {"error", why}});
       const WorkflowType* type = registry_->Find(run.workflow_type);
       if (!type) return one.status();  // cannot happen: claims are filtered by registered type
       batch[i] = Decide(run, attempts[i]->claimed.lease_id, *type,
@@ -650,8 +659,8 @@ void Dispatcher::CompleterLoop() {
         // Something in the batch is refused, and would be on every retry of
         // the whole batch, holding up every other outcome behind it: record
         // them one by one.
-        Log()->warn("record outcomes refused count={} error=\"{}\"; recording them one by one",
-                    batch.size(), all.status().message());
+        logging::Warn(Log(), "record outcomes refused, recording them one by one",
+                      {{"count", batch.size()}, {"error", all.status().message()}});
         st = RecordOneByOne(batch, attempts, &accepted);
       }
       // The first accepted.size() outcomes are recorded (or refused as late).
@@ -666,8 +675,11 @@ void Dispatcher::CompleterLoop() {
           }
           continue;
         }
-        Log()->warn("late completion refused run={} step={} attempt={} lease={}", batch[i].run_id,
-                    batch[i].step_name, batch[i].attempt, batch[i].lease_id);
+        logging::Warn(Log(), "late completion refused",
+                      {{"run", batch[i].run_id},
+                       {"step", batch[i].step_name},
+                       {"attempt", batch[i].attempt},
+                       {"lease", batch[i].lease_id}});
       }
       for (const auto& [key, n] : finished) {
         opts_.metrics->RunFinished(key.first, RunStatusName(key.second), n);
@@ -686,15 +698,16 @@ void Dispatcher::CompleterLoop() {
         exiting = completer_exit_;
       }
       if (exiting && failures >= 5) {
-        Log()->error(
-            "giving up recording outcomes count={} error=\"{}\"; their leases will "
-            "expire and the runs will be rescued",
-            batch.size(), st.message());
+        logging::Error(Log(),
+                       "giving up recording outcomes; their leases will expire and the runs "
+                       "will be rescued",
+                       {{"count", batch.size()}, {"error", st.message()}});
         SettleContinuations(batch, attempts, batch.size(), {});
         break;
       }
       Millis wait = ErrorBackoff(failures);
-      Log()->warn("record outcomes failed error=\"{}\" retry_in_ms={}", st.message(), wait.count());
+      logging::Warn(Log(), "record outcomes failed",
+                    {{"error", st.message()}, {"retry_in_ms", wait.count()}});
       std::this_thread::sleep_for(wait);
     }
     {
@@ -715,7 +728,8 @@ void Dispatcher::WriteStarts(const std::vector<std::shared_ptr<Attempt>>& attemp
   for (const auto& a : attempts) refs.push_back({a->claimed.run.id, a->claimed.lease_id});
   Status st = store_->RecordStarts(refs);
   if (!st.ok()) {  // tried again on the next tick; the outcome brings it otherwise
-    Log()->warn("writing step starts failed count={} error=\"{}\"", refs.size(), st.message());
+    logging::Warn(Log(), "writing step starts failed",
+                  {{"count", refs.size()}, {"error", st.message()}});
     return;
   }
   for (const auto& a : attempts) a->start_written = true;
@@ -749,8 +763,8 @@ void Dispatcher::WatchdogLoop() {
     // is never rescued while its daemon is alive.
     auto lost = store_->ExtendLeases(leases, opts_.lease);
     if (!lost.ok()) {
-      Log()->warn("lease heartbeat failed count={} error=\"{}\"", leases.size(),
-                  lost.status().message());
+      logging::Warn(Log(), "lease heartbeat failed",
+                    {{"count", leases.size()}, {"error", lost.status().message()}});
       continue;
     }
     if (lost->empty()) continue;
@@ -762,8 +776,8 @@ void Dispatcher::WatchdogLoop() {
       // Only the attempt whose lease was lost (the run's next step may be
       // here by now, under a lease of its own).
       if (it == running_.end() || it->second->claimed.lease_id != sent[id]) continue;
-      Log()->warn("lease lost run={} step={}; stopping the step", id,
-                  it->second->claimed.run.step_name);
+      logging::Warn(Log(), "lease lost, stopping the step",
+                    {{"run", id}, {"step", it->second->claimed.run.step_name}});
       it->second->cancel.Cancel(CancelReason::kLeaseLost);
     }
   }
@@ -780,13 +794,14 @@ void Dispatcher::Stop() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (!idle_cv_.wait_for(lock, opts_.drain_timeout, [&] { return Held() == 0; })) {
-      Log()->info("drain timeout passed; releasing in-flight steps count={}", running_.size());
+      logging::Info(Log(), "drain timeout passed; releasing in-flight steps",
+                    {{"count", running_.size()}});
       for (auto& [id, a] : running_) a->cancel.Cancel(CancelReason::kShutdown);
       // Claimed but not started: release without running.
       for (auto& a : ready_) a->cancel.Cancel(CancelReason::kShutdown);
       if (!idle_cv_.wait_for(lock, Millis(5000), [&] { return Held() == 0; })) {
-        Log()->error("steps ignored cancellation count={}; their leases will expire",
-                     running_.size());
+        logging::Error(Log(), "steps ignored cancellation; their leases will expire",
+                       {{"count", running_.size()}});
       }
     }
     workers_exit_ = true;

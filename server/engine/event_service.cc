@@ -6,6 +6,8 @@
 #include <random>
 #include <regex>
 
+#include "server/logging/logging.h"
+
 namespace cueball::engine {
 namespace {
 
@@ -131,11 +133,11 @@ void EventService::SequencerLoop() {
       auto r = store_->Sequence(limits_.sequence_batch);
       if (!r.ok()) {
         if (failures++ == 0 && log) {
-          log->warn("sequencing events failed error=\"{}\"", r.status().message());
+          logging::Warn(log, "sequencing events failed", {{"error", r.status().message()}});
         }
         break;
       }
-      if (failures > 0 && log) log->info("sequencing events recovered");
+      if (failures > 0 && log) logging::Info(log, "sequencing events recovered");
       failures = 0;
       Advance(r->head);
       if (r->sequenced < limits_.sequence_batch) break;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "server/domain/utf8.h"
+#include "server/logging/logging.h"
 
 namespace cueball::engine {
 namespace {
@@ -86,6 +87,16 @@ Status CheckJson(const std::string& field, const std::string& text,
     auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
     return InvalidArgument(field + ": not valid JSON: " + what);
+  } catch (const Json::out_of_range& e) {
+    // Valid JSON, but a number beyond a double (e.g. 1e400): steps read
+    // input as doubles, so it is refused rather than rounded to infinity.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    return InvalidArgument(field + ": " + what +
+                           " (JSON numbers must fit a 64-bit floating point number)");
+  } catch (const Json::exception& e) {
+    return InvalidArgument(field + ": not accepted as JSON: " + std::string(e.what()));
   }
   const bool may_hold_nul = text.find("u0000") != std::string::npos;
   if (!may_hold_nul && !normalized) return Status::Ok();
@@ -196,8 +207,8 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
     ++created;
     if (metrics_) metrics_->RunsEnqueued(r.run.workflow_type, r.run.queue);
     if (auto log = spdlog::get("engine"); log && log->should_log(spdlog::level::debug)) {
-      log->debug("run enqueued run={} type={} queue={}", r.run.id, r.run.workflow_type,
-                 r.run.queue);
+      logging::Debug(log, "run enqueued",
+                     {{"run", r.run.id}, {"type", r.run.workflow_type}, {"queue", r.run.queue}});
     }
   }
   CountEnqueued(created);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "server/logging/logging.h"
+
 namespace cueball::engine {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
@@ -198,7 +200,7 @@ void WaitHub::Loop() {
           w->error = runs.status();
           ready_.insert(w->handle);
         }
-        if (log) log->warn("wait check failed error=\"{}\"", runs.status().message());
+        if (log) logging::Warn(log, "wait check failed", {{"error", runs.status().message()}});
       } else {
         std::set<std::string> found;
         for (auto& r : *runs) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "server/logging/logging.h"
+
 namespace cueball::engine {
 namespace {
 
@@ -94,8 +96,8 @@ void Waker::Loop() {
       if (!res.ok()) {
         ++failures;
         backoff = std::min(Millis(5000), Millis(100LL << std::min(failures, 6)));
-        Log()->warn("waking waits failed error=\"{}\" retry_in_ms={}", res.status().message(),
-                    backoff.count());
+        logging::Warn(Log(), "waking waits failed",
+                      {{"error", res.status().message()}, {"retry_in_ms", backoff.count()}});
         break;
       }
       failures = 0;
@@ -104,7 +106,7 @@ void Waker::Loop() {
         woken_ += res->woken;
       }
       if (res->woken > 0) {
-        Log()->debug("woke waiting runs count={}", res->woken);
+        logging::Debug(Log(), "woke waiting runs", {{"count", res->woken}});
       }
       next_due_at.reset();
       if (res->next_due) next_due_at = Clock::now() + std::max(Millis(1), *res->next_due);

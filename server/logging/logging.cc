@@ -1,28 +1,26 @@
 #include "server/logging/logging.h"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
-#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <ctime>
+
+#include "server/domain/utf8.h"
 
 namespace cueball::logging {
 namespace {
 
 thread_local std::string t_request_id;
+// The fields of the line this thread is writing (set by Write around the
+// logger call; spdlog's synchronous sinks format on the calling thread).
+thread_local const Fields* t_fields = nullptr;
 
-bool IsKeyChar(char c) { return std::islower(static_cast<unsigned char>(c)) || c == '_'; }
-
-// At `i`: a key ([a-z_]+) followed by '='? Returns the key's end.
-size_t KeyEnd(const std::string& s, size_t i) {
-  size_t j = i;
-  while (j < s.size() && IsKeyChar(s[j])) ++j;
-  return (j > i && j < s.size() && s[j] == '=') ? j : std::string::npos;
-}
-
-void AppendJsonString(const std::string& s, spdlog::memory_buf_t& out) {
+void AppendJsonString(std::string_view raw, spdlog::memory_buf_t& out) {
+  const std::string s = ValidUtf8(raw);  // JSON text must be UTF-8
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
@@ -42,7 +40,7 @@ void AppendJsonString(const std::string& s, spdlog::memory_buf_t& out) {
         out.append(std::string_view("\\t"));
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           char buf[8];
           snprintf(buf, sizeof buf, "\\u%04x", c);
           out.append(std::string_view(buf));
@@ -54,17 +52,25 @@ void AppendJsonString(const std::string& s, spdlog::memory_buf_t& out) {
   out.push_back('"');
 }
 
-// ` request_id=...` after the text message when the thread serves a call.
-class RequestIdFlag final : public spdlog::custom_flag_formatter {
+// The fields (and the request id) after the message, for text lines.
+class FieldsFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg&, const std::tm&,
               spdlog::memory_buf_t& dest) override {
+    if (t_fields) {
+      for (const auto& f : *t_fields) {
+        dest.push_back(' ');
+        dest.append(f.key);
+        dest.push_back('=');
+        dest.append(f.text ? TextValue(f.value) : f.value);
+      }
+    }
     if (t_request_id.empty()) return;
     dest.append(std::string_view(" request_id="));
-    dest.append(std::string_view(t_request_id));
+    dest.append(TextValue(t_request_id));
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<RequestIdFlag>();
+    return std::make_unique<FieldsFlag>();
   }
 };
 
@@ -80,22 +86,30 @@ class JsonFormatter final : public spdlog::formatter {
     char ts[40];
     size_t n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms));
-    Fields f = SplitFields(std::string(msg.payload.data(), msg.payload.size()));
     dest.append(std::string_view("{\"ts\":\""));
     dest.append(std::string_view(ts));
     dest.append(std::string_view("\",\"level\":"));
     const auto level = spdlog::level::to_string_view(msg.level);
-    AppendJsonString(std::string(level.data(), level.size()), dest);
+    AppendJsonString(std::string_view(level.data(), level.size()), dest);
     dest.append(std::string_view(",\"logger\":"));
-    AppendJsonString(std::string(msg.logger_name.data(), msg.logger_name.size()), dest);
+    AppendJsonString(std::string_view(msg.logger_name.data(), msg.logger_name.size()), dest);
     dest.append(std::string_view(",\"msg\":"));
-    AppendJsonString(f.msg, dest);
-    for (const auto& [k, v] : f.pairs) {
-      if (k == "ts" || k == "level" || k == "logger" || k == "msg") continue;
-      dest.push_back(',');
-      AppendJsonString(k, dest);
-      dest.push_back(':');
-      AppendJsonString(v, dest);
+    AppendJsonString(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+    if (t_fields) {
+      for (const auto& f : *t_fields) {
+        if (f.key == "ts" || f.key == "level" || f.key == "logger" || f.key == "msg" ||
+            f.key == "request_id") {
+          continue;  // the line's own members win
+        }
+        dest.push_back(',');
+        AppendJsonString(f.key, dest);
+        dest.push_back(':');
+        if (f.text) {
+          AppendJsonString(f.value, dest);
+        } else {
+          dest.append(f.value);
+        }
+      }
     }
     if (!t_request_id.empty()) {
       dest.append(std::string_view(",\"request_id\":"));
@@ -110,41 +124,65 @@ class JsonFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-Fields SplitFields(const std::string& s) {
-  Fields f;
-  size_t i = 0;
-  std::string text;
-  while (i < s.size()) {
-    const bool at_word = i == 0 || s[i - 1] == ' ';
-    const size_t key_end = at_word ? KeyEnd(s, i) : std::string::npos;
-    if (key_end == std::string::npos) {
-      text.push_back(s[i++]);
-      continue;
-    }
-    std::string key = s.substr(i, key_end - i);
-    std::string value;
-    size_t j = key_end + 1;
-    if (j < s.size() && s[j] == '"') {
-      for (++j; j < s.size() && s[j] != '"'; ++j) {
-        if (s[j] == '\\' && j + 1 < s.size()) ++j;
-        value.push_back(s[j]);
-      }
-      if (j < s.size()) ++j;  // closing quote
-    } else {
-      while (j < s.size() && s[j] != ' ') value.push_back(s[j++]);
-    }
-    f.pairs.emplace_back(std::move(key), std::move(value));
-    i = j;
+Field::Field(std::string_view k, double v) : key(k) {
+  if (std::isfinite(v)) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.6g", v);
+    value = buf;
+    text = false;
+  } else {
+    value = std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");  // not JSON numbers
   }
-  // The text parts, with the gaps the pairs left squeezed out.
-  std::string squeezed;
-  for (char c : text) {
-    if (c == ' ' && (squeezed.empty() || squeezed.back() == ' ')) continue;
-    squeezed.push_back(c);
+}
+
+std::string TextValue(std::string_view v) {
+  bool quote = v.empty();
+  for (unsigned char c : v) {
+    if (c <= 0x20 || c == 0x7f || c == '"' || c == '=' || c == '\\') {
+      quote = true;
+      break;
+    }
   }
-  while (!squeezed.empty() && squeezed.back() == ' ') squeezed.pop_back();
-  f.msg = squeezed;
-  return f;
+  if (!quote) return std::string(v);
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+void Write(spdlog::logger& log, spdlog::level::level_enum level, std::string_view msg,
+           Fields fields) {
+  if (!log.should_log(level)) return;
+  const Fields* outer = t_fields;
+  t_fields = &fields;
+  log.log(level, "{}", msg);
+  t_fields = outer;
 }
 
 const std::string& CurrentRequestId() { return t_request_id; }
@@ -155,13 +193,18 @@ ScopedRequestId::ScopedRequestId(std::string id) : previous_(std::move(t_request
 
 ScopedRequestId::~ScopedRequestId() { t_request_id = std::move(previous_); }
 
-void Setup(const std::string& level, const std::string& format) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+void Setup(const std::string& level, const std::string& format, std::ostream* out) {
+  spdlog::sink_ptr sink;
+  if (out) {
+    sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out, true);
+  } else {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  }
   if (format == "json") {
     sink->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     auto f = std::make_unique<spdlog::pattern_formatter>();
-    f->add_flag<RequestIdFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %n %v%*");
+    f->add_flag<FieldsFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %n %v%*");
     sink->set_formatter(std::move(f));
   }
   for (const char* name : {"main", "api", "engine", "store", "maint"}) {

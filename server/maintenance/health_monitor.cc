@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/logging/logging.h"
+
 namespace cueball::maintenance {
 
 HealthMonitor::HealthMonitor(store::SchemaProbe* probe, Millis interval,
@@ -49,9 +51,9 @@ void HealthMonitor::Set(bool ready, const std::string& reason) {
   auto log = spdlog::get("maint");
   if (log) {
     if (ready) {
-      log->info("health serving");
+      logging::Info(log, "health serving");
     } else {
-      log->warn("health not_serving reason=\"{}\"", reason);
+      logging::Warn(log, "health not_serving", {{"reason", reason}});
     }
   }
   if (on_change_) on_change_(ready, reason);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/logging/logging.h"
+
 namespace cueball::maintenance {
 
 NodeRegistry::NodeRegistry(store::NodeStore* store, store::NodeInfo self, Millis interval)
@@ -13,10 +15,10 @@ void NodeRegistry::Start(const std::string& listen) {
   self_.listen = listen;
   Status st = store_->RegisterNode(self_);
   auto log = spdlog::get("maint");
-  if (!st.ok() && log) log->warn("node registration failed error=\"{}\"", st.message());
+  if (!st.ok() && log) logging::Warn(log, "node registration failed", {{"error", st.message()}});
   heartbeat_.Start(interval_, [this, log] {
     Status beat = Beat();
-    if (!beat.ok() && log) log->warn("node heartbeat failed error=\"{}\"", beat.message());
+    if (!beat.ok() && log) logging::Warn(log, "node heartbeat failed", {{"error", beat.message()}});
   });
 }
 

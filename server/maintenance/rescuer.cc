@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/engine/decide.h"
+#include "server/logging/logging.h"
 
 namespace cueball::maintenance {
 
@@ -15,7 +16,7 @@ void Rescuer::Start() {
   loop_.Start(interval_, [this] {
     auto r = RunOnce();
     auto log = spdlog::get("maint");
-    if (!r.ok() && log) log->warn("rescue pass failed error=\"{}\"", r.status().message());
+    if (!r.ok() && log) logging::Warn(log, "rescue pass failed", {{"error", r.status().message()}});
   });
 }
 
@@ -54,8 +55,11 @@ StatusOr<int> Rescuer::RunOnce() {
     if (metrics_ && IsTerminal(outcomes[i].status))
       metrics_->RunFinished(types[i], RunStatusName(outcomes[i].status));
     if (log) {
-      log->warn("run rescued run={} step={} attempt={} status={}", outcomes[i].run_id,
-                outcomes[i].step_name, outcomes[i].attempt, RunStatusName(outcomes[i].status));
+      logging::Warn(log, "run rescued",
+                    {{"run", outcomes[i].run_id},
+                     {"step", outcomes[i].step_name},
+                     {"attempt", outcomes[i].attempt},
+                     {"status", RunStatusName(outcomes[i].status)}});
     }
   }
   if (metrics_ && n > 0) metrics_->LeasesRescued(n);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/logging/logging.h"
+
 namespace cueball::maintenance {
 
 Retention::Retention(store::EventStore* store, store::RetentionPolicy policy, Millis interval)
@@ -37,15 +39,15 @@ void Retention::Pass() {
   auto log = spdlog::get("maint");
   auto r = RunOnce();
   if (!r.ok()) {
-    if (log) log->warn("retention pass failed error=\"{}\"", r.status().message());
+    if (log) logging::Warn(log, "retention pass failed", {{"error", r.status().message()}});
     return;
   }
-  if (r->runs > 0 && log) log->info("retention pruned runs={}", r->runs);
+  if (r->runs > 0 && log) logging::Info(log, "retention pruned", {{"runs", r->runs}});
   if (r->held && log) {
-    log->warn(
-        "retention held back: finished runs are due but have events after position {}, "
-        "which a subscription has not acknowledged (see `cueball subscriptions`)",
-        r->horizon);
+    logging::Warn(log,
+                  "retention held back: finished runs are due but have events after the "
+                  "position a subscription has not acknowledged (see `cueball subscriptions`)",
+                  {{"position", r->horizon}});
   }
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "server/logging/logging.h"
+
 namespace cueball::maintenance {
 
 Vacuumer::Vacuumer(store::RunStore* store, std::function<bool()> caught_up, int64_t min_dead_rows,
@@ -22,7 +24,8 @@ void Vacuumer::Start() {
     if (caught_up_ && !caught_up_()) return;
     auto r = RunOnce();
     auto log = spdlog::get("maint");
-    if (!r.ok() && log) log->warn("vacuum of runs failed error=\"{}\"", r.status().message());
+    if (!r.ok() && log)
+      logging::Warn(log, "vacuum of runs failed", {{"error", r.status().message()}});
   });
 }
 
@@ -35,10 +38,10 @@ StatusOr<bool> Vacuumer::RunOnce() {
   auto log = spdlog::get("maint");
   if (!rows->may_vacuum) {
     if (!told_not_allowed_ && log) {
-      log->warn(
-          "cannot vacuum runs: the database user owns neither the table nor the database; "
-          "autovacuum will (set --vacuum-dead-rows 0 to stop this check) dead_rows={}",
-          rows->dead);
+      logging::Warn(log,
+                    "cannot vacuum runs: the database user owns neither the table nor the "
+                    "database; autovacuum will (set --vacuum-dead-rows 0 to stop this check)",
+                    {{"dead_rows", rows->dead}});
     }
     told_not_allowed_ = true;
     return false;
@@ -47,13 +50,17 @@ StatusOr<bool> Vacuumer::RunOnce() {
   auto vacuumed = store_->VacuumRuns();
   if (!vacuumed.ok()) return vacuumed.status();
   if (!*vacuumed) {
-    if (log) log->debug("vacuum of runs skipped: another session is vacuuming the table");
+    if (log) logging::Debug(log, "vacuum of runs skipped: another session is vacuuming the table");
     return false;
   }
   if (metrics_) metrics_->RunsVacuumed();
   if (log) {
-    log->info("vacuumed runs dead_rows={} live_rows={} took_ms={}", rows->dead, rows->live,
-              std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count());
+    logging::Info(
+        log, "vacuumed runs",
+        {{"dead_rows", rows->dead},
+         {"live_rows", rows->live},
+         {"took_ms",
+          std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count()}});
   }
   return true;
 }

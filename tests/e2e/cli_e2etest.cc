@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "tests/support/daemon.h"
 #include "tests/support/process.h"
@@ -17,6 +19,30 @@
 
 using namespace cueball::testing;
 using nlohmann::json;
+
+TEST_CASE("the README's cueball types output is what the daemon lists") {
+  std::ifstream readme(std::string(CUEBALL_SOURCE_DIR) + "/README.md");
+  REQUIRE(readme);
+  std::vector<std::string> documented;
+  bool in_block = false;
+  for (std::string line; std::getline(readme, line);) {
+    if (line == "$ build/cueball types") {
+      in_block = true;
+    } else if (in_block) {
+      if (line.empty() || line.rfind("$ ", 0) == 0 || line.rfind("```", 0) == 0) break;
+      documented.push_back(line);
+    }
+  }
+  REQUIRE(documented.size() > 1);
+  TestDatabase db(false);
+  Daemon d(db);
+  auto types = d.Cli({"types"});
+  REQUIRE(types.exit_code == 0);
+  std::vector<std::string> listed;
+  std::istringstream in(types.out);
+  for (std::string line; std::getline(in, line);) listed.push_back(line);
+  CHECK(documented == listed);
+}
 
 TEST_CASE("the five-minute tour: enqueue, wait, get, list") {
   TestDatabase db(false);
@@ -282,7 +308,7 @@ TEST_CASE("a generic gRPC client sees the health service SERVING and the API via
 
 TEST_CASE("an unreachable database stops start-up with the reason and no password") {
   auto r = Run({BuiltBinary("cueballd"), "--database-url",
-                "postgresql://postgres:hunter2@127.0.0.1:1/cueball"});
+                "postgresql://postgres:hunter2@127.0.0.1:1/cueball", "--db-connect-timeout", "1s"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("Connection refused"));
   CHECK_THAT(r.err, !Catch::Contains("hunter2"));

@@ -310,6 +310,63 @@ TEST_CASE("without auto-migrate the daemon is NOT_SERVING until cueballd migrate
   CHECK(Cli(d.address(), {"enqueue", "noop"}).exit_code == 0);
 }
 
+TEST_CASE("a daemon started before PostgreSQL retries, says so, and serves once it is up") {
+  PrivatePostgres pg;
+  REQUIRE(pg.Stop() == 0);
+  Daemon d(pg.url(), {"--auto-migrate", "true", "--health-interval", "200ms"});
+  REQUIRE(WaitFor([&] {
+    return d.proc().Stderr().find("database not reachable yet attempt=2") != std::string::npos;
+  }));
+  CHECK(GrpcHealth(d.address()) == 2);  // NOT_SERVING meanwhile
+  auto refused = Cli(d.address(), {"enqueue", "noop"});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("UNAVAILABLE"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the database comes up late
+  REQUIRE(pg.Start() == 0);
+  CHECK(WaitFor([&] { return GrpcHealth(d.address()) == 1; }));
+  auto id = Cli(d.address(), {"enqueue", "noop"});
+  REQUIRE(id.exit_code == 0);
+  CHECK(Cli(d.address(), {"wait", Lines(id.out).at(0), "--timeout", "30s"}).exit_code == 0);
+  CHECK_THAT(d.proc().Stderr(),
+             Catch::Contains("database reachable attempt=") && Catch::Contains("schema ready"));
+}
+
+TEST_CASE("cueballd migrate waits for a database that comes up late") {
+  PrivatePostgres pg;
+  REQUIRE(pg.Stop() == 0);
+  Process m({BuiltBinary("cueballd"), "migrate", "--database-url", pg.url()});
+  REQUIRE(WaitFor([&] {
+    return m.Stderr().find("database not reachable yet attempt=2") != std::string::npos;
+  }));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  REQUIRE(pg.Start() == 0);
+  CHECK(m.Wait(std::chrono::seconds(60)) == 0);
+  CHECK_THAT(m.Stderr(), Catch::Contains("schema ready"));
+}
+
+TEST_CASE("a database that never answers ends start-up with one clear error and exit 1") {
+  PrivatePostgres pg;
+  REQUIRE(pg.Stop() == 0);
+  for (bool migrate_only : {true, false}) {
+    std::vector<std::string> argv = {BuiltBinary("cueballd")};
+    if (migrate_only) argv.push_back("migrate");
+    argv.insert(argv.end(), {"--database-url", pg.url(), "--db-connect-timeout", "2s", "--listen",
+                             "127.0.0.1:0", "--metrics-listen", ""});
+    Process p(argv);
+    CHECK(p.Wait(std::chrono::seconds(30)) == 1);
+    int errors = 0;
+    for (const auto& line : Lines(p.Stderr())) {
+      if (line.find(" error ") != std::string::npos) {
+        ++errors;
+        CHECK_THAT(line, Catch::Contains("database unreachable, giving up") &&
+                             Catch::Contains("waited_ms=") &&
+                             Catch::Contains("Connection refused"));
+      }
+    }
+    CHECK(errors == 1);
+  }
+}
+
 namespace {
 
 // A CA, a server certificate for localhost/127.0.0.1, a client certificate

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "server/logging/logging.h"
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
@@ -67,7 +68,7 @@ void PgListener::Loop() {
       pqxx::nontransaction(conn).exec("SELECT 1");
       listening_ = true;
       if (was_connected || failures > 0) {
-        if (log) log->info("listener reconnected");
+        if (log) logging::Info(log, "listener reconnected");
         sink_->OnResync();
       }
       was_connected = true;
@@ -80,8 +81,8 @@ void PgListener::Loop() {
       int64_t cap_ms = std::min<int64_t>(10000, 100LL << std::min(failures, 10));
       int64_t sleep_ms = std::uniform_int_distribution<int64_t>(0, cap_ms)(rng);
       if (log) {
-        log->warn("listener disconnected error=\"{}\" retry_in_ms={}",
-                  std::string(e.what()).substr(0, 200), sleep_ms);
+        logging::Warn(log, "listener disconnected",
+                      {{"error", std::string(e.what()).substr(0, 200)}, {"retry_in_ms", sleep_ms}});
       }
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
       while (!stop_ && std::chrono::steady_clock::now() < until) {

@@ -1,0 +1,271 @@
+#include "server/api/async_server.h"
+
+#include <pthread.h>
+
+#include <functional>
+#include <mutex>
+
+namespace cueball::api {
+namespace {
+
+using Call = AsyncServer::Call;
+
+// A unary method: how to ask gRPC for its next call, and its handler.
+template <class Service, class Req, class Resp>
+struct Method {
+  using Ask = void (Service::*)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                                grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+  using Handle = std::function<grpc::Status(grpc::ServerContext*, const Req*, Resp*)>;
+  AsyncServer* server;
+  Service* service;
+  Ask ask;
+  Handle handle;
+  Executor* executor;  // null: the handler is quick and runs on the queue's thread
+  grpc::ServerCompletionQueue* cq;
+};
+
+// One unary call: asked for, then handled (on the executor), then finished.
+template <class Service, class Req, class Resp>
+class UnaryCall final : public Call {
+ public:
+  using M = Method<Service, Req, Resp>;
+  static void Listen(const M* m) {
+    m->server->Listen([m] {
+      auto* call = new UnaryCall(m);
+      (m->service->*m->ask)(&call->ctx_, &call->req_, &call->writer_, m->cq, m->cq, call);
+    });
+  }
+
+  void Proceed(bool ok) override {
+    if (answered_ || !ok) {  // finished, or never started (the server is stopping)
+      AsyncServer* server = m_->server;
+      delete this;
+      server->Released();
+      return;
+    }
+    Listen(m_);  // the next call of this method
+    answered_ = true;
+    auto run = [this] { writer_.Finish(resp_, m_->handle(&ctx_, &req_, &resp_), this); };
+    if (m_->executor) {
+      m_->executor->Post(std::move(run));
+    } else {
+      run();
+    }
+  }
+
+ private:
+  explicit UnaryCall(const M* m) : m_(m), writer_(&ctx_) {}
+
+  const M* const m_;
+  grpc::ServerContext ctx_;
+  Req req_;
+  Resp resp_;
+  grpc::ServerAsyncResponseWriter<Resp> writer_;
+  bool answered_ = false;
+};
+
+// A Wait call: it finishes when its runs do (from the wait hub's thread),
+// and a client that goes away aborts it (the context's done tag).
+class WaitCall final : public Call {
+ public:
+  struct M {
+    AsyncServer* server;
+    WorkflowsService* service;
+    Executor* executor;
+    grpc::ServerCompletionQueue* cq;
+  };
+  static void Listen(const M* m) {
+    m->server->Listen([m] {
+      auto* call = new WaitCall(m);
+      call->ctx_.AsyncNotifyWhenDone(&call->done_tag_);
+      m->service->RequestWait(&call->ctx_, &call->req_, &call->writer_, m->cq, m->cq, call);
+    });
+  }
+
+  void Proceed(bool ok) override {
+    if (!started_) {
+      if (!ok) {  // never started: the done tag does not come either
+        AsyncServer* server = m_->server;
+        delete this;
+        server->Released();
+        return;
+      }
+      started_ = true;
+      Listen(m_);
+      m_->executor->Post([this] {
+        uint64_t handle = m_->service->StartWait(
+            &ctx_, &req_, &resp_,
+            [this](const grpc::Status& s) { writer_.Finish(resp_, s, this); });
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          handle_ = handle;
+          if (cancelled_ && handle_) m_->service->AbortWait(handle_);
+        }
+        Release();  // the call may finish (and both its tags come back) before this
+      });
+      return;
+    }
+    Release();  // the finish tag
+  }
+
+ private:
+  struct DoneTag final : Call {
+    WaitCall* call;
+    void Proceed(bool) override {
+      {
+        std::lock_guard<std::mutex> lock(call->mu_);
+        if (call->ctx_.IsCancelled()) {
+          call->cancelled_ = true;
+          if (call->handle_) call->m_->service->AbortWait(call->handle_);
+        }
+      }
+      call->Release();  // the done tag
+    }
+  };
+
+  explicit WaitCall(const M* m) : m_(m), writer_(&ctx_) { done_tag_.call = this; }
+
+  // Deletes the call once its finish tag, its done tag and the task that
+  // started it are all done with it.
+  void Release() {
+    bool last;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = --holders_ == 0;
+    }
+    if (!last) return;
+    AsyncServer* server = m_->server;
+    delete this;
+    server->Released();
+  }
+
+  const M* const m_;
+  grpc::ServerContext ctx_;
+  v1::WaitRequest req_;
+  v1::WaitResponse resp_;
+  grpc::ServerAsyncResponseWriter<v1::WaitResponse> writer_;
+  DoneTag done_tag_;
+  bool started_ = false;
+  std::mutex mu_;
+  uint64_t handle_ = 0;
+  bool cancelled_ = false;
+  int holders_ = 3;  // the finish tag, the done tag, the starting task
+};
+
+template <class Req, class Resp>
+using WfMethod = Method<WorkflowsService, Req, Resp>;
+
+}  // namespace
+
+struct AsyncServer::Methods {
+  WfMethod<v1::EnqueueRequest, v1::EnqueueResponse> enqueue;
+  WfMethod<v1::EnqueueBatchRequest, v1::EnqueueBatchResponse> enqueue_batch;
+  WfMethod<v1::GetRequest, v1::GetResponse> get;
+  WfMethod<v1::ListRequest, v1::ListResponse> list;
+  WfMethod<v1::CancelRequest, v1::CancelResponse> cancel;
+  WfMethod<v1::RetryRequest, v1::RetryResponse> retry;
+  WfMethod<v1::ListNodesRequest, v1::ListNodesResponse> list_nodes;
+  WfMethod<v1::ListWorkflowTypesRequest, v1::ListWorkflowTypesResponse> list_types;
+  WfMethod<v1::AckEventsRequest, v1::AckEventsResponse> ack_events;
+  WfMethod<v1::ListSubscriptionsRequest, v1::ListSubscriptionsResponse> list_subscriptions;
+  WfMethod<v1::DeleteSubscriptionRequest, v1::DeleteSubscriptionResponse> delete_subscription;
+  WfMethod<v1::SignalRequest, v1::SignalResponse> signal;
+  WfMethod<v1::ListBlobsRequest, v1::ListBlobsResponse> list_blobs;
+  WaitCall::M wait;
+  Method<HealthService, grpc::health::v1::HealthCheckRequest, grpc::health::v1::HealthCheckResponse>
+      check;
+};
+
+AsyncServer::AsyncServer(WorkflowsService* workflows, HealthService* health, Executor* executor)
+    : workflows_(workflows), health_(health), executor_(executor) {}
+
+AsyncServer::~AsyncServer() { Stop(); }
+
+void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int threads) {
+  cq_ = std::move(cq);
+  auto* w = workflows_;
+  auto* q = cq_.get();
+  // The handlers are WorkflowsService's methods with gRPC's sync signatures.
+  auto bind = [w](auto fn) {
+    return [w, fn](grpc::ServerContext* ctx, const auto* req, auto* resp) {
+      return (w->*fn)(ctx, req, resp);
+    };
+  };
+  using S = WorkflowsService;
+  methods_.reset(new Methods{
+      {this, w, &S::RequestEnqueue, bind(&S::Enqueue), executor_, q},
+      {this, w, &S::RequestEnqueueBatch, bind(&S::EnqueueBatch), executor_, q},
+      {this, w, &S::RequestGet, bind(&S::Get), executor_, q},
+      {this, w, &S::RequestList, bind(&S::List), executor_, q},
+      {this, w, &S::RequestCancel, bind(&S::Cancel), executor_, q},
+      {this, w, &S::RequestRetry, bind(&S::Retry), executor_, q},
+      {this, w, &S::RequestListNodes, bind(&S::ListNodes), executor_, q},
+      {this, w, &S::RequestListWorkflowTypes, bind(&S::ListWorkflowTypes), executor_, q},
+      {this, w, &S::RequestAckEvents, bind(&S::AckEvents), executor_, q},
+      {this, w, &S::RequestListSubscriptions, bind(&S::ListSubscriptions), executor_, q},
+      {this, w, &S::RequestDeleteSubscription, bind(&S::DeleteSubscription), executor_, q},
+      {this, w, &S::RequestSignal, bind(&S::Signal), executor_, q},
+      {this, w, &S::RequestListBlobs, bind(&S::ListBlobs), executor_, q},
+      {this, w, executor_, q},
+      {this, health_, &HealthService::RequestCheck,
+       [h = health_](grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* req,
+                     grpc::health::v1::HealthCheckResponse* resp) {
+         return h->DoCheck(*req, resp);
+       },
+       nullptr, q},
+  });
+  auto& m = *methods_;
+  UnaryCall<S, v1::EnqueueRequest, v1::EnqueueResponse>::Listen(&m.enqueue);
+  UnaryCall<S, v1::EnqueueBatchRequest, v1::EnqueueBatchResponse>::Listen(&m.enqueue_batch);
+  UnaryCall<S, v1::GetRequest, v1::GetResponse>::Listen(&m.get);
+  UnaryCall<S, v1::ListRequest, v1::ListResponse>::Listen(&m.list);
+  UnaryCall<S, v1::CancelRequest, v1::CancelResponse>::Listen(&m.cancel);
+  UnaryCall<S, v1::RetryRequest, v1::RetryResponse>::Listen(&m.retry);
+  UnaryCall<S, v1::ListNodesRequest, v1::ListNodesResponse>::Listen(&m.list_nodes);
+  UnaryCall<S, v1::ListWorkflowTypesRequest, v1::ListWorkflowTypesResponse>::Listen(&m.list_types);
+  UnaryCall<S, v1::AckEventsRequest, v1::AckEventsResponse>::Listen(&m.ack_events);
+  UnaryCall<S, v1::ListSubscriptionsRequest, v1::ListSubscriptionsResponse>::Listen(
+      &m.list_subscriptions);
+  UnaryCall<S, v1::DeleteSubscriptionRequest, v1::DeleteSubscriptionResponse>::Listen(
+      &m.delete_subscription);
+  UnaryCall<S, v1::SignalRequest, v1::SignalResponse>::Listen(&m.signal);
+  UnaryCall<S, v1::ListBlobsRequest, v1::ListBlobsResponse>::Listen(&m.list_blobs);
+  WaitCall::Listen(&m.wait);
+  UnaryCall<HealthService, grpc::health::v1::HealthCheckRequest,
+            grpc::health::v1::HealthCheckResponse>::Listen(&m.check);
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+void AsyncServer::Released() {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  if (--live_ == 0) none_live_.notify_all();
+}
+
+void AsyncServer::Stop() {
+  if (!cq_) return;
+  {
+    std::unique_lock<std::shared_mutex> lock(shutdown_mu_);
+    if (shutting_down_) return;
+    shutting_down_ = true;  // no more calls are asked for
+  }
+  // grpc::Server::Shutdown has returned: every call asked for and never
+  // started comes back (not ok), and every started one finishes; nothing
+  // may be added to the queue once it is shut down, so wait for them all.
+  {
+    std::unique_lock<std::mutex> lock(live_mu_);
+    none_live_.wait_for(lock, std::chrono::seconds(10), [this] { return live_ == 0; });
+  }
+  executor_->Stop();
+  cq_->Shutdown();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void AsyncServer::Loop() {
+  pthread_setname_np(pthread_self(), "api-queue");
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_->Next(&tag, &ok)) static_cast<Call*>(tag)->Proceed(ok);
+}
+
+}  // namespace cueball::api

@@ -1,0 +1,416 @@
+// Every RPC, fed malformed, extreme and random values by a seeded generator
+// (the same calls on every run): no call may answer INTERNAL or UNKNOWN, the
+// daemon must stay up, and a refused call must write no row. Strings are
+// always valid UTF-8: a proto3 string that is not is refused by gRPC's own
+// parser ("Unable to parse request") before cueballd sees the call.
+#include <google/protobuf/util/time_util.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "tests/support/daemon.h"
+#include "tests/support/test_db.h"
+
+using namespace cueball;
+using namespace cueball::testing;
+
+namespace {
+
+class Gen {
+ public:
+  explicit Gen(uint64_t seed) : rng_(seed) {}
+
+  int64_t Int(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+  bool Chance(int percent) { return Int(1, 100) <= percent; }
+  template <typename T>
+  const T& Pick(const std::vector<T>& v) {
+    return v[static_cast<size_t>(Int(0, static_cast<int64_t>(v.size()) - 1))];
+  }
+
+  // Valid UTF-8 with the awkward characters: NUL, controls, quotes,
+  // backslashes, '=', newlines, 2-, 3- and 4-byte sequences.
+  std::string Text(size_t max_len) {
+    static const std::vector<std::string> kPieces = {
+        "a",    "Z",    "0",  "-", "_",  ".",  ":",
+        " ",    "\"",   "\\", "=", "\n", "\t", std::string(1, '\0'),
+        "\x01", "\x7f", "é",  "€", "𝄞",  "ü",  "'",
+        "%",    "{",    "}",  "[", "]",  ",",  "/",
+        "*"};
+    size_t n = static_cast<size_t>(Int(0, static_cast<int64_t>(max_len)));
+    std::string s;
+    while (s.size() < n) s += Pick(kPieces);
+    return s;
+  }
+
+  std::string Name() {
+    switch (Int(0, 7)) {
+      case 0:
+        return "";
+      case 1:
+        return "noop";
+      case 2:
+        return "demo.pipeline";
+      case 3:
+        return std::string(static_cast<size_t>(Int(129, 5000)), 'n');
+      case 4:
+        return "go";
+      case 5:
+        return Text(40);
+      case 6:
+        return std::string(static_cast<size_t>(Int(1, 300)), 'x') + "\xc3\xa9";
+      default:
+        return "demo." + Text(8);
+    }
+  }
+
+  std::string Id() {
+    switch (Int(0, 7)) {
+      case 0:
+        return "";
+      case 1:
+        return "00000000-0000-0000-0000-000000000000";
+      case 2:
+        return "01a206fc-1c2b-7d3e-8f40-123456789abc";
+      case 3:
+        return "not-a-uuid";
+      case 4:
+        return "01A206FC-1C2B-7D3E-8F40-123456789ABC";
+      case 5:
+        return std::string(static_cast<size_t>(Int(37, 100000)), 'f');
+      case 6:
+        return known_.empty() ? Text(36) : Pick(known_);
+      default:
+        return Text(36);
+    }
+  }
+
+  std::string Number() {
+    static const std::vector<std::string> kNumbers = {"0",
+                                                      "-0",
+                                                      "1e400",
+                                                      "-1e400",
+                                                      "1e-400",
+                                                      "123456789012345678901234567890",
+                                                      "-9223372036854775809",
+                                                      "18446744073709551616",
+                                                      "1.7976931348623157e308",
+                                                      "4.9e-324",
+                                                      "0.1",
+                                                      "1E+2",
+                                                      "2e-5"};
+    return Pick(kNumbers);
+  }
+
+  // JSON text: mostly valid (deep, extreme numbers, escapes), sometimes not.
+  std::string Json(int depth = 0) {
+    switch (Int(0, depth > 3 ? 5 : 11)) {
+      case 0:
+        return Number();
+      case 1:
+        return "\"" + Escaped() + "\"";
+      case 2:
+        return "true";
+      case 3:
+        return "null";
+      case 4:
+        return "\"\\u0000\"";
+      case 5:
+        return "\"\\ud800\"";  // a lone surrogate
+      case 6: {
+        std::string s = "{";
+        int n = static_cast<int>(Int(0, 4));
+        for (int i = 0; i < n; ++i) {
+          if (i) s += ",";
+          s += "\"" + Escaped() + "\":" + Json(depth + 1);
+        }
+        return s + "}";
+      }
+      case 7: {
+        std::string s = "[";
+        int n = static_cast<int>(Int(0, 4));
+        for (int i = 0; i < n; ++i) s += (i ? "," : "") + Json(depth + 1);
+        return s + "]";
+      }
+      case 8: {  // deep nesting, around the limit
+        int n = static_cast<int>(Int(60, 2000));
+        return std::string(static_cast<size_t>(n), '[') + "1" +
+               std::string(static_cast<size_t>(n), ']');
+      }
+      case 9:
+        return Text(20);  // not JSON
+      case 10:
+        return "{\"n\":" + Number() + "}";
+      default:
+        return "{\"s\":\"" + std::string(static_cast<size_t>(Int(0, 3000000)), 'x') + "\"}";
+    }
+  }
+
+  google::protobuf::Timestamp Time() {
+    google::protobuf::Timestamp t;
+    static const std::vector<int64_t> kSeconds = {0,
+                                                  -1,
+                                                  -62135596801,
+                                                  253402300800,
+                                                  int64_t{1} << 62,
+                                                  -(int64_t{1} << 62),
+                                                  1796533707,
+                                                  1796533707 + 86400 * 365};
+    t.set_seconds(Pick(kSeconds));
+    t.set_nanos(static_cast<int32_t>(Pick(std::vector<int64_t>{0, 999999999, 1000000000, -1})));
+    return t;
+  }
+
+  google::protobuf::Duration Duration() {
+    google::protobuf::Duration d;
+    static const std::vector<int64_t> kSeconds = {
+        0, 1, -1, 3600, 3601, 315576000000, -315576000000, int64_t{1} << 62};
+    d.set_seconds(Pick(kSeconds));
+    int32_t nanos = static_cast<int32_t>(Pick(std::vector<int64_t>{0, 1, -1, 999999999}));
+    if ((d.seconds() > 0 && nanos < 0) || (d.seconds() < 0 && nanos > 0)) nanos = -nanos;
+    d.set_nanos(nanos);
+    return d;
+  }
+
+  int32_t Small() {
+    return static_cast<int32_t>(
+        Pick(std::vector<int64_t>{0, 1, -1, 1000, 1001, -1000, -1001, INT32_MAX, INT32_MIN, 50}));
+  }
+
+  v1::EnqueueRequest Enqueue() {
+    v1::EnqueueRequest r;
+    r.set_workflow_type(Chance(60) ? "noop" : Name());
+    if (Chance(80)) r.set_input(Json());
+    if (Chance(30)) r.set_queue(Chance(50) ? Text(70) : std::string("fuzz"));
+    if (Chance(30)) r.set_priority(Small());
+    if (Chance(20)) *r.mutable_run_at() = Time();
+    if (Chance(20)) *r.mutable_delay() = Duration();
+    if (Chance(30))
+      r.set_idempotency_key(Chance(50) ? Text(300) : "k" + std::to_string(Int(0, 20)));
+    return r;
+  }
+
+  void Remember(const std::string& id) { known_.push_back(id); }
+
+ private:
+  std::string Escaped() {
+    static const std::vector<std::string> kEscapes = {
+        "a", "\\n", "\\\"", "\\\\", "\\u00e9", "\\ud83d\\ude00", "\\udc00", "\\/", "é"};
+    std::string s;
+    int n = static_cast<int>(Int(0, 6));
+    for (int i = 0; i < n; ++i) s += Pick(kEscapes);
+    return s;
+  }
+
+  std::mt19937_64 rng_;
+  std::vector<std::string> known_;
+};
+
+bool Bad(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::INTERNAL ||
+         s.error_code() == grpc::StatusCode::UNKNOWN;
+}
+
+}  // namespace
+
+TEST_CASE("Random, malformed and extreme values to every RPC never answer INTERNAL or UNKNOWN") {
+  TestDatabase db;
+  // A queue no worker serves keeps accepted runs queued, so that row counts
+  // change only by what the calls themselves write.
+  Daemon d(db, {"--queues", "fuzz-idle", "--max-payload-bytes", "2097152"});
+  client::Client c(d.address(), Millis(20000));
+  Gen g(28);
+  auto rows = [&] {
+    return db.Scalar(
+        "SELECT (SELECT count(*) FROM cueball_runs) || '/' || (SELECT count(*) FROM "
+        "cueball_signals) || '/' || (SELECT count(*) FROM cueball_subscriptions) || '/' || "
+        "(SELECT count(*) FROM cueball_events)");
+  };
+  int calls = 0, refused = 0;
+  const int kCalls = 3000;
+  for (int i = 0; i < kCalls; ++i) {
+    const int64_t which = g.Int(0, 15);
+    std::string before = which <= 4 ? rows() : "";
+    grpc::Status s;
+    std::string what;  // the request, where it helps to read a failure
+    bool mutating = false;
+    switch (which) {
+      case 0: {
+        v1::EnqueueResponse resp;
+        auto req = g.Enqueue();
+        what = req.ShortDebugString();
+        s = c.Enqueue(req, &resp);
+        if (s.ok()) g.Remember(resp.run().id());
+        mutating = true;
+        break;
+      }
+      case 1: {
+        v1::EnqueueBatchRequest req;
+        int n = static_cast<int>(g.Pick(std::vector<int64_t>{0, 1, 2, 10, 1000, 1001}));
+        for (int k = 0; k < n; ++k) *req.add_runs() = n > 10 ? v1::EnqueueRequest() : g.Enqueue();
+        if (n > 10) {
+          for (auto& r : *req.mutable_runs()) r.set_workflow_type("noop");
+        }
+        v1::EnqueueBatchResponse resp;
+        s = c.EnqueueBatch(req, &resp);
+        mutating = true;
+        break;
+      }
+      case 2: {
+        v1::SignalRequest req;
+        req.set_run_id(g.Id());
+        req.set_name(g.Chance(50) ? "go" : g.Name());
+        if (g.Chance(80)) req.set_payload(g.Json());
+        if (g.Chance(30)) req.set_idempotency_key(g.Text(300));
+        v1::SignalResponse resp;
+        s = c.Signal(req, &resp);
+        mutating = true;
+        break;
+      }
+      case 3: {
+        v1::CancelRequest req;
+        req.set_id(g.Id());
+        req.set_reason(g.Text(g.Chance(10) ? 5000 : 50));
+        v1::CancelResponse resp;
+        s = c.Cancel(req, &resp);
+        mutating = true;
+        break;
+      }
+      case 4: {
+        v1::RetryRequest req;
+        req.set_id(g.Id());
+        req.set_reason(g.Text(g.Chance(10) ? 5000 : 50));
+        v1::RetryResponse resp;
+        s = c.Retry(req, &resp);
+        mutating = true;
+        break;
+      }
+      case 5: {
+        v1::GetRequest req;
+        req.set_id(g.Id());
+        req.set_include_history(g.Chance(50));
+        v1::GetResponse resp;
+        s = c.Get(req, &resp);
+        break;
+      }
+      case 6: {
+        v1::WaitRequest req;
+        int n = static_cast<int>(g.Pick(std::vector<int64_t>{0, 1, 3, 1001}));
+        for (int k = 0; k < n; ++k) req.add_ids(g.Id());
+        req.set_mode(static_cast<v1::WaitMode>(g.Pick(std::vector<int64_t>{0, 1, 7, -3})));
+        auto dur = g.Duration();
+        if (dur.seconds() > 0 || dur.nanos() > 0) {  // keep the test short
+          dur.set_seconds(0);
+          dur.set_nanos(g.Chance(50) ? 0 : 1000000);
+        }
+        if (g.Chance(70)) *req.mutable_timeout() = dur;
+        v1::WaitResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        s = c.stub()->Wait(&ctx, req, &resp);
+        if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) s = grpc::Status::OK;
+        break;
+      }
+      case 7: {
+        v1::ListRequest req;
+        if (g.Chance(40)) req.set_workflow_type(g.Name());
+        if (g.Chance(40)) req.set_queue(g.Text(80));
+        for (int k = 0; k < g.Int(0, 3); ++k)
+          req.add_statuses(static_cast<v1::RunStatus>(g.Small()));
+        if (g.Chance(30)) *req.mutable_created_after() = g.Time();
+        if (g.Chance(30)) *req.mutable_created_before() = g.Time();
+        if (g.Chance(60)) req.set_page_size(g.Small());
+        if (g.Chance(30)) req.set_page_token(g.Text(200));
+        v1::ListResponse resp;
+        s = c.List(req, &resp);
+        break;
+      }
+      case 8: {
+        v1::ListNodesResponse resp;
+        s = c.ListNodes(&resp);
+        break;
+      }
+      case 9: {
+        v1::ListWorkflowTypesResponse resp;
+        s = c.ListWorkflowTypes(&resp);
+        break;
+      }
+      case 10: {
+        v1::ListBlobsResponse resp;
+        s = c.ListBlobs(g.Id(), &resp);
+        break;
+      }
+      case 11: {
+        v1::Blob blob;
+        std::string data;
+        s = c.GetBlob(g.Id(), g.Name(), &blob, &data);
+        break;
+      }
+      case 12: {
+        v1::AckEventsRequest req;
+        req.set_subscription(g.Chance(50) ? "fuzz" : g.Name());
+        req.set_position(g.Pick(std::vector<int64_t>{0, -1, 1, INT64_MAX, INT64_MIN, 5}));
+        v1::AckEventsResponse resp;
+        s = c.AckEvents(req, &resp);
+        break;
+      }
+      case 13: {
+        v1::ListSubscriptionsResponse resp;
+        s = c.ListSubscriptions(&resp);
+        break;
+      }
+      case 14: {
+        s = c.DeleteSubscription(g.Chance(50) ? "fuzz" : g.Name());
+        break;
+      }
+      default: {
+        v1::WatchEventsRequest req;
+        switch (g.Int(0, 3)) {
+          case 0:
+            req.set_after_position(g.Pick(std::vector<int64_t>{0, -1, INT64_MAX, INT64_MIN}));
+            break;
+          case 1:
+            req.set_from_now(g.Chance(50));
+            break;
+          case 2:
+            req.set_subscription(g.Chance(50) ? "fuzz" : g.Name());
+            break;
+          default:
+            break;
+        }
+        if (g.Chance(30)) req.set_run_id(g.Id());
+        if (g.Chance(30)) req.set_workflow_type(g.Name());
+        for (int k = 0; k < g.Int(0, 2); ++k)
+          req.add_kinds(g.Chance(50) ? "run_enqueued" : g.Name());
+        req.set_new_subscription_from_now(g.Chance(20));
+        grpc::ClientContext ctx;
+        c.Prepare(&ctx);
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+        auto reader = c.stub()->WatchEvents(&ctx, req);
+        v1::WatchEventsResponse msg;
+        reader->Read(&msg);
+        s = reader->Finish();
+        if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) s = grpc::Status::OK;
+        break;
+      }
+    }
+    ++calls;
+    INFO("call " << i << " (kind " << which << "): " << s.error_code() << " " << s.error_message()
+                 << " request: " << what.substr(0, 400));
+    REQUIRE_FALSE(Bad(s));
+    if (!s.ok()) {
+      ++refused;
+      CHECK_FALSE(s.error_message().empty());
+      if (mutating) REQUIRE(rows() == before);  // a refused call wrote nothing
+    }
+  }
+  CHECK(calls == kCalls);
+  CHECK(refused > kCalls / 4);  // the generator does reach the refusals
+  v1::ListWorkflowTypesResponse types;
+  REQUIRE(c.ListWorkflowTypes(&types).ok());                             // still up
+  CHECK_FALSE(d.proc().Wait(std::chrono::milliseconds(0)).has_value());  // never exited
+}
