@@ -102,6 +102,10 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
   t.Add({"id", r.id()});
   t.Add({"type", r.workflow_type()});
   t.Add({"status", client::StatusName(r.status())});
+  if (r.unserved()) {
+    t.Add({"served", "no: no live daemon runs type " + r.workflow_type() + " on queue " +
+                         r.queue() + "; the run waits until one starts"});
+  }
   t.Add({"step", r.step() + " (" + std::to_string(r.step_index() + 1) + "/" +
                      std::to_string(r.step_count()) + ")"});
   t.Add({"attempt", std::to_string(r.attempt())});
@@ -147,9 +151,10 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
 void PrintRunTable(const std::vector<const v1::Run*>& runs, std::ostream& out) {
   Table t({"ID", "TYPE", "STATUS", "STEP", "ATTEMPT", "QUEUE", "CREATED", "ERROR"});
   for (const auto* r : runs) {
-    t.Add({r->id(), r->workflow_type(), client::StatusName(r->status()), r->step(),
-           std::to_string(r->attempt()), r->queue(), FormatTimestamp(r->created_at()),
-           r->error().empty() ? "" : r->error().substr(0, 60)});
+    std::string status = client::StatusName(r->status());
+    if (r->unserved()) status += " (unserved)";
+    t.Add({r->id(), r->workflow_type(), status, r->step(), std::to_string(r->attempt()), r->queue(),
+           FormatTimestamp(r->created_at()), r->error().empty() ? "" : r->error().substr(0, 60)});
   }
   t.Print(out);
 }

@@ -29,6 +29,14 @@ int WorkflowsService::StepCount(const std::string& type) const {
   return t ? static_cast<int>(t->steps.size()) : 0;
 }
 
+void WorkflowsService::MarkUnserved(v1::Run* run) const {
+  if (!nodes_ || run->pruned()) return;
+  const auto s = run->status();
+  if (s == v1::RUN_STATUS_SUCCEEDED || s == v1::RUN_STATUS_FAILED || s == v1::RUN_STATUS_CANCELED)
+    return;
+  run->set_unserved(!nodes_->Serves(run->workflow_type(), run->queue()).value_or(true));
+}
+
 grpc::Status WorkflowsService::EnqueueMany(const std::vector<const v1::EnqueueRequest*>& reqs,
                                            bool batch, std::vector<v1::EnqueueResponse*> outs) {
   std::vector<engine::EnqueueSpec> specs;
@@ -74,6 +82,7 @@ grpc::Status WorkflowsService::Get(grpc::ServerContext* ctx, const v1::GetReques
     auto run = runs_->Get(req->id(), req->include_history());
     if (!run.ok()) return ToGrpc(run.status());
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
+    MarkUnserved(resp->mutable_run());
     return grpc::Status::OK;
   });
 }
@@ -157,7 +166,11 @@ grpc::Status WorkflowsService::List(grpc::ServerContext* ctx, const v1::ListRequ
     spec.page_token = req->page_token();
     auto page = runs_->List(spec);
     if (!page.ok()) return ToGrpc(page.status());
-    for (const auto& run : page->runs) ToProto(run, StepCount(run.workflow_type), resp->add_runs());
+    for (const auto& run : page->runs) {
+      auto* out = resp->add_runs();
+      ToProto(run, StepCount(run.workflow_type), out);
+      MarkUnserved(out);
+    }
     resp->set_next_page_token(page->next_page_token);
     return grpc::Status::OK;
   });

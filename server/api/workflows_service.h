@@ -80,6 +80,8 @@ class WorkflowsService final : public WorkflowsServiceBase {
 
  private:
   int StepCount(const std::string& type) const;
+  // Sets `unserved` on an unfinished run no live daemon runs (Get, List).
+  void MarkUnserved(v1::Run* run) const;
   grpc::Status EnqueueMany(const std::vector<const v1::EnqueueRequest*>& reqs, bool batch,
                            std::vector<v1::EnqueueResponse*> outs);
 

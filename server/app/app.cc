@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -133,28 +134,29 @@ int64_t ResidentBytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-// Queue statistics for the metrics, read at most once per `ttl` however
-// many gauges and scrapes ask.
-class CachedQueueStats {
+// A figure for the metrics read from the database at most once per `ttl`,
+// however many gauges and scrapes ask (empty when the read fails).
+template <typename T>
+class Cached {
  public:
-  CachedQueueStats(store::RunStore* store, Millis ttl) : store_(store), ttl_(ttl) {}
-  std::vector<store::QueueStats> Get() {
+  Cached(std::function<StatusOr<T>()> read, Millis ttl) : read_(std::move(read)), ttl_(ttl) {}
+  T Get() {
     std::lock_guard<std::mutex> lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_read_) {
-      auto r = store_->GetQueueStats();
-      stats_ = r.ok() ? *r : std::vector<store::QueueStats>{};
+      auto r = read_();
+      value_ = r.ok() ? *r : T{};
       next_read_ = now + ttl_;
     }
-    return stats_;
+    return value_;
   }
 
  private:
-  store::RunStore* const store_;
+  const std::function<StatusOr<T>()> read_;
   const Millis ttl_;
   std::mutex mu_;
   std::chrono::steady_clock::time_point next_read_{};
-  std::vector<store::QueueStats> stats_;
+  T value_{};
 };
 
 }  // namespace
@@ -256,6 +258,7 @@ int Run(const config::Config& cfg) {
   self.pid = static_cast<int>(getpid());
   self.version = kVersion;
   self.queues = cfg.queues;
+  self.types = registry.Names();
   self.workers = cfg.workers;
   maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
 
@@ -289,7 +292,23 @@ int Run(const config::Config& cfg) {
   metrics.AddGauge("cueball_build_info", "Always 1; the version label names this build", [] {
     return std::vector<metrics::Sample>{{{{"version", kVersion}}, 1.0}};
   });
-  CachedQueueStats queue_stats(&store, Millis(2000));
+  Cached<std::vector<store::QueueStats>> queue_stats([&] { return store.GetQueueStats(); },
+                                                     Millis(2000));
+  Cached<std::vector<store::UnfinishedCount>> unfinished([&] { return store.CountUnfinished(); },
+                                                         Millis(5000));
+  metrics.AddGauge(
+      "cueball_runs_unserved",
+      "Unfinished runs whose workflow type no live daemon runs on their queue, by type and "
+      "queue: they are not claimed, nor rescued, until such a daemon starts",
+      [&] {
+        std::vector<metrics::Sample> out;
+        for (const auto& u : unfinished.Get()) {
+          if (nodes.Serves(u.workflow_type, u.queue).value_or(true)) continue;
+          out.push_back({{{"workflow_type", u.workflow_type}, {"queue", u.queue}},
+                         static_cast<double>(u.runs)});
+        }
+        return out;
+      });
   metrics.AddGauge("cueball_queue_ready_runs",
                    "Enqueued runs due now, by queue (the whole database, as seen by this daemon)",
                    [&] {

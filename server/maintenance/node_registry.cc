@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "server/logging/logging.h"
 
 namespace cueball::maintenance {
@@ -43,6 +45,30 @@ StatusOr<std::vector<NodeView>> NodeRegistry::List() {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+std::optional<bool> NodeRegistry::Serves(const std::string& type, const std::string& queue) {
+  std::lock_guard<std::mutex> lock(served_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!live_ || now - served_read_ >= std::chrono::seconds(2)) {
+    auto nodes = List();
+    served_read_ = now;
+    if (nodes.ok()) {
+      live_.emplace();
+      for (auto& v : *nodes) {
+        if (v.alive) live_->push_back(std::move(v.info));
+      }
+    } else if (!live_) {
+      return std::nullopt;
+    }
+  }
+  auto has = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (const auto& n : *live_) {
+    if (has(n.queues, queue) && (n.types.empty() || has(n.types, type))) return true;
+  }
+  return false;
 }
 
 }  // namespace cueball::maintenance

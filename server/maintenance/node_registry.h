@@ -4,6 +4,10 @@
 // it has not stopped and was seen within three heartbeat intervals.
 #pragma once
 
+#include <chrono>
+#include <mutex>
+#include <optional>
+
 #include "server/maintenance/periodic.h"
 #include "server/store/node_store.h"
 
@@ -27,12 +31,20 @@ class NodeRegistry {
   StatusOr<std::vector<NodeView>> List();
   // One heartbeat (tests call this directly).
   Status Beat();
+  // Whether a live daemon runs workflow type `type` on `queue` (a daemon of
+  // an older build, which did not record its types, counts as running all),
+  // from the node list read at most every 2 s; nullopt while it cannot be
+  // read. A run nobody serves is never claimed, nor rescued.
+  std::optional<bool> Serves(const std::string& type, const std::string& queue);
 
  private:
   store::NodeStore* const store_;
   store::NodeInfo self_;  // listen is set by Start
   const Millis interval_;
   Periodic heartbeat_;
+  std::mutex served_mu_;
+  std::chrono::steady_clock::time_point served_read_{};
+  std::optional<std::vector<store::NodeInfo>> live_;  // for Serves
 };
 
 }  // namespace cueball::maintenance

@@ -20,6 +20,7 @@ struct NodeInfo {
   std::string version;
   std::string listen;
   std::vector<std::string> queues;
+  std::vector<std::string> types;  // workflow types it runs (empty: an older build, unknown)
   int workers = 0;
   TimePoint started_at;
   TimePoint last_seen_at;

@@ -37,6 +37,13 @@ struct QueueStats {
   double oldest_ready_age_seconds = 0;
 };
 
+// Runs not finished (enqueued, running or waiting) of one type on one queue.
+struct UnfinishedCount {
+  std::string workflow_type;
+  std::string queue;
+  int64_t runs = 0;
+};
+
 struct EnqueueResult {
   Run run;
   bool created = false;  // false: the idempotency key matched an existing run
@@ -289,6 +296,8 @@ class RunStore {
   // Per queue with enqueued runs: how many are ready (due now), how many are
   // scheduled for later, and how long the oldest ready one has been due.
   virtual StatusOr<std::vector<QueueStats>> GetQueueStats() = 0;
+  // Runs not finished, by workflow type and queue.
+  virtual StatusOr<std::vector<UnfinishedCount>> CountUnfinished() = 0;
 
   // Delivers a signal to a run that has not finished: stored (buffered until
   // a step asks for it), with a signal_received event. When the run waits for

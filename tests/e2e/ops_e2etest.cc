@@ -310,6 +310,47 @@ TEST_CASE("without auto-migrate the daemon is NOT_SERVING until cueballd migrate
   CHECK(Cli(d.address(), {"enqueue", "noop"}).exit_code == 0);
 }
 
+TEST_CASE("runs no live daemon serves are shown by get and list and counted by a metric") {
+  TestDatabase db;
+  // A runs site.check (a workflow file) but only on queue "other"; B runs the
+  // built-in types on "default". A site.check run on "default" is served by
+  // nobody, and so is a noop run on queue "nobody".
+  Daemon a(db, {"--workflows-dir", std::string(CUEBALL_SOURCE_DIR) + "/examples/workflows",
+                "--queues", "other", "--node-heartbeat", "200ms"});
+  Daemon b(db, {"--node-heartbeat", "200ms"});
+  auto orphan = Cli(a.address(), {"enqueue", "site.check", "--input", R"({"url":"http://x"})"});
+  REQUIRE(orphan.exit_code == 0);
+  auto lonely = Cli(b.address(), {"enqueue", "noop", "--queue", "nobody"});
+  REQUIRE(lonely.exit_code == 0);
+  auto served = Cli(b.address(), {"enqueue", "noop", "--delay", "1h"});
+  REQUIRE(served.exit_code == 0);
+  const std::string orphan_id = Lines(orphan.out).at(0), lonely_id = Lines(lonely.out).at(0),
+                    served_id = Lines(served.out).at(0);
+
+  auto get = Cli(b.address(), {"get", orphan_id, "--no-history"});
+  REQUIRE(get.exit_code == 0);
+  CHECK_THAT(get.out, Catch::Contains("served") &&
+                          Catch::Contains("no live daemon runs type site.check on queue default"));
+  CHECK(json::parse(Cli(b.address(), {"--json", "get", lonely_id}).out).value("unserved", false));
+  CHECK_FALSE(
+      json::parse(Cli(b.address(), {"--json", "get", served_id}).out).value("unserved", false));
+  auto list = Cli(b.address(), {"list", "--limit", "10"});
+  int marked = 0;
+  for (const auto& line : Lines(list.out)) {
+    if (line.find("(unserved)") == std::string::npos) continue;
+    ++marked;
+    CHECK((line.find(orphan_id) != std::string::npos || line.find(lonely_id) != std::string::npos));
+  }
+  CHECK(marked == 2);
+  auto metrics = HttpGet(b.metrics_address(), "/metrics").body;
+  CHECK(MetricValue(metrics,
+                    "cueball_runs_unserved{queue=\"default\",workflow_type=\"site.check\"}") == 1);
+  CHECK(MetricValue(metrics, "cueball_runs_unserved{queue=\"nobody\",workflow_type=\"noop\"}") ==
+        1);
+  CHECK(MetricValue(metrics, "cueball_runs_unserved{queue=\"default\",workflow_type=\"noop\"}") ==
+        -1);
+}
+
 TEST_CASE("a daemon started before PostgreSQL retries, says so, and serves once it is up") {
   PrivatePostgres pg;
   REQUIRE(pg.Stop() == 0);

@@ -7,7 +7,7 @@
 namespace cueball::store::pg {
 namespace {
 
-std::vector<std::string> ParseQueues(const std::string& json_array) {
+std::vector<std::string> ParseTextArray(const std::string& json_array) {
   return nlohmann::json::parse(json_array).get<std::vector<std::string>>();
 }
 
@@ -19,12 +19,13 @@ Status PgNodeStore::RegisterNode(const NodeInfo& n) {
   return pool_.With("register node", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     tx.exec_params(
-        "INSERT INTO cueball_nodes (id, host, pid, version, listen, queues, workers) "
-        "VALUES ($1, $2, $3, $4, $5, $6::text[], $7) "
+        "INSERT INTO cueball_nodes (id, host, pid, version, listen, queues, workers, types) "
+        "VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[]) "
         "ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, version = $4, listen = $5, "
-        "queues = $6::text[], workers = $7, started_at = now(), last_seen_at = now(), "
-        "stopped_at = NULL",
-        n.id, n.host, n.pid, n.version, n.listen, PgTextArray(n.queues), n.workers);
+        "queues = $6::text[], workers = $7, types = $8::text[], started_at = now(), "
+        "last_seen_at = now(), stopped_at = NULL",
+        n.id, n.host, n.pid, n.version, n.listen, PgTextArray(n.queues), n.workers,
+        PgTextArray(n.types));
     tx.commit();
     return Status::Ok();
   });
@@ -59,7 +60,8 @@ StatusOr<std::vector<NodeInfo>> PgNodeStore::ListNodes(Millis window) {
         "round(date_part('epoch', started_at) * 1000000)::bigint, "
         "round(date_part('epoch', last_seen_at) * 1000000)::bigint, "
         "round(date_part('epoch', stopped_at) * 1000000)::bigint, "
-        "(extract(epoch from now() - last_seen_at) * 1000)::bigint "
+        "(extract(epoch from now() - last_seen_at) * 1000)::bigint, "
+        "array_to_json(types)::text "
         "FROM cueball_nodes WHERE last_seen_at > now() - $1 * interval '1 millisecond' "
         "ORDER BY started_at DESC, id",
         static_cast<int64_t>(window.count()));
@@ -70,12 +72,13 @@ StatusOr<std::vector<NodeInfo>> PgNodeStore::ListNodes(Millis window) {
       n.pid = row[2].as<int>();
       n.version = row[3].as<std::string>();
       n.listen = row[4].as<std::string>();
-      n.queues = ParseQueues(row[5].as<std::string>());
+      n.queues = ParseTextArray(row[5].as<std::string>());
       n.workers = row[6].as<int>();
       n.started_at = FromMicros(row[7].as<int64_t>());
       n.last_seen_at = FromMicros(row[8].as<int64_t>());
       if (!row[9].is_null()) n.stopped_at = FromMicros(row[9].as<int64_t>());
       n.since_seen = Millis(row[10].as<int64_t>());
+      n.types = ParseTextArray(row[11].as<std::string>());
       out.push_back(std::move(n));
     }
     return Status::Ok();

@@ -1334,4 +1334,20 @@ StatusOr<std::vector<QueueStats>> PgRunStore::GetQueueStats() {
   return out;
 }
 
+StatusOr<std::vector<UnfinishedCount>> PgRunStore::CountUnfinished() {
+  std::vector<UnfinishedCount> out;
+  Status st = pool_.With("count unfinished runs", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    for (const auto& row :
+         tx.exec("SELECT workflow_type, queue, count(*) FROM cueball_runs"
+                 " WHERE status IN ('enqueued', 'running', 'waiting')"
+                 " GROUP BY workflow_type, queue ORDER BY workflow_type, queue")) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int64_t>()});
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace cueball::store::pg

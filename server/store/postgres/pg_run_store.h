@@ -55,6 +55,7 @@ class PgRunStore final : public RunStore, public BlobStore {
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
   StatusOr<std::vector<QueueStats>> GetQueueStats() override;
+  StatusOr<std::vector<UnfinishedCount>> CountUnfinished() override;
   // Signals and waits (pg_waits.cc).
   StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,
                                 const std::string& payload,
