@@ -351,6 +351,36 @@ TEST_CASE("runs no live daemon serves are shown by get and list and counted by a
         -1);
 }
 
+TEST_CASE("scripts/dev.sh ended by SIGTERM stops the daemon, then its PostgreSQL") {
+  TempDir dir;
+  REQUIRE(chmod((dir / "").c_str(), 0755) == 0);  // PostgreSQL runs as its own user
+  const std::string node = "devsh-" + std::to_string(getpid());
+  const std::string port = std::to_string(30000 + getpid() % 20000);
+  Process dev({"/bin/bash", std::string(CUEBALL_SOURCE_DIR) + "/scripts/dev.sh", "--listen",
+               "127.0.0.1:0", "--metrics-listen", "", "--node-id", node},
+              {{"CUEBALL_PG_PORT", port}, {"CUEBALL_DEV_DATA", dir / "pg"}});
+  bool up = WaitFor(
+      [&] {
+        return dev.Stderr().find("main serving ") != std::string::npos ||
+               dev.Wait(std::chrono::milliseconds(0)).has_value();
+      },
+      std::chrono::seconds(120));
+  up = up && dev.Stderr().find("main serving ") != std::string::npos;
+  INFO("stdout:\n" << dev.Stdout() << "\nstderr:\n" << dev.Stderr());
+  REQUIRE(up);
+  auto daemon_running = [&] {
+    auto r = Run({"/usr/bin/pgrep", "-f", "--", "--node-id " + node});
+    return r.exit_code == 0;
+  };
+  REQUIRE(daemon_running());
+  dev.Signal(SIGTERM);
+  CHECK(dev.Wait(std::chrono::seconds(60)) == 0);
+  CHECK_FALSE(daemon_running());
+  CHECK_THAT(dev.Stderr(), Catch::Contains("shutting down") && Catch::Contains("stopped"));
+  auto pg = Run({"/usr/bin/pg_isready", "-h", "127.0.0.1", "-p", port});
+  CHECK(pg.exit_code != 0);  // PostgreSQL stopped too
+}
+
 TEST_CASE("a daemon started before PostgreSQL retries, says so, and serves once it is up") {
   PrivatePostgres pg;
   REQUIRE(pg.Stop() == 0);
