@@ -155,6 +155,12 @@ class WaitCall final : public Call {
 template <class Req, class Resp>
 using WfMethod = Method<WorkflowsService, Req, Resp>;
 
+// Asks for the first call of a unary method.
+template <class Service, class Req, class Resp>
+void ListenFirst(const Method<Service, Req, Resp>* m) {
+  UnaryCall<Service, Req, Resp>::Listen(m);
+}
+
 }  // namespace
 
 struct AsyncServer::Methods {
@@ -215,24 +221,21 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
        nullptr, q},
   });
   auto& m = *methods_;
-  UnaryCall<S, v1::EnqueueRequest, v1::EnqueueResponse>::Listen(&m.enqueue);
-  UnaryCall<S, v1::EnqueueBatchRequest, v1::EnqueueBatchResponse>::Listen(&m.enqueue_batch);
-  UnaryCall<S, v1::GetRequest, v1::GetResponse>::Listen(&m.get);
-  UnaryCall<S, v1::ListRequest, v1::ListResponse>::Listen(&m.list);
-  UnaryCall<S, v1::CancelRequest, v1::CancelResponse>::Listen(&m.cancel);
-  UnaryCall<S, v1::RetryRequest, v1::RetryResponse>::Listen(&m.retry);
-  UnaryCall<S, v1::ListNodesRequest, v1::ListNodesResponse>::Listen(&m.list_nodes);
-  UnaryCall<S, v1::ListWorkflowTypesRequest, v1::ListWorkflowTypesResponse>::Listen(&m.list_types);
-  UnaryCall<S, v1::AckEventsRequest, v1::AckEventsResponse>::Listen(&m.ack_events);
-  UnaryCall<S, v1::ListSubscriptionsRequest, v1::ListSubscriptionsResponse>::Listen(
-      &m.list_subscriptions);
-  UnaryCall<S, v1::DeleteSubscriptionRequest, v1::DeleteSubscriptionResponse>::Listen(
-      &m.delete_subscription);
-  UnaryCall<S, v1::SignalRequest, v1::SignalResponse>::Listen(&m.signal);
-  UnaryCall<S, v1::ListBlobsRequest, v1::ListBlobsResponse>::Listen(&m.list_blobs);
+  ListenFirst(&m.enqueue);
+  ListenFirst(&m.enqueue_batch);
+  ListenFirst(&m.get);
+  ListenFirst(&m.list);
+  ListenFirst(&m.cancel);
+  ListenFirst(&m.retry);
+  ListenFirst(&m.list_nodes);
+  ListenFirst(&m.list_types);
+  ListenFirst(&m.ack_events);
+  ListenFirst(&m.list_subscriptions);
+  ListenFirst(&m.delete_subscription);
+  ListenFirst(&m.signal);
+  ListenFirst(&m.list_blobs);
+  ListenFirst(&m.check);
   WaitCall::Listen(&m.wait);
-  UnaryCall<HealthService, grpc::health::v1::HealthCheckRequest,
-            grpc::health::v1::HealthCheckResponse>::Listen(&m.check);
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
 }
 
