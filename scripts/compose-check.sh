@@ -32,6 +32,9 @@ compose=(docker-compose -p "$project" -f "$root/deploy/docker-compose.yml")
 export CUEBALL_GRPC_PORT=$grpc_port CUEBALL_METRICS_PORT=$metrics_port
 
 say() { echo "compose-check: $*"; }
+# has TEXT PATTERN: grep on captured text (a pipe into grep -q would fail
+# under pipefail whenever grep stops reading before the writer is done).
+has() { grep -q -- "$2" <<<"$1"; }
 fail() {
   echo "compose-check: FAILED: $*" >&2
   "${compose[@]}" ps >&2 2>/dev/null || true
@@ -114,7 +117,7 @@ for _ in $(seq 1 120); do
 done
 [ -n "$demo" ] || fail "the demo container never started"
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$demo")" = 0 ] || fail "the demo run did not succeed"
-docker logs "$demo" 2>&1 | grep -q "demo: enqueued demo.pipeline run" || fail "demo output"
+has "$(docker logs "$demo" 2>&1)" "demo: enqueued demo.pipeline run" || fail "demo output"
 say "demo succeeded: $(docker logs "$demo" 2>&1 | head -n 1)"
 
 # 5. The README's tour, from the host.
@@ -123,7 +126,7 @@ types=$(c types) || fail "cueball types"
 [ "$(echo "$types" | tail -n +2 | wc -l)" -eq 10 ] || fail "cueball types lists $(echo "$types" | wc -l) lines"
 id=$(c enqueue noop --input '{"n":1}') || fail "enqueue noop"
 c wait "$id" --timeout 30s >/dev/null || fail "wait noop"
-c get "$id" | grep -q succeeded || fail "get noop"
+has "$(c get "$id")" succeeded || fail "get noop"
 p=$(c enqueue demo.pipeline --input '{"n":4}')
 c wait "$p" --timeout 30s >/dev/null || fail "wait pipeline"
 [ "$(c get "$p" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["n"])')" = 40 ] ||
@@ -134,26 +137,28 @@ c wait "$f" --timeout 60s >/dev/null
 code=$?
 set -e
 [ "$code" = 3 ] || fail "wait on a failing run exited $code, not 3"
-c list --status failed --type demo.flaky --limit 50 | grep -q "$f" || fail "list failed runs"
+has "$(c list --status failed --type demo.flaky --limit 50 2>/dev/null)" "$f" ||
+  fail "list failed runs"
 c retry "$f" --reason "try again" >/dev/null || fail "retry"
 s=$(c enqueue demo.sleep --input '{"ms":600000}')
 c cancel "$s" --reason "not needed" >/dev/null || fail "cancel"
 k1=$(c enqueue noop --key order-42 2>/dev/null)
 k2=$(c enqueue noop --key order-42 2>/dev/null)
 [ "$k1" = "$k2" ] || fail "the same key gave two runs"
-c list --limit 5 2>/dev/null | grep -q noop || fail "list"
+has "$(c list --limit 5 2>/dev/null)" noop || fail "list"
 curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null || fail "/readyz"
 say "README tour passed against the stack"
 
 # 6. SIGTERM drains the daemon; nothing is lost.
 daemon=$("${compose[@]}" ps -q cueballd)
 slow=$(c enqueue demo.sleep --input '{"ms":3000}')
-for _ in $(seq 1 50); do c get "$slow" --no-history | grep -q running && break; sleep 0.1; done
+for _ in $(seq 1 50); do has "$(c get "$slow" --no-history)" running && break; sleep 0.1; done
 docker stop -t 30 "$daemon" >/dev/null
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$daemon")" = 0 ] || fail "cueballd exited non-zero on SIGTERM"
-docker logs "$daemon" 2>&1 | grep -q '"msg":"shutting down".*"signal":"SIGTERM"' ||
+daemon_log=$(docker logs "$daemon" 2>&1)
+has "$daemon_log" '"msg":"shutting down".*"signal":"SIGTERM"' ||
   fail "no SIGTERM shutdown line in the daemon's JSON log"
-docker logs "$daemon" 2>&1 | grep -q '"msg":"stopped"' || fail "the daemon did not stop cleanly"
+has "$daemon_log" '"msg":"stopped"' || fail "the daemon did not stop cleanly"
 docker start "$daemon" >/dev/null
 for _ in $(seq 1 60); do c types >/dev/null 2>&1 && break; sleep 1; done
 c wait "$slow" --timeout 60s >/dev/null || fail "the run in flight at SIGTERM did not finish"
