@@ -1,43 +1,42 @@
 #include "client/http_get.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <curl/curl.h>
 
+#include <mutex>
 #include <sstream>
 
 namespace cueball::client {
+namespace {
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
 
 HttpResponse HttpGet(const std::string& host_port, const std::string& path) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpResponse out;
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos) return out;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  try {
-    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  } catch (const std::exception&) {
-    return out;
+  CURL* curl = curl_easy_init();
+  if (!curl) return out;
+  const std::string url = "http://" + host_port + path;
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // the daemon's own endpoint, never a proxy
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  if (curl_easy_perform(curl) == CURLE_OK) {
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    out.code = static_cast<int>(code);
+    out.body = std::move(body);
   }
-  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return out;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return out;
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return out;
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\n\r\n";
-  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string resp;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, n);
-  ::close(fd);
-  if (resp.rfind("HTTP/1.1 ", 0) != 0) return out;
-  out.code = std::stoi(resp.substr(9, 3));
-  const size_t body = resp.find("\r\n\r\n");
-  if (body != std::string::npos) out.body = resp.substr(body + 4);
+  curl_easy_cleanup(curl);
   return out;
 }
 

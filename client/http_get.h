@@ -1,6 +1,7 @@
-// A minimal plain-HTTP GET for the daemon's own endpoint (/metrics, /healthz,
-// /readyz on --metrics-listen): IPv4 HOST:PORT, no TLS, no redirects. Enough
-// for the bench tool and the tests; not a general HTTP client.
+// A plain-HTTP GET (libcurl) for the daemon's own endpoint (/metrics,
+// /healthz, /readyz on --metrics-listen): HOST:PORT (a name, IPv4 or
+// [IPv6]), http only, no redirects, no proxy. For the bench tool and the
+// tests.
 #pragma once
 
 #include <string>
