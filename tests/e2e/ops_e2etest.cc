@@ -2,7 +2,10 @@
 // and request ids, the metrics endpoint, health and readiness (with the
 // database going away and pending migrations), TLS, mutual TLS and bearer
 // tokens. Real daemons, real PostgreSQL, certificates made by openssl here.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,7 +358,18 @@ TEST_CASE("scripts/dev.sh ended by SIGTERM stops the daemon, then its PostgreSQL
   TempDir dir;
   REQUIRE(chmod((dir / "").c_str(), 0755) == 0);  // PostgreSQL runs as its own user
   const std::string node = "devsh-" + std::to_string(getpid());
-  const std::string port = std::to_string(30000 + getpid() % 20000);
+  // A port nothing listens on now (the kernel's pick), for dev.sh's PostgreSQL.
+  const std::string port = [] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    close(fd);
+    return std::to_string(ntohs(a.sin_port));
+  }();
   Process dev({"/bin/bash", std::string(CUEBALL_SOURCE_DIR) + "/scripts/dev.sh", "--listen",
                "127.0.0.1:0", "--metrics-listen", "", "--node-id", node},
               {{"CUEBALL_PG_PORT", port}, {"CUEBALL_DEV_DATA", dir / "pg"}});
