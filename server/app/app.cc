@@ -24,6 +24,7 @@
 #include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
 #include "server/engine/event_service.h"
+#include "server/engine/retry_policy.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
 #include "server/logging/logging.h"
@@ -71,8 +72,8 @@ int WaitForShutdownSignal(Millis timeout = Millis(-1)) {
 // the shutdown signal that came meanwhile.
 int WaitForDatabase(store::SchemaProbe& probe, Millis timeout, spdlog::logger& log) {
   const auto start = std::chrono::steady_clock::now();
+  const auto backoff = engine::RetryPolicy::Exponential(1, Millis(100), Millis(5000));
   std::mt19937_64 rng(std::random_device{}());
-  Millis cap(100);
   for (int attempt = 1;; ++attempt) {
     Status st = probe.Probe();
     if (st.ok() || st.code() != StatusCode::kUnavailable) {
@@ -87,14 +88,14 @@ int WaitForDatabase(store::SchemaProbe& probe, Millis timeout, spdlog::logger& l
           {{"attempts", attempt}, {"waited_ms", waited.count()}, {"error", st.message()}});
       return 1;
     }
-    Millis wait(std::uniform_int_distribution<int64_t>(cap.count() / 2, cap.count())(rng));
-    wait = std::min(wait, timeout - waited);
+    const Millis wait = std::min(engine::BackoffDelay(backoff, attempt, rng), timeout - waited);
     logging::Warn(log, "database not reachable yet",
                   {{"attempt", attempt}, {"retry_in_ms", wait.count()}, {"error", st.message()}});
     if (int sig = WaitForShutdownSignal(wait)) return sig;
-    cap = std::min(Millis(5000), cap * 2);
   }
 }
+
+const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -427,9 +428,7 @@ int Run(const config::Config& cfg) {
   };
   policy.SetServing(false, "waiting for the database");
   if (int r = WaitForDatabase(migrator, cfg.db_connect_timeout, *log)) {
-    if (r != 1)
-      logging::Info(log, "shutting down before serving",
-                    {{"signal", r == SIGINT ? "SIGINT" : "SIGTERM"}});
+    if (r != 1) logging::Info(log, "shutting down before serving", {{"signal", SignalName(r)}});
     return stop_before_serving(r == 1 ? 1 : 0);
   }
   if (cfg.auto_migrate && !migrate()) return stop_before_serving(1);
@@ -439,8 +438,7 @@ int Run(const config::Config& cfg) {
     logging::Warn(log, "waiting for the database", {{"reason", health.reason()}});
     while (!health.CheckNow()) {
       if (int sig = WaitForShutdownSignal(cfg.health_interval)) {
-        logging::Info(log, "shutting down before serving",
-                      {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        logging::Info(log, "shutting down before serving", {{"signal", SignalName(sig)}});
         return stop_before_serving(0);
       }
     }
@@ -467,9 +465,8 @@ int Run(const config::Config& cfg) {
                  {"types", fmt::format("{}", fmt::join(registry.Names(), ","))}});
 
   int sig = WaitForShutdownSignal();
-  logging::Info(
-      log, "shutting down",
-      {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"in_flight", dispatcher.in_flight()}});
+  logging::Info(log, "shutting down",
+                {{"signal", SignalName(sig)}, {"in_flight", dispatcher.in_flight()}});
   engine_running.store(false);
   health.Stop();           // NOT_SERVING, /readyz 503: probes move traffic away
   grpc_health.Shutdown();  // NOT_SERVING, and Health/Watch streams end
