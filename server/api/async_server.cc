@@ -38,9 +38,7 @@ class UnaryCall final : public Call {
 
   void Proceed(bool ok) override {
     if (answered_ || !ok) {  // finished, or never started (the server is stopping)
-      AsyncServer* server = m_->server;
-      delete this;
-      server->Released();
+      m_->server->Retire(this);
       return;
     }
     Listen(m_);  // the next call of this method
@@ -85,9 +83,7 @@ class WaitCall final : public Call {
   void Proceed(bool ok) override {
     if (!started_) {
       if (!ok) {  // never started: the done tag does not come either
-        AsyncServer* server = m_->server;
-        delete this;
-        server->Released();
+        m_->server->Retire(this);
         return;
       }
       started_ = true;
@@ -133,10 +129,7 @@ class WaitCall final : public Call {
       std::lock_guard<std::mutex> lock(mu_);
       last = --holders_ == 0;
     }
-    if (!last) return;
-    AsyncServer* server = m_->server;
-    delete this;
-    server->Released();
+    if (last) m_->server->Retire(this);
   }
 
   const M* const m_;
@@ -239,7 +232,8 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
 }
 
-void AsyncServer::Released() {
+void AsyncServer::Retire(Call* call) {
+  delete call;
   std::lock_guard<std::mutex> lock(live_mu_);
   if (--live_ == 0) none_live_.notify_all();
 }

@@ -63,8 +63,8 @@ class AsyncServer {
     }
     ask();
   }
-  // A call asked for by Listen is gone (internal).
-  void Released();
+  // Deletes a call asked for by Listen (internal).
+  void Retire(Call* call);
 
  private:
   void Loop();

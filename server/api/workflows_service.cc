@@ -92,20 +92,16 @@ uint64_t WorkflowsService::StartWait(grpc::ServerContext* ctx, const v1::WaitReq
                                      std::function<void(const grpc::Status&)> done) {
   const auto start = std::chrono::steady_clock::now();
   logging::ScopedRequestId rid(CallPolicy::RequestId(ctx));
-  grpc::Status admitted = policy_->Admit("Wait", ctx);
-  if (!admitted.ok()) {
-    policy_->Done("Wait", admitted, start);
-    done(admitted);
-    return 0;
-  }
+  auto refuse = [&](const grpc::Status& st) {
+    policy_->Done("Wait", st, start);
+    done(st);
+    return uint64_t{0};
+  };
+  if (grpc::Status admitted = policy_->Admit("Wait", ctx); !admitted.ok()) return refuse(admitted);
   std::vector<std::string> ids(req->ids().begin(), req->ids().end());
   std::optional<Millis> timeout;
   if (req->has_timeout()) {
-    if (auto st = CheckDuration(req->timeout(), "timeout"); !st.ok()) {
-      policy_->Done("Wait", st, start);
-      done(st);
-      return 0;
-    }
+    if (auto st = CheckDuration(req->timeout(), "timeout"); !st.ok()) return refuse(st);
     timeout = Millis(TimeUtil::DurationToMilliseconds(req->timeout()));
   }
   // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.

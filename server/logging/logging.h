@@ -61,40 +61,27 @@ using Fields = std::initializer_list<Field>;
 void Write(spdlog::logger& log, spdlog::level::level_enum level, std::string_view msg,
            Fields fields);
 
-inline void Trace(spdlog::logger& log, std::string_view msg, Fields fields = {}) {
-  Write(log, spdlog::level::trace, msg, fields);
+// A logger given as a reference or a shared pointer (null: nothing is logged).
+struct LoggerRef {
+  LoggerRef(spdlog::logger& l) : logger(&l) {}  // NOLINT: implicit by design
+  LoggerRef(const std::shared_ptr<spdlog::logger>& l) : logger(l.get()) {}  // NOLINT
+  spdlog::logger* logger;
+};
+
+inline void Trace(LoggerRef log, std::string_view msg, Fields fields = {}) {
+  if (log.logger) Write(*log.logger, spdlog::level::trace, msg, fields);
 }
-inline void Trace(const std::shared_ptr<spdlog::logger>& log, std::string_view msg,
-                  Fields fields = {}) {
-  if (log) Write(*log, spdlog::level::trace, msg, fields);
+inline void Debug(LoggerRef log, std::string_view msg, Fields fields = {}) {
+  if (log.logger) Write(*log.logger, spdlog::level::debug, msg, fields);
 }
-inline void Debug(spdlog::logger& log, std::string_view msg, Fields fields = {}) {
-  Write(log, spdlog::level::debug, msg, fields);
+inline void Info(LoggerRef log, std::string_view msg, Fields fields = {}) {
+  if (log.logger) Write(*log.logger, spdlog::level::info, msg, fields);
 }
-inline void Debug(const std::shared_ptr<spdlog::logger>& log, std::string_view msg,
-                  Fields fields = {}) {
-  if (log) Write(*log, spdlog::level::debug, msg, fields);
+inline void Warn(LoggerRef log, std::string_view msg, Fields fields = {}) {
+  if (log.logger) Write(*log.logger, spdlog::level::warn, msg, fields);
 }
-inline void Info(spdlog::logger& log, std::string_view msg, Fields fields = {}) {
-  Write(log, spdlog::level::info, msg, fields);
-}
-inline void Info(const std::shared_ptr<spdlog::logger>& log, std::string_view msg,
-                 Fields fields = {}) {
-  if (log) Write(*log, spdlog::level::info, msg, fields);
-}
-inline void Warn(spdlog::logger& log, std::string_view msg, Fields fields = {}) {
-  Write(log, spdlog::level::warn, msg, fields);
-}
-inline void Warn(const std::shared_ptr<spdlog::logger>& log, std::string_view msg,
-                 Fields fields = {}) {
-  if (log) Write(*log, spdlog::level::warn, msg, fields);
-}
-inline void Error(spdlog::logger& log, std::string_view msg, Fields fields = {}) {
-  Write(log, spdlog::level::err, msg, fields);
-}
-inline void Error(const std::shared_ptr<spdlog::logger>& log, std::string_view msg,
-                  Fields fields = {}) {
-  if (log) Write(*log, spdlog::level::err, msg, fields);
+inline void Error(LoggerRef log, std::string_view msg, Fields fields = {}) {
+  if (log.logger) Write(*log.logger, spdlog::level::err, msg, fields);
 }
 
 // A value as the text format writes it: bare, or quoted with escapes.
