@@ -7,7 +7,7 @@ PACKAGES=(
   cmake g++ make pkg-config clang-format git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libcivetweb-dev libyaml-cpp-dev libtomlplusplus-dev
   postgresql openssl curl python3 python3-yaml
 )
 

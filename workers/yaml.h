@@ -1,23 +1,29 @@
-// A YAML subset for workflow files, parsed into JSON, with the line of every
-// value so that validation errors can point at it. (The project's chosen
-// libraries include no YAML parser; workflow files need only this much.)
+// YAML workflow files, read with yaml-cpp (Debian's libyaml-cpp-dev) and
+// turned into JSON, with the line of every value so that validation errors
+// can point at it.
 //
-// Supported: block mappings (`key: value`), block sequences (`- item`,
-// including `- key: value` items), flow sequences and mappings on one line
-// (`[a, b]`, `{a: 1}`), plain scalars (null/~, true/false, integers, floats,
-// otherwise strings), single- and double-quoted strings (double quotes
-// take backslash escapes for n t r 0 " / and backslash), literal (`|`) and folded (`>`) block
-// scalars, `#` comments, and a leading `---`. Not supported (an error names the line): anchors and
-// aliases, tags, multi-document files, multi-line flow collections, tabs
-// for indentation.
+// Plain scalars are typed as the old hand-written reader typed them: empty,
+// ~ and null are null; true/false (and True/TRUE, False/FALSE) are booleans;
+// a scalar that starts with a digit (after an optional sign) and is a whole
+// integer or a float is a number; everything else, and every quoted or block
+// scalar, is a string. Mapping keys are strings, and a key may appear once.
+//
+// Limits, so that a file cannot make the daemon spend unbounded memory or
+// stack: at most kMaxYamlBytes of text, kMaxYamlDepth levels of nesting and
+// kMaxYamlValues values once aliases are expanded. One document per file.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
 namespace cueball::workers {
+
+constexpr size_t kMaxYamlBytes = 1 << 20;
+constexpr int kMaxYamlDepth = 64;
+constexpr size_t kMaxYamlValues = 100000;
 
 class YamlError : public std::runtime_error {
  public:
@@ -31,7 +37,8 @@ class YamlError : public std::runtime_error {
 
 struct YamlDocument {
   nlohmann::json value;
-  // JSON pointer ("/steps/0/argv") -> 1-based line where that value starts.
+  // JSON pointer ("/steps/0/argv") -> 1-based line where that value starts
+  // (for a mapping's value, the line of its key).
   std::map<std::string, int> lines;
 };
 

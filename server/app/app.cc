@@ -27,14 +27,15 @@
 #include "server/engine/retry_policy.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
+#include "server/http/server.h"
 #include "server/logging/logging.h"
 #include "server/maintenance/health_monitor.h"
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
 #include "server/maintenance/retention.h"
 #include "server/maintenance/vacuumer.h"
-#include "server/metrics/http_endpoint.h"
 #include "server/metrics/metrics.h"
+#include "server/metrics/probe_routes.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_listener.h"
@@ -367,7 +368,8 @@ int Run(const config::Config& cfg) {
         {{}, auth.enabled() ? static_cast<double>(auth.token_count()) : 0.0}};
   });
 
-  metrics::HttpEndpoint http(&metrics, readiness);
+  http::Server http;
+  metrics::AddProbeRoutes(&http, &metrics, readiness);
   if (!cfg.metrics_listen.empty()) {
     std::string error;
     std::string bound = http.Start(cfg.metrics_listen, &error);

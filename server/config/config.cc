@@ -1,9 +1,11 @@
 #include "server/config/config.h"
 
 #include <arpa/inet.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -52,75 +54,70 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// Reads a "quoted \"string\"" starting at text[*i] == '"'; advances *i past it.
-bool ReadQuoted(const std::string& text, size_t* i, std::string* out) {
-  for (size_t j = *i + 1; j < text.size(); ++j) {
-    if (text[j] == '\\' && j + 1 < text.size()) {
-      out->push_back(text[++j]);
-    } else if (text[j] == '"') {
-      *i = j + 1;
-      return true;
-    } else {
-      out->push_back(text[j]);
-    }
+// The config file is TOML, read with toml++ (Debian's libtomlplusplus-dev):
+// top-level `key = value` pairs whose keys are the long flag names (dashes or
+// underscores). Strings, integers, floats and booleans are passed to the
+// flag as text; an array (of those) becomes a comma-separated list. Tables
+// are refused: every setting is top-level.
+std::string SettingText(const toml::node& v, bool* ok) {
+  if (auto s = v.as_string()) return s->get();
+  if (auto i = v.as_integer()) return std::to_string(i->get());
+  if (auto b = v.as_boolean()) return b->get() ? "true" : "false";
+  if (auto f = v.as_floating_point()) {
+    std::ostringstream out;
+    out << f->get();
+    return out.str();
   }
-  return false;
+  *ok = false;
+  return "";
 }
 
-// The config file format: `key = value` per line, keys are the long flag
-// names (dashes or underscores), values bare, "quoted" or ["a", "b"] lists;
-// `#` starts a comment. A subset of TOML, so editors highlight it.
 bool ReadConfigFile(const std::string& path, std::vector<FileEntry>* out, std::string* error) {
   std::ifstream in(path);
   if (!in) {
     *error = path + ": cannot read config file: " + std::strerror(errno);
     return false;
   }
-  std::string raw;
-  for (int line = 1; std::getline(in, raw); ++line) {
-    std::string text = Trim(raw);
-    if (text.empty() || text[0] == '#') continue;
-    const std::string where = path + ":" + std::to_string(line) + ": ";
-    size_t eq = text.find('=');
-    if (eq == std::string::npos) {
-      *error = where + "expected `key = value`, got '" + text + "'";
-      return false;
-    }
+  std::stringstream text;
+  text << in.rdbuf();
+  toml::table root;
+  try {
+    root = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    *error = path + ":" + std::to_string(e.source().begin.line) +
+             ": not valid TOML: " + std::string(e.description()) +
+             " (strings need quotes: lease = \"45s\")";
+    return false;
+  }
+  for (const auto& [key, value] : root) {
     FileEntry e;
-    e.line = line;
-    e.key = Trim(text.substr(0, eq));
+    e.line = static_cast<int>(value.source().begin.line);
+    e.key = std::string(key.str());
     for (char& ch : e.key) {
       if (ch == '_') ch = '-';
     }
-    std::string v = Trim(text.substr(eq + 1));
+    const std::string where = path + ":" + std::to_string(e.line) + ": ";
     bool ok = true;
-    if (!v.empty() && v[0] == '"') {
-      size_t i = 0;
-      ok = ReadQuoted(v, &i, &e.value);
-      std::string rest = Trim(v.substr(std::min(i, v.size())));
-      ok = ok && (rest.empty() || rest[0] == '#');
-    } else if (!v.empty() && v[0] == '[') {
-      size_t i = 1;
-      std::vector<std::string> items;
-      while (ok) {
-        while (i < v.size() && (v[i] == ' ' || v[i] == ',')) ++i;
-        if (i < v.size() && v[i] == ']') break;
-        std::string item;
-        ok = i < v.size() && v[i] == '"' && ReadQuoted(v, &i, &item);
-        items.push_back(item);
+    if (const toml::array* list = value.as_array()) {
+      for (const toml::node& item : *list) {
+        e.value += (e.value.empty() ? "" : ",") + SettingText(item, &ok);
       }
-      for (size_t k = 0; k < items.size(); ++k) e.value += (k ? "," : "") + items[k];
+    } else if (value.is_table()) {
+      *error = where + "[" + e.key + "] is a table; settings are top-level `key = value` lines";
+      return false;
     } else {
-      size_t hash = v.find(" #");
-      e.value = Trim(hash == std::string::npos ? v : v.substr(0, hash));
+      e.value = SettingText(value, &ok);
     }
-    if (!ok || e.key.empty()) {
-      *error =
-          where + "cannot read the value of '" + e.key + "' (use bare, \"quoted\" or [\"list\"])";
+    if (!ok) {
+      *error = where + "the value of '" + e.key +
+               "' must be a string, number, boolean or a list of those";
       return false;
     }
     out->push_back(std::move(e));
   }
+  // toml++ keeps keys sorted; errors are reported in the file's order.
+  std::stable_sort(out->begin(), out->end(),
+                   [](const FileEntry& a, const FileEntry& b) { return a.line < b.line; });
   return true;
 }
 

@@ -106,6 +106,28 @@ TEST_CASE("settings come from flags, then the environment, then the config file,
   CHECK(unknown.exit_code == 2);
   CHECK(Lines(unknown.err).size() == 1);
   CHECK_THAT(unknown.err, Catch::Contains("typo.conf:1") && Catch::Contains("'wrokers'"));
+  // The file is TOML (toml++): a bare word, which the old hand-written
+  // reader took as a string, is refused with its line, and so is a table.
+  auto bare = Run({BuiltBinary("cueballd"), "--config",
+                   dir.Write("bare.conf", "workers = 3\nlease = 45s\n"), "config"});
+  CHECK(bare.exit_code == 2);
+  CHECK(Lines(bare.err).size() == 1);
+  CHECK_THAT(bare.err, Catch::Contains("bare.conf:2: not valid TOML") &&
+                           Catch::Contains("strings need quotes"));
+  auto table =
+      Run({BuiltBinary("cueballd"), "--config",
+           dir.Write("table.conf", "workers = 3\n[server]\nlisten = \"x:1\"\n"), "config"});
+  CHECK(table.exit_code == 2);
+  CHECK_THAT(table.err, Catch::Contains("table.conf:2: [server] is a table"));
+  auto typed = Run({BuiltBinary("cueballd"), "--config",
+                    dir.Write("typed.conf",
+                              "workers = 5\nauto_migrate = false\n"
+                              "max-request-rate = 2.5\n"),
+                    "--database-url", "postgresql://x@y/z", "config"});
+  CHECK(typed.exit_code == 0);
+  CHECK_THAT(typed.out, Catch::Contains("workers = \"5\"  # file") &&
+                            Catch::Contains("auto-migrate = \"false\"  # file") &&
+                            Catch::Contains("max-request-rate = \"2.5\"  # file"));
   auto bad_env = Run({BuiltBinary("cueballd"), "config"}, {{"CUEBALL_LEASE", "soon"}});
   CHECK(bad_env.exit_code == 2);
   CHECK(Lines(bad_env.err).size() == 1);
