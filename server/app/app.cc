@@ -19,6 +19,7 @@
 #include "server/api/executor.h"
 #include "server/api/health_service.h"
 #include "server/api/workflows_service.h"
+#include "server/app/probe_routes.h"
 #include "server/domain/redact.h"
 #include "server/domain/version.h"
 #include "server/engine/change_router.h"
@@ -35,7 +36,6 @@
 #include "server/maintenance/retention.h"
 #include "server/maintenance/vacuumer.h"
 #include "server/metrics/metrics.h"
-#include "server/metrics/probe_routes.h"
 #include "server/store/postgres/migrator.h"
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_listener.h"
@@ -278,7 +278,7 @@ int Run(const config::Config& cfg) {
         if (!engine_running.load()) policy.SetServing(false, reason.empty() ? "starting" : reason);
         grpc_health.SetServing(db_ok && engine_running.load());
       });
-  auto readiness = [&]() -> metrics::Readiness {
+  auto readiness = [&]() -> Readiness {
     if (!engine_running.load()) {
       std::string why = health.reason();
       return {false, why.empty() ? "starting" : why};
@@ -369,7 +369,7 @@ int Run(const config::Config& cfg) {
   });
 
   http::Server http;
-  metrics::AddProbeRoutes(&http, &metrics, readiness);
+  AddProbeRoutes(&http, &metrics, readiness);
   if (!cfg.metrics_listen.empty()) {
     std::string error;
     std::string bound = http.Start(cfg.metrics_listen, &error);

@@ -1,8 +1,8 @@
-#include "server/metrics/probe_routes.h"
+#include "server/app/probe_routes.h"
 
-namespace cueball::metrics {
+namespace cueball::app {
 
-void AddProbeRoutes(http::Server* server, const Metrics* metrics,
+void AddProbeRoutes(http::Server* server, const metrics::Metrics* metrics,
                     std::function<Readiness()> readiness) {
   server->Route("/metrics", {"GET"}, [metrics](const http::Request&) {
     http::Response r;
@@ -24,4 +24,4 @@ void AddProbeRoutes(http::Server* server, const Metrics* metrics,
   });
 }
 
-}  // namespace cueball::metrics
+}  // namespace cueball::app

@@ -10,14 +10,14 @@
 #include "server/http/server.h"
 #include "server/metrics/metrics.h"
 
-namespace cueball::metrics {
+namespace cueball::app {
 
 struct Readiness {
   bool ready = false;
   std::string reason;  // why not ready (shown in the 503 body)
 };
 
-void AddProbeRoutes(http::Server* server, const Metrics* metrics,
+void AddProbeRoutes(http::Server* server, const metrics::Metrics* metrics,
                     std::function<Readiness()> readiness);
 
-}  // namespace cueball::metrics
+}  // namespace cueball::app
