@@ -235,16 +235,16 @@ int Run(const config::Config& cfg) {
   engine::Waker waker(&store);
   dopts.on_waits_recorded = [&waker] { waker.Poke(); };
   dopts.finished_runs = &hub;
-  engine::Dispatcher dispatcher(&store, &registry, dopts);
+  engine::Dispatcher dispatcher({&store, &store, &store}, &registry, dopts);
   engine::Limits limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_waiters = cfg.max_waiters;
   limits.max_queued = cfg.max_queued;
-  engine::RunService runs(&store, &registry, &hub, &dispatcher, limits);
+  engine::RunService runs(&store, &store, &registry, &hub, &dispatcher, limits);
   runs.set_metrics(&metrics);
   runs.set_blobs(&store);
   engine::ChangeRouter router(&dispatcher, &hub, &events, &waker);
-  maintenance::Rescuer rescuer(&store, &registry, cfg.rescue_interval);
+  maintenance::Rescuer rescuer(&store, &store, &registry, cfg.rescue_interval);
   rescuer.set_metrics(&metrics);
   maintenance::Vacuumer vacuumer(
       &store, [&dispatcher] { return dispatcher.caught_up(); }, cfg.vacuum_dead_rows);

@@ -8,6 +8,7 @@
 #include "server/engine/event_service.h"
 #include "server/engine/wait_hub.h"
 #include "server/engine/waker.h"
+#include "server/store/change_listener.h"
 #include "server/store/run_store.h"
 
 namespace cueball::engine {

@@ -13,6 +13,7 @@ namespace cueball::engine {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using Stores = Dispatcher::Stores;
 
 std::shared_ptr<spdlog::logger> Log() {
   auto l = spdlog::get("engine");
@@ -34,9 +35,9 @@ Millis ErrorBackoff(int failures) {
 // The step services of one attempt: every call is fenced by its lease.
 class AttemptServices final : public StepServices {
  public:
-  AttemptServices(store::RunStore* store, const Registry* registry, const DispatcherOptions& opts,
+  AttemptServices(const Stores& stores, const Registry* registry, const DispatcherOptions& opts,
                   const store::ClaimedRun& claimed, std::atomic<bool>& start_written)
-      : store_(store),
+      : stores_(stores),
         registry_(registry),
         opts_(opts),
         claimed_(claimed),
@@ -44,8 +45,8 @@ class AttemptServices final : public StepServices {
 
   std::optional<Signal> TakeSignal(const std::string& name) override {
     if (name.empty()) throw StepFailure("TakeSignal: the signal name is empty");
-    auto got =
-        store_->TakeSignal(claimed_.run.id, claimed_.lease_id, claimed_.run.step_index, name);
+    auto got = stores_.waits->TakeSignal(claimed_.run.id, claimed_.lease_id,
+                                         claimed_.run.step_index, name);
     if (!got.ok()) throw StepError("taking signal '" + name + "': " + got.status().message());
     if (!got->has_value()) return std::nullopt;
     const store::StoredSignal& s = **got;
@@ -83,7 +84,7 @@ class AttemptServices final : public StepServices {
     }
     r.parent_id = parent.id;
     WriteStart();
-    auto res = store_->Enqueue({r});
+    auto res = stores_.runs->Enqueue({r});
     if (!res.ok()) {
       if (res.status().code() == StatusCode::kUnavailable) {
         throw StepError("enqueueing child '" + child.key + "': " + res.status().message());
@@ -94,7 +95,7 @@ class AttemptServices final : public StepServices {
   }
 
   std::vector<Run> GetRuns(const std::vector<std::string>& ids) override {
-    auto res = store_->GetMany(ids);
+    auto res = stores_.runs->GetMany(ids);
     if (!res.ok()) throw StepError("reading runs: " + res.status().message());
     std::map<std::string, Run> by_id;
     for (auto& r : *res) by_id.emplace(r.id, std::move(r));
@@ -140,12 +141,12 @@ class AttemptServices final : public StepServices {
   // written first (migration 0010).
   void WriteStart() {
     if (start_written_) return;
-    Status st = store_->RecordStarts({{claimed_.run.id, claimed_.lease_id}});
+    Status st = stores_.dispatch->RecordStarts({{claimed_.run.id, claimed_.lease_id}});
     if (!st.ok()) throw StepError("writing the step's start: " + st.message());
     start_written_ = true;
   }
 
-  store::RunStore* store_;
+  const Stores& stores_;
   const Registry* registry_;
   const DispatcherOptions& opts_;
   const store::ClaimedRun& claimed_;
@@ -165,8 +166,12 @@ Json WokenWait(const Run& run) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options)
-    : store_(store), registry_(registry), opts_(std::move(options)), types_(registry->Names()) {}
+Dispatcher::Dispatcher(Stores stores, const Registry* registry, DispatcherOptions options)
+    : stores_(stores),
+      store_(stores.dispatch),
+      registry_(registry),
+      opts_(std::move(options)),
+      types_(registry->Names()) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -389,7 +394,7 @@ StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef&
                            : std::string("the runs it waits for");
     return StepResult::Retry("step '" + step.name + "' timed out waiting for " + what);
   }
-  AttemptServices services(store_, registry_, opts_, a->claimed, a->start_written);
+  AttemptServices services(stores_, registry_, opts_, a->claimed, a->start_written);
   StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input,
                   state,  a->cancel,         &services,     woke,        &run.queue};
   StepResult result = StepResult::Fail("unreachable");
@@ -408,7 +413,7 @@ StepResult Dispatcher::RunStep(const std::shared_ptr<Attempt>& a, const StepDef&
       if (!RunId::Parse(id)) return StepResult::Fail("WaitForRuns: '" + id + "' is not a run id");
       if (id == run.id) return StepResult::Fail("WaitForRuns: a run cannot wait for itself");
     }
-    auto found = store_->GetMany(result.runs());
+    auto found = stores_.runs->GetMany(result.runs());
     if (!found.ok()) return StepResult::Retry("WaitForRuns: " + found.status().message());
     std::set<std::string> have;
     for (const auto& r : *found) have.insert(r.id);

@@ -26,7 +26,10 @@
 #include "server/engine/finished_run_sink.h"
 #include "server/engine/workflow.h"
 #include "server/metrics/metrics.h"
+#include "server/store/blob_store.h"
+#include "server/store/dispatch_store.h"
 #include "server/store/run_store.h"
+#include "server/store/wait_store.h"
 
 namespace cueball::engine {
 
@@ -58,7 +61,14 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  Dispatcher(store::RunStore* store, const Registry* registry, DispatcherOptions options);
+  // The parts of the store a dispatcher uses: claims, outcomes and leases;
+  // runs (a step's children, the runs it waits for); signals a step takes.
+  struct Stores {
+    store::DispatchStore* dispatch;
+    store::RunStore* runs;
+    store::WaitStore* waits;
+  };
+  Dispatcher(Stores stores, const Registry* registry, DispatcherOptions options);
   ~Dispatcher();
 
   void Start();
@@ -140,7 +150,8 @@ class Dispatcher {
                         const std::vector<std::shared_ptr<Attempt>>& attempts,
                         std::vector<bool>* accepted);
 
-  store::RunStore* const store_;
+  const Stores stores_;
+  store::DispatchStore* const store_;  // stores_.dispatch
   const Registry* const registry_;
   const DispatcherOptions opts_;
   std::vector<std::string> types_;

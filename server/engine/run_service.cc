@@ -120,9 +120,14 @@ Status ParseIdAndReason(const std::string& id, const std::string& reason, std::s
 
 }  // namespace
 
-RunService::RunService(store::RunStore* store, const Registry* registry, WaitHub* hub,
-                       Dispatcher* dispatcher, Limits limits)
-    : store_(store), registry_(registry), hub_(hub), dispatcher_(dispatcher), limits_(limits) {}
+RunService::RunService(store::RunStore* store, store::WaitStore* waits, const Registry* registry,
+                       WaitHub* hub, Dispatcher* dispatcher, Limits limits)
+    : store_(store),
+      waits_(waits),
+      registry_(registry),
+      hub_(hub),
+      dispatcher_(dispatcher),
+      limits_(limits) {}
 
 Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
   if (s.workflow_type.empty()) return InvalidArgument(p + "workflow_type: required");
@@ -271,7 +276,7 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
   if (Status st = CheckNoNul("idempotency_key", idempotency_key); !st.ok()) return st;
   std::optional<std::string> key;
   if (!idempotency_key.empty()) key = idempotency_key;
-  auto res = store_->Signal(id, name, json, key);
+  auto res = waits_->Signal(id, name, json, key);
   if (res.ok() && res->resumed && dispatcher_) dispatcher_->Poke();
   return res;
 }

@@ -14,7 +14,9 @@
 #include "server/engine/wait_hub.h"
 #include "server/engine/workflow.h"
 #include "server/metrics/metrics.h"
+#include "server/store/blob_store.h"
 #include "server/store/run_store.h"
+#include "server/store/wait_store.h"
 
 namespace cueball::engine {
 
@@ -59,8 +61,8 @@ struct RunPage {
 class RunService {
  public:
   // `dispatcher` may be null (an api-only process); it is poked on enqueue.
-  RunService(store::RunStore* store, const Registry* registry, WaitHub* hub, Dispatcher* dispatcher,
-             Limits limits);
+  RunService(store::RunStore* store, store::WaitStore* waits, const Registry* registry,
+             WaitHub* hub, Dispatcher* dispatcher, Limits limits);
 
   // Enqueues all or none. With `batch`, errors name the item ("runs[i].input").
   StatusOr<std::vector<store::EnqueueResult>> Enqueue(const std::vector<EnqueueSpec>& specs,
@@ -98,6 +100,7 @@ class RunService {
   void CountEnqueued(size_t added);
 
   store::RunStore* const store_;
+  store::WaitStore* const waits_;
   const Registry* const registry_;
   WaitHub* const hub_;
   Dispatcher* const dispatcher_;

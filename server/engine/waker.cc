@@ -18,7 +18,7 @@ std::shared_ptr<spdlog::logger> Log() {
 
 }  // namespace
 
-Waker::Waker(store::RunStore* store, Millis sweep_interval)
+Waker::Waker(store::WaitStore* store, Millis sweep_interval)
     : store_(store), sweep_interval_(sweep_interval) {}
 
 Waker::~Waker() { Stop(); }

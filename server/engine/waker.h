@@ -14,13 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "server/store/run_store.h"
+#include "server/store/wait_store.h"
 
 namespace cueball::engine {
 
 class Waker {
  public:
-  explicit Waker(store::RunStore* store, Millis sweep_interval = Millis(1000));
+  explicit Waker(store::WaitStore* store, Millis sweep_interval = Millis(1000));
   ~Waker();
 
   void Start();
@@ -36,7 +36,7 @@ class Waker {
  private:
   void Loop();
 
-  store::RunStore* const store_;
+  store::WaitStore* const store_;
   const Millis sweep_interval_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -7,8 +7,9 @@
 
 namespace cueball::maintenance {
 
-Rescuer::Rescuer(store::RunStore* store, const engine::Registry* registry, Millis interval)
-    : store_(store), registry_(registry), interval_(interval) {}
+Rescuer::Rescuer(store::UpkeepStore* upkeep, store::DispatchStore* dispatch,
+                 const engine::Registry* registry, Millis interval)
+    : upkeep_(upkeep), dispatch_(dispatch), registry_(registry), interval_(interval) {}
 
 Rescuer::~Rescuer() { Stop(); }
 
@@ -23,7 +24,7 @@ void Rescuer::Start() {
 void Rescuer::Stop() { loop_.Stop(); }
 
 StatusOr<int> Rescuer::RunOnce() {
-  auto expired = store_->ExpiredLeases(registry_->Names(), 500);
+  auto expired = upkeep_->ExpiredLeases(registry_->Names(), 500);
   if (!expired.ok()) return expired.status();
   if (expired->empty()) return 0;
   std::vector<store::Outcome> outcomes;
@@ -45,7 +46,7 @@ StatusOr<int> Rescuer::RunOnce() {
     outcomes.push_back(std::move(o));
     types.push_back(c.run.workflow_type);
   }
-  auto accepted = store_->RecordOutcomes(outcomes);
+  auto accepted = dispatch_->RecordOutcomes(outcomes);
   if (!accepted.ok()) return accepted.status();
   int n = 0;
   auto log = spdlog::get("maint");

@@ -10,13 +10,17 @@
 #include "server/engine/workflow.h"
 #include "server/maintenance/periodic.h"
 #include "server/metrics/metrics.h"
-#include "server/store/run_store.h"
+#include "server/store/dispatch_store.h"
+#include "server/store/upkeep_store.h"
 
 namespace cueball::maintenance {
 
 class Rescuer {
  public:
-  Rescuer(store::RunStore* store, const engine::Registry* registry, Millis interval);
+  // Finds expired leases through `upkeep` and records their outcomes through
+  // `dispatch`, fenced like a dispatcher's.
+  Rescuer(store::UpkeepStore* upkeep, store::DispatchStore* dispatch,
+          const engine::Registry* registry, Millis interval);
   ~Rescuer();
 
   void Start();
@@ -27,7 +31,8 @@ class Rescuer {
   void set_metrics(metrics::Metrics* m) { metrics_ = m; }
 
  private:
-  store::RunStore* const store_;
+  store::UpkeepStore* const upkeep_;
+  store::DispatchStore* const dispatch_;
   const engine::Registry* const registry_;
   const Millis interval_;
   std::mt19937_64 rng_{std::random_device{}()};

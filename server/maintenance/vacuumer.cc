@@ -9,8 +9,8 @@
 
 namespace cueball::maintenance {
 
-Vacuumer::Vacuumer(store::RunStore* store, std::function<bool()> caught_up, int64_t min_dead_rows,
-                   Millis interval)
+Vacuumer::Vacuumer(store::UpkeepStore* store, std::function<bool()> caught_up,
+                   int64_t min_dead_rows, Millis interval)
     : store_(store),
       caught_up_(std::move(caught_up)),
       min_dead_rows_(min_dead_rows),

@@ -18,7 +18,7 @@
 
 #include "server/maintenance/periodic.h"
 #include "server/metrics/metrics.h"
-#include "server/store/run_store.h"
+#include "server/store/upkeep_store.h"
 
 namespace cueball::maintenance {
 
@@ -26,7 +26,7 @@ class Vacuumer {
  public:
   // `caught_up`: whether this daemon's last claim found nothing more ready.
   // `min_dead_rows` 0: never vacuum (leave it to autovacuum).
-  Vacuumer(store::RunStore* store, std::function<bool()> caught_up, int64_t min_dead_rows,
+  Vacuumer(store::UpkeepStore* store, std::function<bool()> caught_up, int64_t min_dead_rows,
            Millis interval = Millis(1000));
   ~Vacuumer();
 
@@ -38,7 +38,7 @@ class Vacuumer {
   void set_metrics(metrics::Metrics* m) { metrics_ = m; }
 
  private:
-  store::RunStore* const store_;
+  store::UpkeepStore* const store_;
   const std::function<bool()> caught_up_;
   const int64_t min_dead_rows_;
   const Millis interval_;

@@ -1,5 +1,5 @@
-// RunStore: the durable record of runs and their events, as one interface the
-// engine programs against. Every method is one atomic operation (one
+// The durable record of runs and their events, as the interfaces the engine
+// programs against (split by caller, below the types). Every method is one atomic operation (one
 // transaction); every state change appends its events in that same
 // transaction. Methods are thread-safe and return UNAVAILABLE when the
 // database cannot be reached, never throw. Batch-shaped methods (Enqueue,
@@ -201,6 +201,16 @@ struct WakeResult {
   std::optional<Millis> next_due;  // nullopt: no wait with a deadline
 };
 
+// The store is split by who calls it, one interface each (PgRunStore
+// implements them all, sharing its connections):
+//   RunStore       the API side: enqueue, read, list, cancel, retry (below)
+//   DispatchStore  dispatchers: claim, record outcomes and starts, leases
+//                  (dispatch_store.h)
+//   UpkeepStore    maintenance: expired leases, vacuum, statistics
+//                  (upkeep_store.h)
+//   WaitStore      waits and signals (wait_store.h)
+//   BlobStore      a run's named artifacts (blob_store.h)
+// The types above are shared by them all.
 class RunStore {
  public:
   virtual ~RunStore() = default;
@@ -228,135 +238,8 @@ class RunStore {
   // FAILED_PRECONDITION if it is not FAILED.
   virtual StatusOr<Run> Retry(const std::string& id, const std::string& reason) = 0;
 
-  // Claims up to `limit` ready runs (status enqueued, run_at <= now) of the given
-  // queues and types, in (priority, run_at, id) order, with FOR UPDATE SKIP
-  // LOCKED so concurrent claimers never get the same run. Each claimed run
-  // gets attempt+1, a new lease id, owner and expiry. Its step_started event
-  // is written later: with the attempt's outcome (Outcome::start), while it
-  // runs (RecordStarts), or by a cancel or rescue that ends it.
-  // Fewer than `limit` runs means no ready run was left. While claims come
-  // back full, a store may start each queue after the last run it claimed
-  // there; a run sorting before that is found by a scan from the start, at
-  // least every 100 ms while claims go on (PgRunStore::Claim).
-  // When fewer than `limit` runs come back and `next_due` is given, it is set
-  // to how long until the earliest enqueued run of these queues and types is
-  // due, by the database clock: zero if one is due now (locked by another
-  // claimer), nullopt if there is none. (A full claim leaves it nullopt.)
-  virtual StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
-                                                  const std::vector<std::string>& queues,
-                                                  const std::vector<std::string>& types, int limit,
-                                                  Millis lease,
-                                                  std::optional<Millis>* next_due) = 0;
-  StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
-                                          const std::vector<std::string>& queues,
-                                          const std::vector<std::string>& types, int limit,
-                                          Millis lease) {
-    return Claim(owner, queues, types, limit, lease, nullptr);
-  }
-
-  // Heartbeat: pushes the expiry of these attempts' leases to now + `lease`
-  // (database clock), where the run is still RUNNING under that lease.
-  // Returns the run ids of the attempts whose lease could not be extended
-  // (lost: rescued or canceled meanwhile).
-  virtual StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<AttemptRef>& attempts,
-                                                          Millis lease) = 0;
-
-  // Applies many outcomes in one transaction. Returns, per outcome in order,
-  // whether it was accepted (false: the lease was no longer this attempt's).
-  // Wakes waiters of runs that reached a terminal state. With `recorded`,
-  // an outcome's continue_lease and return_run are honoured (see Recorded);
-  // without it, they are ignored (the run is enqueued, nothing is returned).
-  virtual StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes,
-                                                     Recorded* recorded) = 0;
-  StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes) {
-    return RecordOutcomes(outcomes, nullptr);
-  }
-
-  // Writes the step_started events of these attempts that still run and
-  // whose start is not written yet (a start is written once, whoever ends
-  // the attempt); the others are skipped.
-  virtual Status RecordStarts(const std::vector<AttemptRef>& attempts) = 0;
-
-  // Runs of these types whose lease has expired by the database clock (their
-  // daemon died or hung), oldest expiry first. Read-only: the caller decides
-  // and records an outcome fenced on each run's lease id.
-  virtual StatusOr<std::vector<ClaimedRun>> ExpiredLeases(const std::vector<std::string>& types,
-                                                          int limit) = 0;
-
   // How many runs are ENQUEUED (ready or scheduled), across all queues.
   virtual StatusOr<int64_t> CountEnqueued() = 0;
-
-  // The database's estimates of the runs' row versions: live ones, and dead
-  // ones (every change leaves one, with its index entries, until a vacuum).
-  virtual StatusOr<RowVersions> RunRowVersions() = 0;
-  // Vacuums the runs' table now. False (skipped, not waited for) while
-  // another session vacuums it: another daemon, or autovacuum.
-  virtual StatusOr<bool> VacuumRuns() = 0;
-
-  // Per queue with enqueued runs: how many are ready (due now), how many are
-  // scheduled for later, and how long the oldest ready one has been due.
-  virtual StatusOr<std::vector<QueueStats>> GetQueueStats() = 0;
-  // Runs not finished, by workflow type and queue.
-  virtual StatusOr<std::vector<UnfinishedCount>> CountUnfinished() = 0;
-
-  // Delivers a signal to a run that has not finished: stored (buffered until
-  // a step asks for it), with a signal_received event. When the run waits for
-  // this name, the signal is bound to its step and the run is enqueued again.
-  // A repeated idempotency key changes nothing (duplicate). NOT_FOUND for no
-  // such run, FAILED_PRECONDITION for a finished one.
-  virtual StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,
-                                        const std::string& payload,
-                                        const std::optional<std::string>& idempotency_key) = 0;
-
-  // For a step running under `lease_id`: the signal `name` already bound to
-  // step `step_index`, else the oldest unbound one, bound now; nullopt if
-  // none. FAILED_PRECONDITION when the lease is no longer this attempt's.
-  virtual StatusOr<std::optional<StoredSignal>> TakeSignal(const std::string& run_id,
-                                                           const std::string& lease_id,
-                                                           int step_index,
-                                                           const std::string& name) = 0;
-
-  // Wakes waiting runs whose wait is over: timers and timeouts that are due,
-  // and waits on runs that have finished (only the waiters of `finished`
-  // when given, else every such wait). Each woken run is enqueued with its
-  // wait marked woken and a run_woken event.
-  virtual StatusOr<WakeResult> WakeDue(const std::optional<std::vector<std::string>>& finished,
-                                       int limit) = 0;
-
-  // Whether any run waits for one of these runs (a cheap read: most runs
-  // that finish have no waiters, and then a waker need not look further).
-  virtual StatusOr<bool> HasWaiters(const std::vector<std::string>& run_ids) = 0;
-};
-
-// Named artifacts of runs, kept until the run is removed.
-class BlobStore {
- public:
-  virtual ~BlobStore() = default;
-  // Saves (or replaces) a blob of a run running under `lease_id`, with a
-  // blob_saved event. FAILED_PRECONDITION when the lease is not this
-  // attempt's.
-  virtual StatusOr<BlobInfo> PutBlob(const std::string& run_id, const std::string& lease_id,
-                                     const std::string& name, const std::string& content_type,
-                                     const std::string& data) = 0;
-  // NOT_FOUND naming the run or the blob.
-  virtual StatusOr<StoredBlob> GetBlob(const std::string& run_id, const std::string& name) = 0;
-  // The run's blobs by name; NOT_FOUND for no such run.
-  virtual StatusOr<std::vector<BlobInfo>> ListBlobs(const std::string& run_id) = 0;
-};
-
-// Change notifications from the database (LISTEN/NOTIFY), shared by all
-// daemons on one database. Callbacks run on the listener's thread and must
-// not block.
-class ChangeListener {
- public:
-  virtual ~ChangeListener() = default;
-  virtual void OnRunsReady(const std::string& queue) = 0;     // enqueued or due
-  virtual void OnRunFinished(const std::string& run_id) = 0;  // reached a terminal state
-  // Events up to `head` have their stream positions (see EventStore).
-  virtual void OnEventsSequenced(int64_t /*head*/) {}
-  // The feed was interrupted and re-established: notifications may have been
-  // missed, so anything waiting on them should re-check.
-  virtual void OnResync() = 0;
 };
 
 }  // namespace cueball::store

@@ -115,8 +115,10 @@ struct Engine {
     o.lease = lease;
     o.metrics = &metrics;
     o.finished_runs = &hub;
-    dispatcher = std::make_unique<Dispatcher>(&store, &registry, o);
-    service = std::make_unique<RunService>(&store, &registry, &hub, dispatcher.get(), Limits{});
+    dispatcher =
+        std::make_unique<Dispatcher>(Dispatcher::Stores{&store, &store, &store}, &registry, o);
+    service =
+        std::make_unique<RunService>(&store, &store, &registry, &hub, dispatcher.get(), Limits{});
     router = std::make_unique<ChangeRouter>(dispatcher.get(), &hub);
     listener = std::make_unique<store::pg::PgListener>(db.url(), router.get());
     hub.Start();
@@ -405,8 +407,8 @@ TEST_CASE("a Wait on a run whose step finishes here needs no notification and no
   o.owner = "test-node";
   o.poll_interval = Millis(200);
   o.finished_runs = &hub;
-  Dispatcher dispatcher(&store, &registry, o);
-  RunService service(&store, &registry, &hub, &dispatcher, Limits{});
+  Dispatcher dispatcher({&store, &store, &store}, &registry, o);
+  RunService service(&store, &store, &registry, &hub, &dispatcher, Limits{});
   hub.Start();
   dispatcher.Start();
   EnqueueSpec spec;
@@ -883,7 +885,7 @@ TEST_CASE("retry re-enqueues a failed run from its failed step, recorded as an e
 TEST_CASE("heartbeats keep a step that outlives its lease from being rescued") {
   TestDatabase db;
   Engine e(db, 4, Millis(1000));
-  maintenance::Rescuer rescuer(&e.store, &e.registry, Millis(100));
+  maintenance::Rescuer rescuer(&e.store, &e.store, &e.registry, Millis(100));
   rescuer.Start();
   Run r = e.WaitDone(e.Enqueue("demo.sleep", R"({"ms":3000})"));
   rescuer.Stop();

@@ -28,7 +28,7 @@ TEST_CASE("an expired lease is rescued as a failed attempt and the old holder is
   store::pg::PgRunStore s(db.url(), 4);
   engine::Registry registry;
   REQUIRE(workers::RegisterBuiltins(registry).ok());
-  maintenance::Rescuer rescuer(&s, &registry, Millis(1000));
+  maintenance::Rescuer rescuer(&s, &s, &registry, Millis(1000));
 
   auto run = FlakyRun();
   REQUIRE(s.Enqueue({run}).ok());
@@ -65,7 +65,7 @@ TEST_CASE("a rescued run whose attempts are used up fails") {
   store::pg::PgRunStore s(db.url(), 4);
   engine::Registry registry;
   REQUIRE(workers::RegisterBuiltins(registry).ok());
-  maintenance::Rescuer rescuer(&s, &registry, Millis(1000));
+  maintenance::Rescuer rescuer(&s, &s, &registry, Millis(1000));
   auto run = FlakyRun();
   REQUIRE(s.Enqueue({run}).ok());
   db.Exec("UPDATE cueball_runs SET attempt = 4");  // demo.flaky allows 5

@@ -6,6 +6,8 @@
 #include <set>
 
 #include "server/store/postgres/pg_pool.h"
+#include "server/store/postgres/pg_sql.h"
+#include "server/store/postgres/rows.h"
 
 namespace cueball::store::pg {
 namespace {
@@ -39,9 +41,10 @@ Status Migrator::Probe() {
     pqxx::connection conn(dsn_);
     pqxx::read_transaction tx(conn);
     std::set<int> applied;
-    if (!tx.exec1("SELECT to_regclass('cueball_schema_migrations') IS NULL")[0].as<bool>()) {
-      for (const auto& row : tx.exec("SELECT version FROM cueball_schema_migrations"))
-        applied.insert(row[0].as<int>());
+    if (Exec(tx, sql::kMigrationsTableExists)[0][0].as<bool>()) {
+      auto res = Exec(tx, sql::kAppliedMigrations);
+      const int version = Columns(res).Need("version");
+      for (const auto& row : res) applied.insert(static_cast<int>(Int(row[version])));
     }
     int pending = 0;
     std::string first;
@@ -63,23 +66,25 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
   MigrationReport report;
   try {
     pqxx::connection conn(dsn_);
-    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) +
-                                    ")");
+    {
+      pqxx::nontransaction tx(conn);
+      Exec(tx, sql::kLockMigrations, kMigrationLockKey);
+    }
     // The lock is per session: it goes with the connection on every return path.
     {
       pqxx::work tx(conn);
-      tx.exec(
-          "CREATE TABLE IF NOT EXISTS cueball_schema_migrations ("
-          " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-          " applied_at timestamptz NOT NULL DEFAULT now())");
+      Exec(tx, sql::kCreateMigrationsTable);
       tx.commit();
     }
     std::map<int, Applied> applied;
     {
       pqxx::read_transaction tx(conn);
-      for (const auto& row :
-           tx.exec("SELECT version, name, checksum FROM cueball_schema_migrations")) {
-        Applied a{row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>()};
+      auto res = Exec(tx, sql::kAppliedMigrations);
+      const Columns cols(res);
+      const int version = cols.Need("version"), name = cols.Need("name"),
+                checksum = cols.Need("checksum");
+      for (const auto& row : res) {
+        Applied a{static_cast<int>(Int(row[version])), Text(row[name]), Text(row[checksum])};
         applied[a.version] = a;
       }
     }
@@ -88,9 +93,7 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
     {
       pqxx::read_transaction tx(conn);
       for (const auto& m : migrations_) {
-        sums[m.version] =
-            tx.exec_params1("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", m.sql)[0]
-                .as<std::string>();
+        sums[m.version] = Text(Exec(tx, sql::kMigrationChecksum, m.sql)[0][0]);
       }
     }
     int max_known = migrations_.empty() ? 0 : migrations_.back().version;
@@ -141,9 +144,7 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
       try {
         pqxx::work tx(conn);
         tx.exec(m->sql);
-        tx.exec_params(
-            "INSERT INTO cueball_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-            m->version, m->name, sums[m->version]);
+        Exec(tx, sql::kRecordMigration, m->version, m->name, sums[m->version]);
         tx.commit();
       } catch (const pqxx::sql_error& e) {
         return FailedPrecondition("migration " + m->name + " failed: " + e.what());

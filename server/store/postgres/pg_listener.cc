@@ -11,6 +11,7 @@
 #include "server/store/postgres/pg_event_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
+#include "server/store/postgres/pg_sql.h"
 
 namespace cueball::store::pg {
 namespace {
@@ -65,7 +66,7 @@ void PgListener::Loop() {
       Receiver finished(conn, kFinishedChannel, sink_);
       Receiver events(conn, kEventsChannel, sink_);
       // Receivers LISTEN lazily; a trivial statement makes the LISTENs take effect now.
-      pqxx::nontransaction(conn).exec("SELECT 1");
+      pqxx::nontransaction(conn).exec(sql::kPing.text);
       listening_ = true;
       if (was_connected || failures > 0) {
         if (log) logging::Info(log, "listener reconnected");

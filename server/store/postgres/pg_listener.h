@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "server/store/change_listener.h"
 #include "server/store/run_store.h"
 
 namespace cueball::store::pg {

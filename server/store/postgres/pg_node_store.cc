@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "server/store/postgres/pg_run_store.h"
+#include "server/store/postgres/pg_sql.h"
+#include "server/store/postgres/rows.h"
 
 namespace cueball::store::pg {
 namespace {
@@ -18,14 +20,8 @@ PgNodeStore::PgNodeStore(const std::string& dsn) : pool_(WithConnectionDefaults(
 Status PgNodeStore::RegisterNode(const NodeInfo& n) {
   return pool_.With("register node", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    tx.exec_params(
-        "INSERT INTO cueball_nodes (id, host, pid, version, listen, queues, workers, types) "
-        "VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[]) "
-        "ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, version = $4, listen = $5, "
-        "queues = $6::text[], workers = $7, types = $8::text[], started_at = now(), "
-        "last_seen_at = now(), stopped_at = NULL",
-        n.id, n.host, n.pid, n.version, n.listen, PgTextArray(n.queues), n.workers,
-        PgTextArray(n.types));
+    Exec(tx, sql::kRegisterNode, n.id, n.host, n.pid, n.version, n.listen, PgTextArray(n.queues),
+         n.workers, PgTextArray(n.types));
     tx.commit();
     return Status::Ok();
   });
@@ -34,8 +30,7 @@ Status PgNodeStore::RegisterNode(const NodeInfo& n) {
 Status PgNodeStore::TouchNode(const std::string& id) {
   return pool_.With("touch node", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    auto r = tx.exec_params(
-        "UPDATE cueball_nodes SET last_seen_at = now(), stopped_at = NULL WHERE id = $1", id);
+    auto r = Exec(tx, sql::kTouchNode, id);
     tx.commit();
     if (r.affected_rows() == 0) return NotFound("node " + id + " is not registered");
     return Status::Ok();
@@ -45,7 +40,7 @@ Status PgNodeStore::TouchNode(const std::string& id) {
 Status PgNodeStore::StopNode(const std::string& id) {
   return pool_.With("stop node", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    tx.exec_params("UPDATE cueball_nodes SET stopped_at = now() WHERE id = $1", id);
+    Exec(tx, sql::kStopNode, id);
     tx.commit();
     return Status::Ok();
   });
@@ -55,30 +50,28 @@ StatusOr<std::vector<NodeInfo>> PgNodeStore::ListNodes(Millis window) {
   std::vector<NodeInfo> out;
   Status st = pool_.With("list nodes", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    auto res = tx.exec_params(
-        "SELECT id, host, pid, version, listen, array_to_json(queues)::text, workers, "
-        "round(date_part('epoch', started_at) * 1000000)::bigint, "
-        "round(date_part('epoch', last_seen_at) * 1000000)::bigint, "
-        "round(date_part('epoch', stopped_at) * 1000000)::bigint, "
-        "(extract(epoch from now() - last_seen_at) * 1000)::bigint, "
-        "array_to_json(types)::text "
-        "FROM cueball_nodes WHERE last_seen_at > now() - $1 * interval '1 millisecond' "
-        "ORDER BY started_at DESC, id",
-        static_cast<int64_t>(window.count()));
+    auto res = Exec(tx, sql::kListNodes, static_cast<int64_t>(window.count()));
+    const Columns cols(res);
+    const int id = cols.Need("id"), host = cols.Need("host"), pid = cols.Need("pid"),
+              version = cols.Need("version"), listen = cols.Need("listen"),
+              queues = cols.Need("queues"), workers = cols.Need("workers"),
+              started = cols.Need("started_us"), last_seen = cols.Need("last_seen_us"),
+              stopped = cols.Need("stopped_us"), since_seen = cols.Need("since_seen_ms"),
+              types = cols.Need("types");
     for (const auto& row : res) {
       NodeInfo n;
-      n.id = row[0].as<std::string>();
-      n.host = row[1].as<std::string>();
-      n.pid = row[2].as<int>();
-      n.version = row[3].as<std::string>();
-      n.listen = row[4].as<std::string>();
-      n.queues = ParseTextArray(row[5].as<std::string>());
-      n.workers = row[6].as<int>();
-      n.started_at = FromMicros(row[7].as<int64_t>());
-      n.last_seen_at = FromMicros(row[8].as<int64_t>());
-      if (!row[9].is_null()) n.stopped_at = FromMicros(row[9].as<int64_t>());
-      n.since_seen = Millis(row[10].as<int64_t>());
-      n.types = ParseTextArray(row[11].as<std::string>());
+      n.id = Text(row[id]);
+      n.host = Text(row[host]);
+      n.pid = static_cast<int>(Int(row[pid]));
+      n.version = Text(row[version]);
+      n.listen = Text(row[listen]);
+      n.queues = ParseTextArray(Text(row[queues]));
+      n.workers = static_cast<int>(Int(row[workers]));
+      n.started_at = FromMicros(Int(row[started]));
+      n.last_seen_at = FromMicros(Int(row[last_seen]));
+      n.stopped_at = OptTime(row[stopped]);
+      n.since_seen = Millis(Int(row[since_seen]));
+      n.types = ParseTextArray(Text(row[types]));
       out.push_back(std::move(n));
     }
     return Status::Ok();

@@ -16,16 +16,26 @@
 #include <set>
 #include <string>
 
+#include "server/store/blob_store.h"
+#include "server/store/dispatch_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/run_store.h"
+#include "server/store/upkeep_store.h"
+#include "server/store/wait_store.h"
 
 namespace cueball::store::pg {
 
 inline constexpr const char* kReadyChannel = "cueball_ready";
 inline constexpr const char* kFinishedChannel = "cueball_finished";
 
-// Also the BlobStore: blobs live with their runs and share the pool.
-class PgRunStore final : public RunStore, public BlobStore {
+// Every part of the run store (run_store.h), on one set of connections:
+// the API side (pg_run_store.cc), dispatch (pg_dispatch.cc), upkeep
+// (pg_upkeep.cc), waits and signals (pg_waits.cc) and blobs (pg_blobs.cc).
+class PgRunStore final : public RunStore,
+                         public DispatchStore,
+                         public UpkeepStore,
+                         public WaitStore,
+                         public BlobStore {
  public:
   // `pool_size` connections at most, opened on first use, plus two for the
   // claim and the record (dispatch_pool_); every statement is cancelled
@@ -38,14 +48,14 @@ class PgRunStore final : public RunStore, public BlobStore {
   StatusOr<std::vector<Run>> List(const RunFilter& filter) override;
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
   StatusOr<Run> Retry(const std::string& id, const std::string& reason) override;
-  using RunStore::Claim;
+  using DispatchStore::Claim;
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
                                           const std::vector<std::string>& types, int limit,
                                           Millis lease, std::optional<Millis>* next_due) override;
   StatusOr<std::vector<std::string>> ExtendLeases(const std::vector<AttemptRef>& attempts,
                                                   Millis lease) override;
-  using RunStore::RecordOutcomes;
+  using DispatchStore::RecordOutcomes;
   StatusOr<std::vector<bool>> RecordOutcomes(const std::vector<Outcome>& outcomes,
                                              Recorded* recorded) override;
   Status RecordStarts(const std::vector<AttemptRef>& attempts) override;
@@ -121,12 +131,6 @@ class PgRunStore final : public RunStore, public BlobStore {
   std::function<void()> events_written_;
 };
 
-// Every query that returns runs selects Cols() (kRunColumnCount columns, in
-// this order) and reads them with RunFromRow.
-inline constexpr int kRunColumnCount = 20;
-std::string Cols();
-Run RunFromRow(const pqxx::row& row, int first = 0);
-
 // Locks run `run_id` (FOR UPDATE) if it is running under `lease_id`, in the
 // caller's transaction: its (step_name, attempt, whether the attempt's
 // step_started is still unwritten), or no row when the lease is no longer
@@ -134,38 +138,12 @@ Run RunFromRow(const pqxx::row& row, int first = 0);
 pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id,
                            const std::string& lease_id);
 
-// Events are written in batches (migration 0006): every statement that writes
-// events inserts them with one batch row, which the sequencer numbers later.
-// WithEvents(sql, rows, columns) puts the CTEs that do it ("ev_batch, ev,
-// ev_count") in place of `%EVENTS%` in a WITH list of `sql`; `rows` is a
-// SELECT yielding run_id, kind, step, attempt, data (jsonb) and n, the
-// event's place in the batch (1, 2, 3, ...; a run's events in the run's
-// order), and the columns `columns` names:
-// - kEventStart: `started_at` (timestamptz) and `started_by` (text); a row
-//   whose started_at is set stands for a step_started before its own event
-//   (migration 0010);
-// - kEventAlso: `also` (text); a row whose `also` is set stands for a
-//   second event of that kind after its own (migration 0009);
-// - kEventTime: `created_at`, the event's time (else the statement's).
-// A row's events are at n, n + 1, ... in that order, so the next row's n
-// leaves room. `ev` returns one row per row written. A batch with no events
-// writes no batch row.
-inline constexpr unsigned kEventStart = 1, kEventAlso = 2, kEventTime = 4;
-std::string WithEvents(std::string sql, const std::string& rows, unsigned columns = 0);
-
 // One event on its own, as a batch of one, in the caller's transaction.
 // With `start`, the row also stands for the attempt's step_started before
 // the event (migration 0010).
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
                  const std::string& step, int attempt, const std::string& data,
                  const std::optional<AttemptStart>& start = std::nullopt);
-
-// Whether any run waits for one of the runs $1 (text[] of ids). Prepared on
-// every connection of the run store's pool: the waker asks it after every
-// burst of finished runs (pg_waits.cc).
-inline constexpr const char* kHasWaitersStmt = "cueball_has_waiters";
-inline constexpr const char* kHasWaitersSql =
-    "SELECT EXISTS (SELECT 1 FROM cueball_run_waits WHERE target_id = ANY($1::text[]::uuid[]))";
 
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);

@@ -1,0 +1,1 @@
+DELETE FROM cueball_run_waits WHERE waiter_id = $1::uuid

@@ -1,0 +1,1 @@
+DELETE FROM cueball_subscriptions WHERE name = $1

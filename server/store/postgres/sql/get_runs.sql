@@ -1,0 +1,1 @@
+SELECT {{run_columns}} FROM cueball_runs WHERE id = ANY($1::uuid[])

@@ -1,0 +1,1 @@
+SELECT {{subscription_columns}} FROM cueball_subscriptions WHERE name = $1

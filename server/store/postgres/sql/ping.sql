@@ -1,0 +1,2 @@
+-- A trivial statement: makes pending LISTENs take effect.
+SELECT 1

@@ -1,0 +1,1 @@
+INSERT INTO cueball_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)

@@ -1,0 +1,1 @@
+UPDATE cueball_nodes SET stopped_at = now() WHERE id = $1
