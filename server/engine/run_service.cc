@@ -7,12 +7,12 @@
 #include <thread>
 
 #include "server/domain/utf8.h"
+#include "server/engine/new_run.h"
 #include "server/logging/logging.h"
 
 namespace cueball::engine {
 namespace {
 
-constexpr size_t kMaxKeyBytes = 255;
 constexpr size_t kMaxReasonBytes = 1000;
 constexpr int kMaxPriority = 1000;
 
@@ -166,8 +166,9 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                            std::to_string(limits_.max_delay.count() / 86400000) +
                            " days in the future");
   }
-  if (s.idempotency_key.size() > kMaxKeyBytes) {
-    return InvalidArgument(p + "idempotency_key: must be at most 255 bytes");
+  if (s.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
+    return InvalidArgument(p + "idempotency_key: must be at most " +
+                           std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
   }
   if (Status st = CheckNoNul(p + "idempotency_key", s.idempotency_key); !st.ok()) return st;
   return Status::Ok();
@@ -187,13 +188,7 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
     const std::string prefix = batch ? "runs[" + std::to_string(i) + "]." : "";
     Status st = Validate(s, prefix);
     if (!st.ok()) return st;
-    store::NewRun r;
-    r.id = RunId::NewV7().str();
-    r.workflow_type = s.workflow_type;
-    r.first_step = registry_->Find(s.workflow_type)->steps.front().name;
-    r.queue = s.queue.empty() ? "default" : s.queue;
-    r.priority = s.priority;
-    r.input = s.input.empty() ? "{}" : s.input;
+    store::NewRun r = MakeNewRun(*registry_->Find(s.workflow_type), s.queue, s.priority, s.input);
     if (s.run_at) r.run_at = *s.run_at;
     if (s.delay && s.delay->count() > 0) {
       r.run_at = Now() + std::chrono::duration_cast<std::chrono::microseconds>(*s.delay);
@@ -270,8 +265,9 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
   if (Status st = CheckJson("payload", payload.empty() ? "null" : payload, &json); !st.ok()) {
     return st;
   }
-  if (idempotency_key.size() > 255) {
-    return InvalidArgument("idempotency_key: must be at most 255 bytes");
+  if (idempotency_key.size() > kMaxIdempotencyKeyBytes) {
+    return InvalidArgument("idempotency_key: must be at most " +
+                           std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
   }
   if (Status st = CheckNoNul("idempotency_key", idempotency_key); !st.ok()) return st;
   std::optional<std::string> key;

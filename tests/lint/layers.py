@@ -56,6 +56,8 @@ ALLOWED = {
                "nlohmann"},
     "client/cli": {"client", "server/domain", "cueball/v1", "grpc", "grpcpp",
                    "google/protobuf", "CLI", "nlohmann"},
+    "client/cli/commands": {"client", "client/cli", "server/domain", "cueball/v1", "grpc",
+                            "grpcpp", "google/protobuf", "CLI", "nlohmann"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')
