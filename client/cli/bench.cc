@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "client/cli/bench_support.h"
 #include "client/http_get.h"
 
 namespace cueball::bench {
@@ -26,133 +27,6 @@ using Json = nlohmann::ordered_json;
 const std::vector<std::string> kScenarios = {"throughput", "latency", "pipeline", "wait",
                                              "backlog"};
 constexpr int kWaitChunk = 1000;  // the daemon's most ids per Wait
-
-// A call failed or the daemon misbehaved: the bench stops with this message.
-struct BenchError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t Micros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000 + t.nanos() / 1000;
-}
-
-google::protobuf::Timestamp ToTimestamp(int64_t micros) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(micros / 1000000);
-  t.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-  return t;
-}
-
-void Check(const grpc::Status& s, const std::string& what) {
-  if (!s.ok()) {
-    throw BenchError(what + " failed (gRPC code " + std::to_string(s.error_code()) +
-                     "): " + s.error_message());
-  }
-}
-
-// Nearest-rank percentile, p in (0, 1].
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  if (n == 0) return 0;
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string Thousands(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  size_t end = s.find('.');
-  if (end == std::string::npos) end = s.size();
-  const size_t begin = s[0] == '-' ? 1 : 0;
-  for (size_t i = end; i > begin + 3; i -= 3) s.insert(i - 3, ",");
-  return s;
-}
-
-// A one-line progress bar on stderr, redrawn five times a second.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  ~Progress() { End(); }
-
-  void Begin(const std::string& label, int64_t total) {
-    End();
-    if (!enabled_) return;
-    label_ = label;
-    total_ = total;
-    done_ = 0;
-    started_ = std::chrono::steady_clock::now();
-    stop_ = false;
-    thread_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) Draw();
-      Draw();
-      std::fputs("\r\033[K", stderr);
-    });
-  }
-  void Add(int64_t n) { done_ += n; }
-  void End() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    thread_.join();
-  }
-
- private:
-  void Draw() {
-    const int64_t done = done_.load();
-    const double frac = total_ > 0 ? std::min(1.0, static_cast<double>(done) / total_) : 0;
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    const int width = 30;
-    const int filled = static_cast<int>(frac * width);
-    std::string bar(filled, '#');
-    bar.append(width - filled, '.');
-    std::fprintf(stderr, "\r\033[K%-22s [%s] %3d%% %s/%s %s/s", label_.c_str(), bar.c_str(),
-                 static_cast<int>(frac * 100), Thousands(done, 0).c_str(),
-                 Thousands(total_, 0).c_str(), Thousands(secs > 0 ? done / secs : 0, 0).c_str());
-    std::fflush(stderr);
-  }
-
-  const bool enabled_;
-  std::string label_;
-  int64_t total_ = 0;
-  std::atomic<int64_t> done_{0};
-  std::chrono::steady_clock::time_point started_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-struct RunTimes {
-  int64_t created = 0, started = 0, finished = 0;  // microseconds, database clock
-};
-
-struct Figure {
-  std::string name;
-  double value = 0;
-  std::string unit;
-  int decimals = 0;
-  std::string op;  // ">=", "<=" or "" (no target)
-  double target = 0;
-};
 
 class Bench {
  public:

@@ -19,6 +19,7 @@
 #include "server/api/executor.h"
 #include "server/api/health_service.h"
 #include "server/api/workflows_service.h"
+#include "server/app/gauges.h"
 #include "server/app/probe_routes.h"
 #include "server/domain/redact.h"
 #include "server/domain/version.h"
@@ -128,38 +129,343 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(const config::Confi
   return grpc::SslServerCredentials(opts);
 }
 
-// Resident set size from /proc/self/statm (pages), in bytes; 0 if unreadable.
-int64_t ResidentBytes() {
-  std::ifstream in("/proc/self/statm");
-  int64_t size = 0, resident = 0;
-  if (!(in >> size >> resident)) return 0;
-  return resident * sysconf(_SC_PAGESIZE);
+// Applies pending migrations, logging each. False (logged) on failure.
+bool MigrateSchema(store::pg::Migrator& migrator, spdlog::logger& log) {
+  auto migrated = migrator.Migrate();
+  if (!migrated.ok()) {
+    logging::Error(log, "migrations failed", {{"error", migrated.status().message()}});
+    return false;
+  }
+  for (const auto& name : migrated->applied) {
+    logging::Info(log, "migration applied", {{"name", name}});
+  }
+  logging::Info(log, "schema ready", {{"version", migrated->current_version}});
+  return true;
 }
 
-// A figure for the metrics read from the database at most once per `ttl`,
-// however many gauges and scrapes ask (empty when the read fails).
-template <typename T>
-class Cached {
+// The daemon: every part, wired in construction order (each takes the
+// ones before it), and the phases of its life: open the listeners
+// (calls refused, health NOT_SERVING), wait until the database and schema
+// are servable, start the engine, serve until a signal, shut down in order.
+class Daemon {
  public:
-  Cached(std::function<StatusOr<T>()> read, Millis ttl) : read_(std::move(read)), ttl_(ttl) {}
-  T Get() {
-    std::lock_guard<std::mutex> lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_read_) {
-      auto r = read_();
-      value_ = r.ok() ? *r : T{};
-      next_read_ = now + ttl_;
-    }
-    return value_;
-  }
+  Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
+         store::pg::Migrator* migrator, std::unique_ptr<engine::Registry> registry);
+
+  // The process's exit code.
+  int Run();
 
  private:
-  const std::function<StatusOr<T>()> read_;
-  const Millis ttl_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point next_read_{};
-  T value_{};
+  // HTTP (probes, /metrics) and gRPC. Nonzero: the exit code.
+  int OpenListeners();
+  // The database answers, migrations are applied (with --auto-migrate) and
+  // the schema is current. nullopt: go on; else the exit code.
+  std::optional<int> WaitUntilServable();
+  void StartEngine();
+  // Shuts down in order: probes and health first, then calls, steps,
+  // notifications.
+  void Shutdown(int signal);
+  // Closes the listeners opened before serving.
+  int StopBeforeServing(int code);
+  bool Migrate();
+  Readiness Ready();
+  static engine::DispatcherOptions DispatcherOptionsFor(const config::Config& cfg,
+                                                        metrics::Metrics* metrics,
+                                                        store::BlobStore* blobs,
+                                                        engine::Waker* waker, engine::WaitHub* hub);
+
+  const config::Config& cfg_;
+  std::shared_ptr<spdlog::logger> log_;
+  store::pg::Migrator* const migrator_;
+  const std::unique_ptr<engine::Registry> registry_;
+  metrics::Metrics metrics_;
+  store::pg::PgRunStore store_;
+  // Streams and the sequencer get their own connections, so a burst of
+  // readers never starves claims and completions.
+  store::pg::PgEventStore event_store_;
+  engine::EventService events_;
+  maintenance::Retention retention_;
+  engine::WaitHub hub_;
+  engine::Waker waker_;
+  engine::Dispatcher dispatcher_;
+  engine::RunService runs_;
+  engine::ChangeRouter router_;
+  maintenance::Rescuer rescuer_;
+  maintenance::Vacuumer vacuumer_;
+  store::pg::PgListener listener_;
+  store::pg::PgNodeStore node_store_;
+  maintenance::NodeRegistry nodes_;
+  // Calls are refused (UNAVAILABLE) until the engine runs; health says
+  // SERVING only while the engine runs and the database and schema are fine.
+  api::Authenticator auth_;
+  api::RateLimiter limiter_;
+  api::CallPolicy policy_;
+  api::WorkflowsService service_;
+  api::HealthService grpc_health_;
+  std::atomic<bool> engine_running_{false};
+  maintenance::HealthMonitor health_;
+  Gauges gauges_;
+  http::Server http_;
+  // Handlers wait for the runs pool's connections; twice as many threads
+  // as connections keep calls that need none (types, health) moving.
+  api::Executor executor_;
+  api::AsyncServer async_server_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
 };
+
+store::RetentionPolicy RetentionFor(const config::Config& cfg) {
+  store::RetentionPolicy p;
+  p.succeeded = cfg.retain_succeeded;
+  p.failed = cfg.retain_failed;
+  p.canceled = cfg.retain_canceled;
+  p.keep_summary = cfg.retention_summaries;
+  return p;
+}
+
+engine::EventLimits EventLimitsFor(const config::Config& cfg) {
+  engine::EventLimits l;
+  l.max_watchers = cfg.max_watchers;
+  return l;
+}
+
+engine::Limits LimitsFor(const config::Config& cfg) {
+  engine::Limits l;
+  l.max_payload_bytes = cfg.max_payload_bytes;
+  l.max_waiters = cfg.max_waiters;
+  l.max_queued = cfg.max_queued;
+  return l;
+}
+
+store::NodeInfo SelfFor(const config::Config& cfg, const engine::Registry& registry) {
+  store::NodeInfo self;
+  self.id = cfg.node_id;
+  char host_name[256] = {0};
+  gethostname(host_name, sizeof host_name - 1);
+  self.host = host_name;
+  self.pid = static_cast<int>(getpid());
+  self.version = kVersion;
+  self.queues = cfg.queues;
+  self.types = registry.Names();
+  self.workers = cfg.workers;
+  return self;
+}
+
+engine::DispatcherOptions Daemon::DispatcherOptionsFor(const config::Config& cfg,
+                                                       metrics::Metrics* metrics,
+                                                       store::BlobStore* blobs,
+                                                       engine::Waker* waker, engine::WaitHub* hub) {
+  engine::DispatcherOptions o;
+  o.owner = cfg.node_id;
+  o.queues = cfg.queues;
+  o.workers = cfg.workers;
+  o.lease = cfg.lease;
+  o.poll_interval = cfg.poll_interval;
+  o.drain_timeout = cfg.drain_timeout;
+  o.metrics = metrics;
+  o.blobs = blobs;
+  o.max_blob_bytes = cfg.max_blob_bytes;
+  o.on_waits_recorded = [waker] { waker->Poke(); };
+  o.finished_runs = hub;
+  return o;
+}
+
+Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
+               store::pg::Migrator* migrator, std::unique_ptr<engine::Registry> registry)
+    : cfg_(cfg),
+      log_(std::move(log)),
+      migrator_(migrator),
+      registry_(std::move(registry)),
+      store_(cfg.database_url, cfg.db_pool_size, cfg.statement_timeout),
+      event_store_(cfg.database_url, std::max(2, cfg.db_pool_size / 2), cfg.statement_timeout),
+      events_(&event_store_, EventLimitsFor(cfg)),
+      retention_(&event_store_, RetentionFor(cfg), cfg.retention_interval),
+      hub_(&store_),
+      waker_(&store_),
+      dispatcher_({&store_, &store_, &store_}, registry_.get(),
+                  DispatcherOptionsFor(cfg, &metrics_, &store_, &waker_, &hub_)),
+      runs_(&store_, &store_, registry_.get(), &hub_, &dispatcher_, LimitsFor(cfg)),
+      router_(&dispatcher_, &hub_, &events_, &waker_),
+      rescuer_(&store_, &store_, registry_.get(), cfg.rescue_interval),
+      vacuumer_(
+          &store_, [this] { return dispatcher_.caught_up(); }, cfg.vacuum_dead_rows),
+      listener_(cfg.database_url, &router_),
+      node_store_(cfg.database_url),
+      nodes_(&node_store_, SelfFor(cfg, *registry_), cfg.node_heartbeat),
+      auth_(cfg.auth_tokens, cfg.auth_tokens_file),
+      limiter_(cfg.max_request_rate),
+      policy_(&limiter_, &auth_, &metrics_),
+      service_(&runs_, &nodes_, &policy_, &events_),
+      health_(migrator, cfg.health_interval,
+              [this](bool db_ok, const std::string& reason) {
+                if (!engine_running_.load()) {
+                  policy_.SetServing(false, reason.empty() ? "starting" : reason);
+                }
+                grpc_health_.SetServing(db_ok && engine_running_.load());
+              }),
+      gauges_(&metrics_,
+              GaugeSources{[this] { return Ready().ready; }, &store_, &nodes_, &dispatcher_, &hub_,
+                           &events_, &auth_,
+                           [this] {
+                             std::vector<PoolGauge> out;
+                             for (const auto& [pool, stats] :
+                                  {std::pair{"runs", store_.pool_stats()},
+                                   std::pair{"dispatch", store_.dispatch_pool_stats()},
+                                   std::pair{"events", event_store_.pool_stats()}}) {
+                               out.push_back({pool, stats.in_use, stats.open, stats.size});
+                             }
+                             return out;
+                           }}),
+      executor_(std::max(4, 2 * cfg.db_pool_size), "api-handler"),
+      async_server_(&service_, &grpc_health_, &executor_) {
+  store_.SetEventsWrittenHook([this] { events_.Kick(); });
+  runs_.set_metrics(&metrics_);
+  runs_.set_blobs(&store_);
+  rescuer_.set_metrics(&metrics_);
+  vacuumer_.set_metrics(&metrics_);
+  policy_.SetServing(false, "starting");
+  AddProbeRoutes(&http_, &metrics_, [this] { return Ready(); });
+}
+
+Readiness Daemon::Ready() {
+  if (!engine_running_.load()) {
+    std::string why = health_.reason();
+    return {false, why.empty() ? "starting" : why};
+  }
+  if (!health_.ready()) return {false, health_.reason()};
+  return {true, ""};
+}
+
+bool Daemon::Migrate() { return MigrateSchema(*migrator_, *log_); }
+
+int Daemon::Run() {
+  if (int r = OpenListeners()) return r;
+  if (auto code = WaitUntilServable()) return StopBeforeServing(*code);
+  StartEngine();
+  Shutdown(WaitForShutdownSignal());
+  return 0;
+}
+
+int Daemon::OpenListeners() {
+  if (!cfg_.metrics_listen.empty()) {
+    std::string error;
+    std::string bound = http_.Start(cfg_.metrics_listen, &error);
+    if (bound.empty()) {
+      logging::Error(log_, "cannot serve metrics", {{"error", error}});
+      return 1;
+    }
+    logging::Info(log_, "metrics endpoint",
+                  {{"address", bound}, {"paths", "/metrics,/healthz,/readyz"}});
+  }
+  std::string cred_error;
+  auto creds = ListenerCredentials(cfg_, &cred_error);
+  if (!creds) {
+    logging::Error(log_, cred_error);
+    return 1;
+  }
+  // Health is our own service (api::HealthService): gRPC's built-in one is
+  // a callback service, and any callback service brings gRPC's napping
+  // "nexting" threads (api/async_server.h).
+  grpc::EnableDefaultHealthCheckService(false);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg_.listen, creds, &port);
+  builder.RegisterService(&service_);
+  builder.RegisterService(&grpc_health_);
+  std::unique_ptr<grpc::ServerCompletionQueue> call_queue = builder.AddCompletionQueue();
+  // A full batch of maximal inputs must fit, with room for the envelope.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<size_t>(size_t{1} << 30, cfg_.max_payload_bytes * 4 + (size_t{16} << 20))));
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    logging::Error(log_, "cannot listen", {{"address", cfg_.listen}});
+    http_.Stop();
+    return 1;
+  }
+  async_server_.Start(std::move(call_queue), 2);
+  address_ = cfg_.listen.substr(0, cfg_.listen.rfind(':')) + ":" + std::to_string(port);
+  logging::Info(
+      log_, "listening",
+      {{"address", address_},
+       {"tls", cfg_.tls_cert.empty() ? "off" : (cfg_.tls_client_ca.empty() ? "on" : "mutual")},
+       {"auth", auth_.enabled() ? "bearer" : "off"}});
+  return 0;
+}
+
+std::optional<int> Daemon::WaitUntilServable() {
+  // Meanwhile health says NOT_SERVING and calls get UNAVAILABLE.
+  policy_.SetServing(false, "waiting for the database");
+  if (int r = WaitForDatabase(*migrator_, cfg_.db_connect_timeout, *log_)) {
+    if (r != 1) logging::Info(log_, "shutting down before serving", {{"signal", SignalName(r)}});
+    return r == 1 ? 1 : 0;
+  }
+  if (cfg_.auto_migrate && !Migrate()) return 1;
+  // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
+  if (!health_.CheckNow()) {
+    logging::Warn(log_, "waiting for the database", {{"reason", health_.reason()}});
+    while (!health_.CheckNow()) {
+      if (int sig = WaitForShutdownSignal(cfg_.health_interval)) {
+        logging::Info(log_, "shutting down before serving", {{"signal", SignalName(sig)}});
+        return 0;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+int Daemon::StopBeforeServing(int code) {
+  health_.Stop();
+  grpc_health_.Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  async_server_.Stop();
+  http_.Stop();
+  return code;
+}
+
+void Daemon::StartEngine() {
+  hub_.Start();
+  events_.Start();
+  listener_.Start();
+  dispatcher_.Start();
+  waker_.Start();
+  rescuer_.Start();
+  retention_.Start();
+  vacuumer_.Start();
+  nodes_.Start(address_);
+  engine_running_.store(true);
+  policy_.SetServing(true);
+  health_.CheckNow();
+  grpc_health_.SetServing(health_.ready());
+  health_.Start();
+  logging::Info(log_, "serving",
+                {{"address", address_},
+                 {"workers", cfg_.workers},
+                 {"queues", fmt::format("{}", fmt::join(cfg_.queues, ","))},
+                 {"types", fmt::format("{}", fmt::join(registry_->Names(), ","))}});
+}
+
+void Daemon::Shutdown(int signal) {
+  logging::Info(log_, "shutting down",
+                {{"signal", SignalName(signal)}, {"in_flight", dispatcher_.in_flight()}});
+  engine_running_.store(false);
+  health_.Stop();           // NOT_SERVING, /readyz 503: probes move traffic away
+  grpc_health_.Shutdown();  // NOT_SERVING, and Health/Watch streams end
+  hub_.Stop();              // answers every pending Wait before the server stops
+  events_.CloseStreams();   // ends every event stream (clients resume elsewhere)
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  async_server_.Stop();  // the calls still being handled finish first
+  rescuer_.Stop();
+  waker_.Stop();
+  retention_.Stop();
+  vacuumer_.Stop();
+  nodes_.Stop();
+  dispatcher_.Stop();
+  events_.Stop();  // numbers the events of the drain, then stops the sequencer
+  listener_.Stop();
+  http_.Stop();
+  logging::Info(log_, "stopped");
+}
 
 }  // namespace
 
@@ -177,316 +483,23 @@ int Run(const config::Config& cfg) {
   logging::Info(
       log, "starting",
       {{"node", cfg.node_id}, {"version", kVersion}, {"database", RedactDsn(cfg.database_url)}});
-
   store::pg::Migrator migrator(cfg.database_url, store::pg::BuiltinMigrations());
-  auto migrate = [&] {
-    auto migrated = migrator.Migrate();
-    if (!migrated.ok()) {
-      logging::Error(log, "migrations failed", {{"error", migrated.status().message()}});
-      return false;
-    }
-    for (const auto& name : migrated->applied)
-      logging::Info(log, "migration applied", {{"name", name}});
-    logging::Info(log, "schema ready", {{"version", migrated->current_version}});
-    return true;
-  };
   if (cfg.mode == config::Config::Mode::kMigrate) {
     if (int r = WaitForDatabase(migrator, cfg.db_connect_timeout, *log)) return r == 1 ? 1 : 0;
-    return migrate() ? 0 : 1;
+    return MigrateSchema(migrator, *log) ? 0 : 1;
   }
-
-  engine::Registry registry;
-  Status st = workers::RegisterBuiltins(registry);
-  if (st.ok()) st = workers::RegisterPayment(registry);
-  if (st.ok() && !cfg.workflows_dir.empty())
-    st = workers::LoadWorkflowFiles(cfg.workflows_dir, registry);
+  auto registry = std::make_unique<engine::Registry>();
+  Status st = workers::RegisterBuiltins(*registry);
+  if (st.ok()) st = workers::RegisterPayment(*registry);
+  if (st.ok() && !cfg.workflows_dir.empty()) {
+    st = workers::LoadWorkflowFiles(cfg.workflows_dir, *registry);
+  }
   if (!st.ok()) {
     logging::Error(log, "registering workflow types failed", {{"error", st.message()}});
     return 1;
   }
-
-  metrics::Metrics metrics;
-  store::pg::PgRunStore store(cfg.database_url, cfg.db_pool_size, cfg.statement_timeout);
-  // Streams and the sequencer get their own connections, so a burst of
-  // readers never starves claims and completions.
-  store::pg::PgEventStore event_store(cfg.database_url, std::max(2, cfg.db_pool_size / 2),
-                                      cfg.statement_timeout);
-  engine::EventLimits elimits;
-  elimits.max_watchers = cfg.max_watchers;
-  engine::EventService events(&event_store, elimits);
-  store.SetEventsWrittenHook([&events] { events.Kick(); });
-  store::RetentionPolicy retention_policy;
-  retention_policy.succeeded = cfg.retain_succeeded;
-  retention_policy.failed = cfg.retain_failed;
-  retention_policy.canceled = cfg.retain_canceled;
-  retention_policy.keep_summary = cfg.retention_summaries;
-  maintenance::Retention retention(&event_store, retention_policy, cfg.retention_interval);
-  engine::WaitHub hub(&store);
-  engine::DispatcherOptions dopts;
-  dopts.owner = cfg.node_id;
-  dopts.queues = cfg.queues;
-  dopts.workers = cfg.workers;
-  dopts.lease = cfg.lease;
-  dopts.poll_interval = cfg.poll_interval;
-  dopts.drain_timeout = cfg.drain_timeout;
-  dopts.metrics = &metrics;
-  dopts.blobs = &store;
-  dopts.max_blob_bytes = cfg.max_blob_bytes;
-  engine::Waker waker(&store);
-  dopts.on_waits_recorded = [&waker] { waker.Poke(); };
-  dopts.finished_runs = &hub;
-  engine::Dispatcher dispatcher({&store, &store, &store}, &registry, dopts);
-  engine::Limits limits;
-  limits.max_payload_bytes = cfg.max_payload_bytes;
-  limits.max_waiters = cfg.max_waiters;
-  limits.max_queued = cfg.max_queued;
-  engine::RunService runs(&store, &store, &registry, &hub, &dispatcher, limits);
-  runs.set_metrics(&metrics);
-  runs.set_blobs(&store);
-  engine::ChangeRouter router(&dispatcher, &hub, &events, &waker);
-  maintenance::Rescuer rescuer(&store, &store, &registry, cfg.rescue_interval);
-  rescuer.set_metrics(&metrics);
-  maintenance::Vacuumer vacuumer(
-      &store, [&dispatcher] { return dispatcher.caught_up(); }, cfg.vacuum_dead_rows);
-  vacuumer.set_metrics(&metrics);
-  store::pg::PgListener listener(cfg.database_url, &router);
-
-  store::pg::PgNodeStore node_store(cfg.database_url);
-  store::NodeInfo self;
-  self.id = cfg.node_id;
-  char host_name[256] = {0};
-  gethostname(host_name, sizeof host_name - 1);
-  self.host = host_name;
-  self.pid = static_cast<int>(getpid());
-  self.version = kVersion;
-  self.queues = cfg.queues;
-  self.types = registry.Names();
-  self.workers = cfg.workers;
-  maintenance::NodeRegistry nodes(&node_store, self, cfg.node_heartbeat);
-
-  // Calls are refused (UNAVAILABLE) until the engine runs; health says
-  // SERVING only while the engine runs and the database and schema are fine.
-  api::Authenticator auth(cfg.auth_tokens, cfg.auth_tokens_file);
-  api::RateLimiter limiter(cfg.max_request_rate);
-  api::CallPolicy policy(&limiter, &auth, &metrics);
-  policy.SetServing(false, "starting");
-  api::WorkflowsService service(&runs, &nodes, &policy, &events);
-  api::HealthService grpc_health;
-  std::atomic<bool> engine_running{false};
-  maintenance::HealthMonitor health(
-      &migrator, cfg.health_interval, [&](bool db_ok, const std::string& reason) {
-        if (!engine_running.load()) policy.SetServing(false, reason.empty() ? "starting" : reason);
-        grpc_health.SetServing(db_ok && engine_running.load());
-      });
-  auto readiness = [&]() -> Readiness {
-    if (!engine_running.load()) {
-      std::string why = health.reason();
-      return {false, why.empty() ? "starting" : why};
-    }
-    if (!health.ready()) return {false, health.reason()};
-    return {true, ""};
-  };
-
-  metrics.AddGauge("cueball_ready", "1 while this daemon serves calls and its database is healthy",
-                   [&] {
-                     return std::vector<metrics::Sample>{{{}, readiness().ready ? 1.0 : 0.0}};
-                   });
-  metrics.AddGauge("cueball_build_info", "Always 1; the version label names this build", [] {
-    return std::vector<metrics::Sample>{{{{"version", kVersion}}, 1.0}};
-  });
-  Cached<std::vector<store::QueueStats>> queue_stats([&] { return store.GetQueueStats(); },
-                                                     Millis(2000));
-  Cached<std::vector<store::UnfinishedCount>> unfinished([&] { return store.CountUnfinished(); },
-                                                         Millis(5000));
-  metrics.AddGauge(
-      "cueball_runs_unserved",
-      "Unfinished runs whose workflow type no live daemon runs on their queue, by type and "
-      "queue: they are not claimed, nor rescued, until such a daemon starts",
-      [&] {
-        std::vector<metrics::Sample> out;
-        for (const auto& u : unfinished.Get()) {
-          if (nodes.Serves(u.workflow_type, u.queue).value_or(true)) continue;
-          out.push_back({{{"workflow_type", u.workflow_type}, {"queue", u.queue}},
-                         static_cast<double>(u.runs)});
-        }
-        return out;
-      });
-  metrics.AddGauge("cueball_queue_ready_runs",
-                   "Enqueued runs due now, by queue (the whole database, as seen by this daemon)",
-                   [&] {
-                     std::vector<metrics::Sample> out;
-                     for (const auto& q : queue_stats.Get())
-                       out.push_back({{{"queue", q.queue}}, static_cast<double>(q.ready)});
-                     return out;
-                   });
-  metrics.AddGauge("cueball_queue_scheduled_runs", "Enqueued runs due later, by queue", [&] {
-    std::vector<metrics::Sample> out;
-    for (const auto& q : queue_stats.Get())
-      out.push_back({{{"queue", q.queue}}, static_cast<double>(q.scheduled)});
-    return out;
-  });
-  metrics.AddGauge("cueball_queue_oldest_ready_age_seconds",
-                   "How long the oldest ready run of each queue has been due", [&] {
-                     std::vector<metrics::Sample> out;
-                     for (const auto& q : queue_stats.Get())
-                       out.push_back({{{"queue", q.queue}}, q.oldest_ready_age_seconds});
-                     return out;
-                   });
-  metrics.AddGauge(
-      "cueball_steps_in_flight",
-      "Runs this daemon holds claimed now: steps running, plus runs claimed ahead waiting for a "
-      "worker",
-      [&] {
-        return std::vector<metrics::Sample>{{{}, static_cast<double>(dispatcher.in_flight())}};
-      });
-  metrics.AddGauge("cueball_waiters_active", "Wait calls pending in this daemon", [&] {
-    return std::vector<metrics::Sample>{{{}, static_cast<double>(hub.waiting())}};
-  });
-  metrics.AddGauge("cueball_event_streams_active", "WatchEvents streams open on this daemon", [&] {
-    return std::vector<metrics::Sample>{{{}, static_cast<double>(events.watchers())}};
-  });
-  metrics.AddGauge(
-      "cueball_db_pool_connections",
-      "Database connections by pool (runs: calls and steps; dispatch: claims and records; "
-      "events: streams) and state",
-      [&] {
-        std::vector<metrics::Sample> out;
-        for (const auto& [pool, stats] : {std::pair{"runs", store.pool_stats()},
-                                          std::pair{"dispatch", store.dispatch_pool_stats()},
-                                          std::pair{"events", event_store.pool_stats()}}) {
-          out.push_back({{{"pool", pool}, {"state", "in_use"}}, static_cast<double>(stats.in_use)});
-          out.push_back({{{"pool", pool}, {"state", "open"}}, static_cast<double>(stats.open)});
-          out.push_back({{{"pool", pool}, {"state", "max"}}, static_cast<double>(stats.size)});
-        }
-        return out;
-      });
-  metrics.AddGauge("process_resident_memory_bytes", "Resident memory of this daemon", [] {
-    return std::vector<metrics::Sample>{{{}, static_cast<double>(ResidentBytes())}};
-  });
-  metrics.AddGauge("cueball_auth_tokens", "Bearer tokens currently accepted (0: auth off)", [&] {
-    return std::vector<metrics::Sample>{
-        {{}, auth.enabled() ? static_cast<double>(auth.token_count()) : 0.0}};
-  });
-
-  http::Server http;
-  AddProbeRoutes(&http, &metrics, readiness);
-  if (!cfg.metrics_listen.empty()) {
-    std::string error;
-    std::string bound = http.Start(cfg.metrics_listen, &error);
-    if (bound.empty()) {
-      logging::Error(log, "cannot serve metrics", {{"error", error}});
-      return 1;
-    }
-    logging::Info(log, "metrics endpoint",
-                  {{"address", bound}, {"paths", "/metrics,/healthz,/readyz"}});
-  }
-
-  std::string cred_error;
-  auto creds = ListenerCredentials(cfg, &cred_error);
-  if (!creds) {
-    logging::Error(log, cred_error);
-    return 1;
-  }
-  // Health is our own service (api::HealthService): gRPC's built-in one is
-  // a callback service, and any callback service brings gRPC's napping
-  // "nexting" threads (api/async_server.h).
-  grpc::EnableDefaultHealthCheckService(false);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(cfg.listen, creds, &port);
-  builder.RegisterService(&service);
-  builder.RegisterService(&grpc_health);
-  std::unique_ptr<grpc::ServerCompletionQueue> call_queue = builder.AddCompletionQueue();
-  // Handlers wait for the runs pool's connections; twice as many threads
-  // as connections keep calls that need none (types, health) moving.
-  api::Executor executor(std::max(4, 2 * cfg.db_pool_size), "api-handler");
-  api::AsyncServer async_server(&service, &grpc_health, &executor);
-  // A full batch of maximal inputs must fit, with room for the envelope.
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<size_t>(size_t{1} << 30, cfg.max_payload_bytes * 4 + (size_t{16} << 20))));
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    logging::Error(log, "cannot listen", {{"address", cfg.listen}});
-    return 1;
-  }
-  async_server.Start(std::move(call_queue), 2);
-  const std::string address =
-      cfg.listen.substr(0, cfg.listen.rfind(':')) + ":" + std::to_string(port);
-  logging::Info(
-      log, "listening",
-      {{"address", address},
-       {"tls", cfg.tls_cert.empty() ? "off" : (cfg.tls_client_ca.empty() ? "on" : "mutual")},
-       {"auth", auth.enabled() ? "bearer" : "off"}});
-
-  // Meanwhile health says NOT_SERVING and calls get UNAVAILABLE.
-  auto stop_before_serving = [&](int code) {
-    health.Stop();
-    grpc_health.Shutdown();
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    async_server.Stop();
-    http.Stop();
-    return code;
-  };
-  policy.SetServing(false, "waiting for the database");
-  if (int r = WaitForDatabase(migrator, cfg.db_connect_timeout, *log)) {
-    if (r != 1) logging::Info(log, "shutting down before serving", {{"signal", SignalName(r)}});
-    return stop_before_serving(r == 1 ? 1 : 0);
-  }
-  if (cfg.auto_migrate && !migrate()) return stop_before_serving(1);
-
-  // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
-  if (!health.CheckNow()) {
-    logging::Warn(log, "waiting for the database", {{"reason", health.reason()}});
-    while (!health.CheckNow()) {
-      if (int sig = WaitForShutdownSignal(cfg.health_interval)) {
-        logging::Info(log, "shutting down before serving", {{"signal", SignalName(sig)}});
-        return stop_before_serving(0);
-      }
-    }
-  }
-
-  hub.Start();
-  events.Start();
-  listener.Start();
-  dispatcher.Start();
-  waker.Start();
-  rescuer.Start();
-  retention.Start();
-  vacuumer.Start();
-  nodes.Start(address);
-  engine_running.store(true);
-  policy.SetServing(true);
-  health.CheckNow();
-  grpc_health.SetServing(health.ready());
-  health.Start();
-  logging::Info(log, "serving",
-                {{"address", address},
-                 {"workers", cfg.workers},
-                 {"queues", fmt::format("{}", fmt::join(cfg.queues, ","))},
-                 {"types", fmt::format("{}", fmt::join(registry.Names(), ","))}});
-
-  int sig = WaitForShutdownSignal();
-  logging::Info(log, "shutting down",
-                {{"signal", SignalName(sig)}, {"in_flight", dispatcher.in_flight()}});
-  engine_running.store(false);
-  health.Stop();           // NOT_SERVING, /readyz 503: probes move traffic away
-  grpc_health.Shutdown();  // NOT_SERVING, and Health/Watch streams end
-  hub.Stop();              // answers every pending Wait before the server stops
-  events.CloseStreams();   // ends every event stream (clients resume elsewhere)
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  async_server.Stop();  // the calls still being handled finish first
-  rescuer.Stop();
-  waker.Stop();
-  retention.Stop();
-  vacuumer.Stop();
-  nodes.Stop();
-  dispatcher.Stop();
-  events.Stop();  // numbers the events of the drain, then stops the sequencer
-  listener.Stop();
-  http.Stop();
-  logging::Info(log, "stopped");
-  return 0;
+  Daemon daemon(cfg, log, &migrator, std::move(registry));
+  return daemon.Run();
 }
 
 }  // namespace cueball::app
