@@ -41,7 +41,7 @@ Status Migrator::Probe() {
     pqxx::connection conn(dsn_);
     pqxx::read_transaction tx(conn);
     std::set<int> applied;
-    if (Exec(tx, sql::kMigrationsTableExists)[0][0].as<bool>()) {
+    if (Field(Exec(tx, sql::kMigrationsTableExists), 0, "present").as<bool>()) {
       auto res = Exec(tx, sql::kAppliedMigrations);
       const int version = Columns(res).Need("version");
       for (const auto& row : res) applied.insert(static_cast<int>(Int(row[version])));
@@ -93,7 +93,7 @@ StatusOr<MigrationReport> Migrator::Run(bool apply) {
     {
       pqxx::read_transaction tx(conn);
       for (const auto& m : migrations_) {
-        sums[m.version] = Text(Exec(tx, sql::kMigrationChecksum, m.sql)[0][0]);
+        sums[m.version] = Text(Field(Exec(tx, sql::kMigrationChecksum, m.sql), 0, "checksum"));
       }
     }
     int max_known = migrations_.empty() ? 0 : migrations_.back().version;

@@ -14,7 +14,7 @@ namespace {
 // no blobs left, which is not an error for a listing).
 Status RunExists(pqxx::transaction_base& tx, const std::string& run_id) {
   auto r = Exec(tx, sql::kRunExists, run_id);
-  if (!r[0][0].as<bool>()) return NotFound("run_id: no run with id " + run_id);
+  if (!Field(r, 0, "found").as<bool>()) return NotFound("run_id: no run with id " + run_id);
   return Status::Ok();
 }
 

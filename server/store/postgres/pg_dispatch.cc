@@ -26,7 +26,8 @@ StatusOr<std::vector<std::string>> PgRunStore::ExtendLeases(const std::vector<At
     auto res = Exec(tx, sql::kExtendLeases, PgTextArray(run_ids), PgTextArray(lease_ids),
                     static_cast<int64_t>(lease.count()));
     tx.commit();
-    for (const auto& row : res) lost.push_back(Text(row[0]));
+    for (int i = 0; i < static_cast<int>(res.size()); ++i)
+      lost.push_back(Text(Field(res, i, "id")));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -43,7 +44,8 @@ Status PgRunStore::RecordStarts(const std::vector<AttemptRef>& attempts) {
   int64_t written = 0;
   Status st = pool_.With("record starts", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
-    written = Int(Exec(tx, sql::kRecordStarts, PgTextArray(run_ids), PgTextArray(lease_ids))[0][0]);
+    written = Int(Field(Exec(tx, sql::kRecordStarts, PgTextArray(run_ids), PgTextArray(lease_ids)),
+                        0, "written"));
     return Status::Ok();
   });
   if (!st.ok()) return st;

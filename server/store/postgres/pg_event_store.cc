@@ -23,7 +23,9 @@ Subscription ReadSubscription(const pqxx::result& res, int row) {
 }
 
 // The highest position given out, read in the caller's transaction.
-int64_t ReadHead(pqxx::transaction_base& tx) { return Int(Exec(tx, sql::kEventHead)[0][0]); }
+int64_t ReadHead(pqxx::transaction_base& tx) {
+  return Int(Field(Exec(tx, sql::kEventHead), 0, "position"));
+}
 
 std::optional<int64_t> OptMillis(const std::optional<Millis>& d) {
   if (!d) return std::nullopt;

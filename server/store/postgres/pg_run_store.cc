@@ -25,7 +25,7 @@ static_assert(std::string_view(kReadyChannel) == "cueball_ready" &&
 StatusOr<std::string> CurrentStatus(pqxx::transaction_base& tx, const std::string& id) {
   auto cur = Exec(tx, sql::kRunStatus, id);
   if (cur.empty()) return NotFound("id: no run with id " + id);
-  return Text(cur[0][0]);
+  return Text(Field(cur, 0, "status"));
 }
 
 }  // namespace
@@ -251,7 +251,9 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     Exec(tx, sql::kNotify, kFinishedChannel, id);
     auto children =
         Exec(tx, sql::kCancelDescendants, id, "parent run " + id + " was canceled: " + reason);
-    for (const auto& row : children) Exec(tx, sql::kNotify, kFinishedChannel, Text(row[0]));
+    for (int i = 0; i < static_cast<int>(children.size()); ++i) {
+      Exec(tx, sql::kNotify, kFinishedChannel, Text(Field(children, i, "id")));
+    }
     tx.commit();
     return Status::Ok();
   });
@@ -285,7 +287,7 @@ StatusOr<int64_t> PgRunStore::CountEnqueued() {
   int64_t n = 0;
   Status st = pool_.With("count enqueued", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    n = Int(Exec(tx, sql::kCountEnqueued)[0][0]);
+    n = Int(Field(Exec(tx, sql::kCountEnqueued), 0, "n"));
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -89,7 +89,8 @@ StatusOr<SignalResult> PgRunStore::Signal(const std::string& run_id, const std::
       auto pruned = Exec(tx, sql::kSummaryStatus, run_id);
       if (pruned.empty()) return NotFound("run_id: no run with id " + run_id);
       return FailedPrecondition("run_id: run " + run_id + " already finished with status " +
-                                Text(pruned[0][0]) + "; signals go to unfinished runs");
+                                Text(Field(pruned, 0, "status")) +
+                                "; signals go to unfinished runs");
     }
     const Columns cols(cur);
     const pqxx::row row = cur[0];
@@ -115,7 +116,7 @@ StatusOr<SignalResult> PgRunStore::Signal(const std::string& run_id, const std::
       out.seq = Int(first[0][first_cols.Need("seq")]);
       out.duplicate = true;
     } else {
-      out.seq = Int(ins[0][0]);
+      out.seq = Int(Field(ins, 0, "seq"));
       json data = {{"signal", name}, {"seq", out.seq}, {"payload", json::parse(payload)}};
       if (idempotency_key) data["idempotency_key"] = *idempotency_key;
       InsertEvent(tx, run_id, event_kind::kSignalReceived, step_name, attempt, data.dump());
@@ -163,7 +164,7 @@ StatusOr<bool> PgRunStore::HasWaiters(const std::vector<std::string>& run_ids) {
   bool any = false;
   Status st = pool_.With("has waiters", [&](pqxx::connection& c) -> Status {
     pqxx::nontransaction tx(c);
-    any = ExecPrepared(tx, sql::kHasWaiters, PgTextArray(run_ids))[0][0].as<bool>();
+    any = Field(ExecPrepared(tx, sql::kHasWaiters, PgTextArray(run_ids)), 0, "any").as<bool>();
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -189,7 +190,8 @@ StatusOr<WakeResult> PgRunStore::WakeDue(const std::optional<std::vector<std::st
     }
     for (const auto& q : queues) Exec(tx, sql::kNotify, kReadyChannel, q);
     auto next = Exec(tx, sql::kNextWaitDue);
-    if (!next[0][0].is_null()) out.next_due = Millis(std::max<int64_t>(0, Int(next[0][0])));
+    const pqxx::field ms = Field(next, 0, "ms");
+    if (!ms.is_null()) out.next_due = Millis(std::max<int64_t>(0, Int(ms)));
     tx.commit();
     out.woken = static_cast<int64_t>(out.run_ids.size());
     out.queues.assign(queues.begin(), queues.end());

@@ -22,6 +22,10 @@ int Columns::Need(std::string_view name) const {
   return i;
 }
 
+pqxx::field Field(const pqxx::result& res, int row, std::string_view name) {
+  return res[row][Columns(res).Need(name)];
+}
+
 std::string Text(const pqxx::field& f) {
   if (f.is_null()) throw pqxx::conversion_error("NULL in column " + std::string(f.name()));
   return std::string(f.c_str(), f.size());

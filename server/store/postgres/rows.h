@@ -29,6 +29,10 @@ class Columns {
   std::vector<std::string> names_;
 };
 
+// A value by its column's name in a result's row; throws naming the column
+// when the result has none (a statement and its reader disagree).
+pqxx::field Field(const pqxx::result& res, int row, std::string_view name);
+
 // Field readers that skip libpqxx's general conversions (field::as took a
 // sixth of the daemon's instructions, reading the rows of claims and
 // enqueues). Like field::as, a NULL where a value must be is an error.
