@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "server/engine/attempt_services.h"
 #include "server/engine/step_runner.h"
 #include "server/store/blob_store.h"
 #include "server/store/dispatch_store.h"
@@ -17,16 +18,8 @@ namespace cueball::engine {
 
 class InProcessRunner final : public StepRunner {
  public:
-  // What a step's services use of the store: runs (children, the runs it
-  // waits for), signals it takes, its start (written before its own events),
-  // and blobs (null: unavailable).
-  struct Services {
-    store::RunStore* runs = nullptr;
-    store::WaitStore* waits = nullptr;
-    store::DispatchStore* dispatch = nullptr;
-    store::BlobStore* blobs = nullptr;
-    int64_t max_blob_bytes = 16 << 20;  // largest blob a step may save
-  };
+  // What a step's services use of the store (AttemptServices).
+  using Services = AttemptServices::Stores;
   InProcessRunner(const Registry* registry, Services services)
       : registry_(registry), services_(services) {}
 
