@@ -167,7 +167,6 @@ class Daemon {
   void Shutdown(int signal);
   // Closes the listeners opened before serving.
   int StopBeforeServing(int code);
-  bool Migrate();
   Readiness Ready();
   static engine::DispatcherOptions DispatcherOptionsFor(const config::Config& cfg,
                                                         metrics::Metrics* metrics,
@@ -336,8 +335,6 @@ Readiness Daemon::Ready() {
   return {true, ""};
 }
 
-bool Daemon::Migrate() { return MigrateSchema(*migrator_, *log_); }
-
 int Daemon::Run() {
   if (int r = OpenListeners()) return r;
   if (auto code = WaitUntilServable()) return StopBeforeServing(*code);
@@ -400,7 +397,7 @@ std::optional<int> Daemon::WaitUntilServable() {
     if (r != 1) logging::Info(log_, "shutting down before serving", {{"signal", SignalName(r)}});
     return r == 1 ? 1 : 0;
   }
-  if (cfg_.auto_migrate && !Migrate()) return 1;
+  if (cfg_.auto_migrate && !MigrateSchema(*migrator_, *log_)) return 1;
   // Without auto-migrate, wait (NOT_SERVING) until `cueballd migrate` has run.
   if (!health_.CheckNow()) {
     logging::Warn(log_, "waiting for the database", {{"reason", health_.reason()}});

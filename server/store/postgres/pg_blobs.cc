@@ -31,7 +31,7 @@ StatusOr<BlobInfo> PgRunStore::PutBlob(const std::string& run_id, const std::str
       return FailedPrecondition("run " + run_id + ": the lease of this attempt was lost");
     }
     auto res = Exec(tx, sql::kPutBlob, run_id, name, content_type, pqxx::binarystring(data));
-    info = ReadBlobInfo(res, 0);
+    info = ReadBlobInfos(res).front();
     nlohmann::json event = {{"name", name},
                             {"size", info.size},
                             {"content_type", content_type},
@@ -57,7 +57,7 @@ StatusOr<StoredBlob> PgRunStore::GetBlob(const std::string& run_id, const std::s
       if (!exists.ok()) return exists;
       return NotFound("name: run " + run_id + " has no blob named '" + name + "'");
     }
-    blob.info = ReadBlobInfo(res, 0);
+    blob.info = ReadBlobInfos(res).front();
     pqxx::binarystring bytes(res[0][Columns(res).Need("data")]);
     blob.data = bytes.str();
     return Status::Ok();
@@ -73,7 +73,7 @@ StatusOr<std::vector<BlobInfo>> PgRunStore::ListBlobs(const std::string& run_id)
     Status exists = RunExists(tx, run_id);
     if (!exists.ok()) return exists;
     auto res = Exec(tx, sql::kListBlobs, run_id);
-    for (int i = 0; i < static_cast<int>(res.size()); ++i) out.push_back(ReadBlobInfo(res, i));
+    out = ReadBlobInfos(res);
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -26,8 +26,7 @@ StatusOr<std::vector<std::string>> PgRunStore::ExtendLeases(const std::vector<At
     auto res = Exec(tx, sql::kExtendLeases, PgTextArray(run_ids), PgTextArray(lease_ids),
                     static_cast<int64_t>(lease.count()));
     tx.commit();
-    for (int i = 0; i < static_cast<int>(res.size()); ++i)
-      lost.push_back(Text(Field(res, i, "id")));
+    lost = ReadTexts(res, "id");
     return Status::Ok();
   });
   if (!st.ok()) return st;

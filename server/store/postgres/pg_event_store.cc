@@ -12,14 +12,21 @@ namespace {
 static_assert(std::string_view(kEventsChannel) == "cueball_events",
               "sql/sequence_events.sql names the notification channel");
 
-Subscription ReadSubscription(const pqxx::result& res, int row) {
+// Subscriptions: sql/fragments/subscription_columns.sql, every row.
+std::vector<Subscription> ReadSubscriptions(const pqxx::result& res) {
   const Columns cols(res);
-  Subscription s;
-  s.name = Text(res[row][cols.Need("name")]);
-  s.position = Int(res[row][cols.Need("position")]);
-  s.created_at = FromMicros(Int(res[row][cols.Need("created_us")]));
-  s.acked_at = OptTime(res[row][cols.Need("acked_us")]);
-  return s;
+  const int name = cols.Need("name"), position = cols.Need("position"),
+            created = cols.Need("created_us"), acked = cols.Need("acked_us");
+  std::vector<Subscription> out;
+  for (const auto& row : res) {
+    Subscription s;
+    s.name = Text(row[name]);
+    s.position = Int(row[position]);
+    s.created_at = FromMicros(Int(row[created]));
+    s.acked_at = OptTime(row[acked]);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 // The highest position given out, read in the caller's transaction.
@@ -130,7 +137,7 @@ StatusOr<Subscription> PgEventStore::OpenSubscription(const std::string& name, i
                              " is beyond the head of the event log (" + std::to_string(head) + ")");
     }
     Exec(tx, sql::kOpenSubscription, name, start < 0 ? head : start);
-    sub = ReadSubscription(Exec(tx, sql::kGetSubscription, name), 0);
+    sub = ReadSubscriptions(Exec(tx, sql::kGetSubscription, name)).front();
     tx.commit();
     return Status::Ok();
   });
@@ -150,7 +157,7 @@ StatusOr<Subscription> PgEventStore::Ack(const std::string& name, int64_t positi
       return InvalidArgument("position: " + std::to_string(position) +
                              " is beyond the head of the event log (" + std::to_string(head) + ")");
     }
-    sub = ReadSubscription(res, 0);
+    sub = ReadSubscriptions(res).front();
     tx.commit();
     return Status::Ok();
   });
@@ -163,7 +170,7 @@ StatusOr<std::vector<Subscription>> PgEventStore::ListSubscriptions() {
   Status st = pool_.With("list subscriptions", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
     auto res = Exec(tx, sql::kListSubscriptions);
-    for (int i = 0; i < static_cast<int>(res.size()); ++i) subs.push_back(ReadSubscription(res, i));
+    subs = ReadSubscriptions(res);
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -251,8 +251,8 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     Exec(tx, sql::kNotify, kFinishedChannel, id);
     auto children =
         Exec(tx, sql::kCancelDescendants, id, "parent run " + id + " was canceled: " + reason);
-    for (int i = 0; i < static_cast<int>(children.size()); ++i) {
-      Exec(tx, sql::kNotify, kFinishedChannel, Text(Field(children, i, "id")));
+    for (const std::string& child : ReadTexts(children, "id")) {
+      Exec(tx, sql::kNotify, kFinishedChannel, child);
     }
     tx.commit();
     return Status::Ok();

@@ -26,6 +26,15 @@ pqxx::field Field(const pqxx::result& res, int row, std::string_view name) {
   return res[row][Columns(res).Need(name)];
 }
 
+std::vector<std::string> ReadTexts(const pqxx::result& res, std::string_view name) {
+  std::vector<std::string> out;
+  if (res.empty()) return out;
+  const int col = Columns(res).Need(name);
+  out.reserve(res.size());
+  for (const auto& row : res) out.push_back(Text(row[col]));
+  return out;
+}
+
 std::string Text(const pqxx::field& f) {
   if (f.is_null()) throw pqxx::conversion_error("NULL in column " + std::string(f.name()));
   return std::string(f.c_str(), f.size());
@@ -174,16 +183,22 @@ StoredSignal ReadSignal(const pqxx::result& res, int row) {
   return s;
 }
 
-BlobInfo ReadBlobInfo(const pqxx::result& res, int row) {
-  Columns c(res);
-  BlobInfo b;
-  b.name = Text(res[row][c.Need("name")]);
-  b.content_type = Text(res[row][c.Need("content_type")]);
-  b.size = Int(res[row][c.Need("size")]);
-  b.sha256 = Text(res[row][c.Need("sha256")]);
-  b.created_at = FromMicros(Int(res[row][c.Need("created_us")]));
-  b.updated_at = FromMicros(Int(res[row][c.Need("updated_us")]));
-  return b;
+std::vector<BlobInfo> ReadBlobInfos(const pqxx::result& res) {
+  const Columns c(res);
+  const int name = c.Need("name"), type = c.Need("content_type"), size = c.Need("size"),
+            sha = c.Need("sha256"), created = c.Need("created_us"), updated = c.Need("updated_us");
+  std::vector<BlobInfo> out;
+  for (const auto& row : res) {
+    BlobInfo b;
+    b.name = Text(row[name]);
+    b.content_type = Text(row[type]);
+    b.size = Int(row[size]);
+    b.sha256 = Text(row[sha]);
+    b.created_at = FromMicros(Int(row[created]));
+    b.updated_at = FromMicros(Int(row[updated]));
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 }  // namespace cueball::store::pg

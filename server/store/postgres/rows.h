@@ -33,6 +33,9 @@ class Columns {
 // when the result has none (a statement and its reader disagree).
 pqxx::field Field(const pqxx::result& res, int row, std::string_view name);
 
+// Every row's text in column `name` (the column looked up once).
+std::vector<std::string> ReadTexts(const pqxx::result& res, std::string_view name);
+
 // Field readers that skip libpqxx's general conversions (field::as took a
 // sixth of the daemon's instructions, reading the rows of claims and
 // enqueues). Like field::as, a NULL where a value must be is an error.
@@ -80,7 +83,7 @@ std::vector<Event> ReadHistory(const pqxx::result& res, const std::string& run_i
                                const std::string& workflow_type);
 // Signals: sql/fragments/signal_columns.sql.
 StoredSignal ReadSignal(const pqxx::result& res, int row);
-// Blobs: sql/fragments/blob_info_columns.sql.
-BlobInfo ReadBlobInfo(const pqxx::result& res, int row);
+// Blobs: sql/fragments/blob_info_columns.sql, every row.
+std::vector<BlobInfo> ReadBlobInfos(const pqxx::result& res);
 
 }  // namespace cueball::store::pg
