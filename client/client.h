@@ -61,6 +61,9 @@ class Client {
                        std::string* data);
 
   v1::Workflows::Stub* stub() { return stub_.get(); }
+  // The connection, for other services' stubs (cueball.v1.Workers: worker.h).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  Millis rpc_timeout() const { return rpc_timeout_; }
 
  private:
   // One unary call with its own context and a deadline `timeout` from now.

@@ -18,14 +18,18 @@
 
 #include "client/cli/bench_support.h"
 #include "client/http_get.h"
+#include "client/worker.h"
 
 namespace cueball::bench {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-const std::vector<std::string> kScenarios = {"throughput", "latency", "pipeline", "wait",
-                                             "backlog"};
+const std::vector<std::string> kScenarios = {"throughput", "latency", "pipeline",
+                                             "wait",       "backlog", "remote"};
+// The remote scenario's workflow type: one no-op step that a C++ remote
+// worker inside the bench runs (client/worker.h).
+constexpr const char* kRemoteType = "bench.remote_noop";
 constexpr int kWaitChunk = 1000;  // the daemon's most ids per Wait
 
 class Bench {
@@ -50,6 +54,7 @@ class Bench {
     if (scenario == "latency") return Latency();
     if (scenario == "pipeline") return Pipeline();
     if (scenario == "wait") return Wait();
+    if (scenario == "remote") return Remote();
     return Backlog();
   }
 
@@ -207,10 +212,13 @@ class Bench {
   // call (exponential gaps with a fixed seed by default, as peers measure;
   // even gaps with --arrivals even), and calls are asynchronous, so a slow
   // answer never delays the calls after it and every stall shows.
-  std::vector<Figure> Latency() {
-    const bool poisson = o_.arrivals != "even";
-    const double rate = o_.rate > 0 ? o_.rate : (poisson ? 20 : (o_.quick ? 100 : 200));
-    const double secs = o_.seconds > 0 ? o_.seconds : (o_.quick ? 3 : (poisson ? 25 : 10));
+  // Single Enqueue calls of type_of(i), sent open loop at `rate` for
+  // `secs`; per call: the RPC's time and enqueue-to-start and -finish (ms).
+  struct OpenLoopTimes {
+    std::vector<double> rpc_ms, start_ms, finish_ms;
+  };
+  OpenLoopTimes OpenLoop(const std::function<std::string(int64_t)>& type_of, double rate,
+                         double secs, bool poisson, const std::string& label) {
     std::vector<double> at;  // seconds after the start
     std::mt19937_64 rng(20261206 + latency_round_++);
     std::exponential_distribution<double> gap(rate);
@@ -222,7 +230,8 @@ class Bench {
     const int64_t n = static_cast<int64_t>(at.size());
     std::vector<std::string> ids(n);
     std::vector<int64_t> sent(n);
-    std::vector<double> rpc_ms(n);
+    OpenLoopTimes out;
+    out.rpc_ms.resize(n);
     std::vector<std::chrono::steady_clock::time_point> sent_steady(n);
     std::vector<std::unique_ptr<grpc::ClientContext>> ctx(n);
     std::vector<v1::EnqueueResponse> resp(n);
@@ -234,19 +243,19 @@ class Bench {
       bool ok = false;
       for (int64_t got = 0; got < n && cq.Next(&tag, &ok); ++got) {
         const auto i = static_cast<int64_t>(reinterpret_cast<intptr_t>(tag));
-        rpc_ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                              sent_steady[i])
-                        .count();
+        out.rpc_ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                  sent_steady[i])
+                            .count();
         progress_.Add(1);
       }
     });
-    progress_.Begin(std::string("latency: enqueue (") + (poisson ? "poisson" : "even") + ")", n);
+    progress_.Begin(label, n);
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < n; ++i) {
       std::this_thread::sleep_until(t0 +
                                     std::chrono::microseconds(static_cast<int64_t>(at[i] * 1e6)));
       v1::EnqueueRequest req;
-      req.set_workflow_type("noop");
+      req.set_workflow_type(type_of(i));
       ctx[i] = std::make_unique<grpc::ClientContext>();
       c_.Prepare(ctx[i].get());
       sent_steady[i] = std::chrono::steady_clock::now();
@@ -261,24 +270,104 @@ class Bench {
       Check(status[i], "Enqueue");
       ids[i] = resp[i].run().id();
     }
-    auto times = WaitAll(ids, "latency: collect");
-    std::vector<double> start_ms(n), finish_ms(n);
+    auto times = WaitAll(ids, label + ": collect");
+    out.start_ms.resize(n);
+    out.finish_ms.resize(n);
     for (int64_t i = 0; i < n; ++i) {
-      start_ms[i] = (times[i].started - sent[i]) / 1000.0;
-      finish_ms[i] = (times[i].finished - sent[i]) / 1000.0;
+      out.start_ms[i] = (times[i].started - sent[i]) / 1000.0;
+      out.finish_ms[i] = (times[i].finished - sent[i]) / 1000.0;
     }
-    const double max_start = *std::max_element(start_ms.begin(), start_ms.end());
-    return {{"latency.calls", static_cast<double>(n), "calls", 0, "", 0},
-            {"latency.enqueue_rpc_p50", Percentile(rpc_ms, 0.5), "ms", 2, "", 0},
-            {"latency.enqueue_rpc_p99", Percentile(rpc_ms, 0.99), "ms", 2, "", 0},
-            {"latency.enqueue_rpc_max", Percentile(rpc_ms, 1), "ms", 2, "", 0},
-            {"latency.start_p50", Percentile(start_ms, 0.5), "ms", 2, "<=", 3},
-            {"latency.start_p90", Percentile(start_ms, 0.9), "ms", 2, "", 0},
-            {"latency.start_p99", Percentile(start_ms, 0.99), "ms", 2, "<=", poisson ? 5.0 : 8.0},
+    return out;
+  }
+
+  // Enqueue calls sent open loop: every send time is fixed before the first
+  // call (exponential gaps with a fixed seed by default, as peers measure;
+  // even gaps with --arrivals even), and calls are asynchronous, so a slow
+  // answer never delays the calls after it and every stall shows.
+  std::vector<Figure> Latency() {
+    const bool poisson = o_.arrivals != "even";
+    const double rate = o_.rate > 0 ? o_.rate : (poisson ? 20 : (o_.quick ? 100 : 200));
+    const double secs = o_.seconds > 0 ? o_.seconds : (o_.quick ? 3 : (poisson ? 25 : 10));
+    OpenLoopTimes t =
+        OpenLoop([](int64_t) { return std::string("noop"); }, rate, secs, poisson,
+                 std::string("latency: enqueue (") + (poisson ? "poisson" : "even") + ")");
+    const double max_start = *std::max_element(t.start_ms.begin(), t.start_ms.end());
+    return {{"latency.calls", static_cast<double>(t.start_ms.size()), "calls", 0, "", 0},
+            {"latency.enqueue_rpc_p50", Percentile(t.rpc_ms, 0.5), "ms", 2, "", 0},
+            {"latency.enqueue_rpc_p99", Percentile(t.rpc_ms, 0.99), "ms", 2, "", 0},
+            {"latency.enqueue_rpc_max", Percentile(t.rpc_ms, 1), "ms", 2, "", 0},
+            {"latency.start_p50", Percentile(t.start_ms, 0.5), "ms", 2, "<=", 3},
+            {"latency.start_p90", Percentile(t.start_ms, 0.9), "ms", 2, "", 0},
+            {"latency.start_p99", Percentile(t.start_ms, 0.99), "ms", 2, "<=", poisson ? 5.0 : 8.0},
             {"latency.start_max", max_start, "ms", 2, poisson ? "<=" : "", 20},
-            {"latency.finish_p50", Percentile(finish_ms, 0.5), "ms", 2, "", 0},
-            {"latency.finish_p90", Percentile(finish_ms, 0.9), "ms", 2, "", 0},
-            {"latency.finish_p99", Percentile(finish_ms, 0.99), "ms", 2, "", 0}};
+            {"latency.finish_p50", Percentile(t.finish_ms, 0.5), "ms", 2, "", 0},
+            {"latency.finish_p90", Percentile(t.finish_ms, 0.9), "ms", 2, "", 0},
+            {"latency.finish_p99", Percentile(t.finish_ms, 0.99), "ms", 2, "", 0}};
+  }
+
+  // Remote workers against the in-process pool, in one run: a C++ remote
+  // worker inside the bench (client::Worker, --remote-slots slots) serves
+  // bench.remote_noop. Drain: n no-op runs in-process, then n remote ones.
+  // Latency: open loop at 20/s, calls alternating between the two types.
+  std::vector<Figure> Remote() {
+    client::Worker::Options wo;
+    wo.identity = "cueball-bench";
+    wo.slots = o_.remote_slots;
+    wo.poll_wait = Millis(5000);
+    client::Worker worker(&c_, wo);
+    v1::WorkflowDefinition def;
+    def.set_name(kRemoteType);
+    def.set_description("cueball bench: one no-op step run by a remote worker");
+    auto* step = def.add_steps();
+    step->set_name("noop");
+    step->mutable_retry()->set_max_attempts(3);
+    worker.AddType(def, {{"noop", [](client::StepCall&) { return client::StepCall::Next(); }}});
+    grpc::Status registered;
+    std::atomic<bool> ended{false};
+    std::thread serving([&] {
+      registered = worker.Run();
+      ended = true;
+    });
+    // Wait until it has registered, or Run returned (registration failed).
+    for (int i = 0; i < 1000 && !worker.registered() && !ended; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!worker.registered()) {
+      worker.Stop();
+      serving.join();
+      throw BenchError("RegisterWorker failed: " + registered.error_message());
+    }
+    struct Stop {
+      client::Worker& w;
+      std::thread& t;
+      ~Stop() {
+        w.Stop();
+        t.join();
+      }
+    } stop{worker, serving};
+    const int64_t n = Size(o_.runs, 100000, 5000);
+    Held local = EnqueueHeldAndDrain("noop", n, 1.5 + n / 20000.0, "remote: in-process");
+    Held remote = EnqueueHeldAndDrain(kRemoteType, n, 1.5 + n / 20000.0, "remote: remote");
+    const double local_rate = n / local.drain_seconds, remote_rate = n / remote.drain_seconds;
+    const double rate = o_.rate > 0 ? o_.rate : 20;
+    const double secs = o_.seconds > 0 ? o_.seconds : (o_.quick ? 3 : 25);
+    OpenLoopTimes t =
+        OpenLoop([](int64_t i) { return std::string(i % 2 == 0 ? "noop" : kRemoteType); }, rate,
+                 secs, o_.arrivals != "even", "remote: latency");
+    std::vector<double> local_ms, remote_ms;
+    for (size_t i = 0; i < t.start_ms.size(); ++i) {
+      (i % 2 == 0 ? local_ms : remote_ms).push_back(t.start_ms[i]);
+    }
+    if (remote_ms.empty()) remote_ms = local_ms;
+    const double local_p99 = Percentile(local_ms, 0.99), remote_p99 = Percentile(remote_ms, 0.99);
+    return {{"remote.drain_in_process", local_rate, "runs/s", 0, "", 0},
+            {"remote.drain_remote", remote_rate, "runs/s", 0, "", 0},
+            {"remote.drain_ratio", remote_rate / local_rate, "x", 2, ">=", 0.5},
+            {"remote.start_p50", Percentile(remote_ms, 0.5), "ms", 2, "", 0},
+            {"remote.start_p99", remote_p99, "ms", 2, "", 0},
+            {"remote.start_max", Percentile(remote_ms, 1), "ms", 2, "", 0},
+            {"remote.in_process_start_p99", local_p99, "ms", 2, "", 0},
+            {"remote.start_p99_excess", remote_p99 - local_p99, "ms", 2, "<=", 5}};
   }
 
   std::vector<Figure> Pipeline() {
@@ -402,7 +491,8 @@ class Bench {
 
 void AddBenchOptions(CLI::App* cmd, BenchOptions* o) {
   cmd->add_option("scenarios", o->scenarios,
-                  "throughput, latency, pipeline, wait, backlog (default: all, in this order)")
+                  "throughput, latency, pipeline, wait, backlog, remote (default: all, in this "
+                  "order)")
       ->check(CLI::IsMember(kScenarios));
   cmd->add_flag("--quick", o->quick, "small sizes: every scenario in well under a minute");
   cmd->add_option("--repeat", o->repeat,
@@ -428,6 +518,10 @@ void AddBenchOptions(CLI::App* cmd, BenchOptions* o) {
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--backlog", o->backlog, "backlog: runs queued before draining (default 1000000)")
       ->check(CLI::Range(int64_t{10}, int64_t{100000000}));
+  cmd->add_option("--remote-slots", o->remote_slots,
+                  "remote: slots of the bench's C++ remote worker")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   cmd->add_option("--connections", o->connections, "concurrent EnqueueBatch callers")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

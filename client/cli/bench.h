@@ -6,6 +6,9 @@
 //   pipeline    3-step demo.pipeline runs: runs/s and step transitions/s
 //   wait        K concurrent Wait calls on runs finishing over time
 //   backlog     drain rate with a deep queue versus the throughput scenario
+//   remote      a C++ remote worker (client/worker.h) in the bench: its drain
+//               rate against the in-process pool's, and enqueue-to-start
+//               p99 of remote steps against in-process ones (open loop)
 // Runs are held (run_at in the near future) while they are enqueued, so that
 // enqueue and drain are measured apart. Durations come from the runs' own
 // timestamps (database clock) where they can; latencies measured from the
@@ -32,6 +35,7 @@ struct BenchOptions {
   int64_t pipeline_runs = 0;               // (0: 20,000; quick 2,000)
   int waiters = 0;                         // (0: 1,000; quick 200)
   int64_t backlog = 0;                     // (0: 1,000,000; quick 20,000)
+  int remote_slots = 64;                   // remote: the bench worker's slots
   int connections = 4;                     // concurrent EnqueueBatch callers
   int batch = 1000;                        // runs per EnqueueBatch
   std::string metrics = "127.0.0.1:7421";  // the daemon's --metrics-listen, for its RSS

@@ -62,21 +62,32 @@ class UnaryCall final : public Call {
   bool answered_ = false;
 };
 
-// A Wait call: it finishes when its runs do (from the wait hub's thread),
-// and a client that goes away aborts it (the context's done tag).
-class WaitCall final : public Call {
+// A held call (Wait, PollSteps): it finishes when the engine answers (from
+// whichever thread that happens on), and a client that goes away aborts it
+// (the context's done tag).
+template <class Req, class Resp>
+class HeldCall final : public Call {
  public:
   struct M {
     AsyncServer* server;
-    WorkflowsService* service;
+    // Asks gRPC for the next call of the method.
+    std::function<void(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                       grpc::ServerCompletionQueue*, void*)>
+        ask;
+    // Starts the call; `done` runs once. Returns a handle for `abort` (0:
+    // done already ran).
+    std::function<uint64_t(grpc::ServerContext*, const Req*, Resp*,
+                           std::function<void(const grpc::Status&)>)>
+        start;
+    std::function<void(uint64_t)> abort;
     Executor* executor;
     grpc::ServerCompletionQueue* cq;
   };
   static void Listen(const M* m) {
     m->server->Listen([m] {
-      auto* call = new WaitCall(m);
+      auto* call = new HeldCall(m);
       call->ctx_.AsyncNotifyWhenDone(&call->done_tag_);
-      m->service->RequestWait(&call->ctx_, &call->req_, &call->writer_, m->cq, m->cq, call);
+      m->ask(&call->ctx_, &call->req_, &call->writer_, m->cq, call);
     });
   }
 
@@ -89,13 +100,13 @@ class WaitCall final : public Call {
       started_ = true;
       Listen(m_);
       m_->executor->Post([this] {
-        uint64_t handle = m_->service->StartWait(
-            &ctx_, &req_, &resp_,
-            [this](const grpc::Status& s) { writer_.Finish(resp_, s, this); });
+        uint64_t handle = m_->start(&ctx_, &req_, &resp_, [this](const grpc::Status& s) {
+          writer_.Finish(resp_, s, this);
+        });
         {
           std::lock_guard<std::mutex> lock(mu_);
           handle_ = handle;
-          if (cancelled_ && handle_) m_->service->AbortWait(handle_);
+          if (cancelled_ && handle_) m_->abort(handle_);
         }
         Release();  // the call may finish (and both its tags come back) before this
       });
@@ -106,20 +117,20 @@ class WaitCall final : public Call {
 
  private:
   struct DoneTag final : Call {
-    WaitCall* call;
+    HeldCall* call;
     void Proceed(bool) override {
       {
         std::lock_guard<std::mutex> lock(call->mu_);
         if (call->ctx_.IsCancelled()) {
           call->cancelled_ = true;
-          if (call->handle_) call->m_->service->AbortWait(call->handle_);
+          if (call->handle_) call->m_->abort(call->handle_);
         }
       }
       call->Release();  // the done tag
     }
   };
 
-  explicit WaitCall(const M* m) : m_(m), writer_(&ctx_) { done_tag_.call = this; }
+  explicit HeldCall(const M* m) : m_(m), writer_(&ctx_) { done_tag_.call = this; }
 
   // Deletes the call once its finish tag, its done tag and the task that
   // started it are all done with it.
@@ -134,9 +145,9 @@ class WaitCall final : public Call {
 
   const M* const m_;
   grpc::ServerContext ctx_;
-  v1::WaitRequest req_;
-  v1::WaitResponse resp_;
-  grpc::ServerAsyncResponseWriter<v1::WaitResponse> writer_;
+  Req req_;
+  Resp resp_;
+  grpc::ServerAsyncResponseWriter<Resp> writer_;
   DoneTag done_tag_;
   bool started_ = false;
   std::mutex mu_;
@@ -145,8 +156,13 @@ class WaitCall final : public Call {
   int holders_ = 3;  // the finish tag, the done tag, the starting task
 };
 
+using WaitCall = HeldCall<v1::WaitRequest, v1::WaitResponse>;
+using PollCall = HeldCall<v1::PollStepsRequest, v1::PollStepsResponse>;
+
 template <class Req, class Resp>
 using WfMethod = Method<WorkflowsService, Req, Resp>;
+template <class Req, class Resp>
+using WkMethod = Method<WorkersService, Req, Resp>;
 
 // Asks for the first call of a unary method.
 template <class Service, class Req, class Resp>
@@ -171,12 +187,24 @@ struct AsyncServer::Methods {
   WfMethod<v1::SignalRequest, v1::SignalResponse> signal;
   WfMethod<v1::ListBlobsRequest, v1::ListBlobsResponse> list_blobs;
   WaitCall::M wait;
+  WkMethod<v1::RegisterWorkerRequest, v1::RegisterWorkerResponse> register_worker;
+  WkMethod<v1::HeartbeatRequest, v1::HeartbeatResponse> heartbeat;
+  WkMethod<v1::CompleteStepsRequest, v1::CompleteStepsResponse> complete_steps;
+  WkMethod<v1::StopWorkerRequest, v1::StopWorkerResponse> stop_worker;
+  WkMethod<v1::ListWorkersRequest, v1::ListWorkersResponse> list_workers;
+  WkMethod<v1::TakeSignalRequest, v1::TakeSignalResponse> take_signal;
+  WkMethod<v1::EnqueueChildRequest, v1::EnqueueChildResponse> enqueue_child;
+  WkMethod<v1::GetRunsRequest, v1::GetRunsResponse> get_runs;
+  WkMethod<v1::SaveBlobRequest, v1::SaveBlobResponse> save_blob;
+  WkMethod<v1::LoadBlobRequest, v1::LoadBlobResponse> load_blob;
+  PollCall::M poll;
   Method<HealthService, grpc::health::v1::HealthCheckRequest, grpc::health::v1::HealthCheckResponse>
       check;
 };
 
-AsyncServer::AsyncServer(WorkflowsService* workflows, HealthService* health, Executor* executor)
-    : workflows_(workflows), health_(health), executor_(executor) {}
+AsyncServer::AsyncServer(WorkflowsService* workflows, WorkersService* workers,
+                         HealthService* health, Executor* executor)
+    : workflows_(workflows), workers_(workers), health_(health), executor_(executor) {}
 
 AsyncServer::~AsyncServer() { Stop(); }
 
@@ -185,12 +213,19 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
   auto* w = workflows_;
   auto* q = cq_.get();
   // The handlers are WorkflowsService's methods with gRPC's sync signatures.
+  auto* k = workers_;
   auto bind = [w](auto fn) {
     return [w, fn](grpc::ServerContext* ctx, const auto* req, auto* resp) {
       return (w->*fn)(ctx, req, resp);
     };
   };
+  auto bindk = [k](auto fn) {
+    return [k, fn](grpc::ServerContext* ctx, const auto* req, auto* resp) {
+      return (k->*fn)(ctx, req, resp);
+    };
+  };
   using S = WorkflowsService;
+  using K = WorkersService;
   methods_.reset(new Methods{
       {this, w, &S::RequestEnqueue, bind(&S::Enqueue), executor_, q},
       {this, w, &S::RequestEnqueueBatch, bind(&S::EnqueueBatch), executor_, q},
@@ -205,7 +240,36 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
       {this, w, &S::RequestDeleteSubscription, bind(&S::DeleteSubscription), executor_, q},
       {this, w, &S::RequestSignal, bind(&S::Signal), executor_, q},
       {this, w, &S::RequestListBlobs, bind(&S::ListBlobs), executor_, q},
-      {this, w, executor_, q},
+      {this,
+       [w](grpc::ServerContext* ctx, v1::WaitRequest* req,
+           grpc::ServerAsyncResponseWriter<v1::WaitResponse>* writer,
+           grpc::ServerCompletionQueue* cq,
+           void* tag) { w->RequestWait(ctx, req, writer, cq, cq, tag); },
+       [w](grpc::ServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp,
+           std::function<void(const grpc::Status&)> done) {
+         return w->StartWait(ctx, req, resp, std::move(done));
+       },
+       [w](uint64_t handle) { w->AbortWait(handle); }, executor_, q},
+      {this, k, &K::RequestRegisterWorker, bindk(&K::RegisterWorker), executor_, q},
+      {this, k, &K::RequestHeartbeat, bindk(&K::Heartbeat), executor_, q},
+      {this, k, &K::RequestCompleteSteps, bindk(&K::CompleteSteps), executor_, q},
+      {this, k, &K::RequestStopWorker, bindk(&K::StopWorker), executor_, q},
+      {this, k, &K::RequestListWorkers, bindk(&K::ListWorkers), executor_, q},
+      {this, k, &K::RequestTakeSignal, bindk(&K::TakeSignal), executor_, q},
+      {this, k, &K::RequestEnqueueChild, bindk(&K::EnqueueChild), executor_, q},
+      {this, k, &K::RequestGetRuns, bindk(&K::GetRuns), executor_, q},
+      {this, k, &K::RequestSaveBlob, bindk(&K::SaveBlob), executor_, q},
+      {this, k, &K::RequestLoadBlob, bindk(&K::LoadBlob), executor_, q},
+      {this,
+       [k](grpc::ServerContext* ctx, v1::PollStepsRequest* req,
+           grpc::ServerAsyncResponseWriter<v1::PollStepsResponse>* writer,
+           grpc::ServerCompletionQueue* cq,
+           void* tag) { k->RequestPollSteps(ctx, req, writer, cq, cq, tag); },
+       [k](grpc::ServerContext* ctx, const v1::PollStepsRequest* req, v1::PollStepsResponse* resp,
+           std::function<void(const grpc::Status&)> done) {
+         return k->StartPoll(ctx, req, resp, std::move(done));
+       },
+       [k](uint64_t handle) { k->AbortPoll(handle); }, executor_, q},
       {this, health_, &HealthService::RequestCheck,
        [h = health_](grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* req,
                      grpc::health::v1::HealthCheckResponse* resp) {
@@ -229,6 +293,17 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
   ListenFirst(&m.list_blobs);
   ListenFirst(&m.check);
   WaitCall::Listen(&m.wait);
+  ListenFirst(&m.register_worker);
+  ListenFirst(&m.heartbeat);
+  ListenFirst(&m.complete_steps);
+  ListenFirst(&m.stop_worker);
+  ListenFirst(&m.list_workers);
+  ListenFirst(&m.take_signal);
+  ListenFirst(&m.enqueue_child);
+  ListenFirst(&m.get_runs);
+  ListenFirst(&m.save_blob);
+  ListenFirst(&m.load_blob);
+  PollCall::Listen(&m.poll);
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
 }
 

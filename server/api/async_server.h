@@ -1,5 +1,6 @@
 // AsyncServer: serves every unary call of cueball.v1.Workflows (Wait
-// included) and grpc.health.v1.Health/Check from one completion queue that
+// included), of cueball.v1.Workers (PollSteps included), and
+// grpc.health.v1.Health/Check from one completion queue that
 // threads of ours drain without a timeout. A call's handler runs on the
 // api's Executor, never on a completion-queue thread, so a handler waiting
 // for the database never keeps another call from being read or answered.
@@ -25,6 +26,7 @@
 
 #include "server/api/executor.h"
 #include "server/api/health_service.h"
+#include "server/api/workers_service.h"
 #include "server/api/workflows_service.h"
 
 namespace cueball::api {
@@ -33,7 +35,8 @@ class AsyncServer {
  public:
   // `executor` runs the handlers; both services must be registered with the
   // builder that `cq` comes from (grpc::ServerBuilder::AddCompletionQueue).
-  AsyncServer(WorkflowsService* workflows, HealthService* health, Executor* executor);
+  AsyncServer(WorkflowsService* workflows, WorkersService* workers, HealthService* health,
+              Executor* executor);
   ~AsyncServer();
   AsyncServer(const AsyncServer&) = delete;
   AsyncServer& operator=(const AsyncServer&) = delete;
@@ -70,6 +73,7 @@ class AsyncServer {
   void Loop();
 
   WorkflowsService* const workflows_;
+  WorkersService* const workers_;
   HealthService* const health_;
   Executor* const executor_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 namespace cueball::api {
-namespace {
 
 using google::protobuf::util::TimeUtil;
 
@@ -17,7 +16,13 @@ google::protobuf::Duration ToDuration(Millis m) {
   return TimeUtil::MillisecondsToDuration(m.count());
 }
 
-}  // namespace
+Millis FromDuration(const google::protobuf::Duration& d) {
+  return Millis(TimeUtil::DurationToMilliseconds(d));
+}
+
+TimePoint FromTimestamp(const google::protobuf::Timestamp& t) {
+  return FromMicros(TimeUtil::TimestampToMicroseconds(t));
+}
 
 grpc::Status ToGrpc(const Status& s) {
   if (s.ok()) return grpc::Status::OK;

@@ -15,6 +15,11 @@
 namespace cueball::api {
 
 grpc::Status ToGrpc(const Status& s);
+void SetTime(TimePoint t, google::protobuf::Timestamp* out);
+google::protobuf::Duration ToDuration(Millis m);
+// Check first (CheckDuration, CheckTimestamp).
+Millis FromDuration(const google::protobuf::Duration& d);
+TimePoint FromTimestamp(const google::protobuf::Timestamp& t);
 void ToProto(const Run& run, int step_count, v1::Run* out);
 void ToProto(const store::BlobInfo& b, v1::Blob* out);
 void ToProto(const Event& event, v1::Event* out);

@@ -18,6 +18,7 @@
 #include "server/api/call_policy.h"
 #include "server/api/executor.h"
 #include "server/api/health_service.h"
+#include "server/api/workers_service.h"
 #include "server/api/workflows_service.h"
 #include "server/app/gauges.h"
 #include "server/app/probe_routes.h"
@@ -26,6 +27,7 @@
 #include "server/engine/change_router.h"
 #include "server/engine/dispatcher.h"
 #include "server/engine/event_service.h"
+#include "server/engine/remote_workers.h"
 #include "server/engine/retry_policy.h"
 #include "server/engine/run_service.h"
 #include "server/engine/wait_hub.h"
@@ -43,6 +45,7 @@
 #include "server/store/postgres/pg_node_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/pg_run_store.h"
+#include "server/store/postgres/pg_worker_store.h"
 #include "workers/builtin.h"
 #include "workers/payment.h"
 #include "workers/workflow_files.h"
@@ -187,6 +190,8 @@ class Daemon {
   engine::WaitHub hub_;
   engine::Waker waker_;
   engine::Dispatcher dispatcher_;
+  store::pg::PgWorkerStore worker_store_;
+  engine::RemoteWorkers remote_;
   engine::RunService runs_;
   engine::ChangeRouter router_;
   maintenance::Rescuer rescuer_;
@@ -200,6 +205,7 @@ class Daemon {
   api::RateLimiter limiter_;
   api::CallPolicy policy_;
   api::WorkflowsService service_;
+  api::WorkersService workers_service_;
   api::HealthService grpc_health_;
   std::atomic<bool> engine_running_{false};
   maintenance::HealthMonitor health_;
@@ -245,7 +251,7 @@ store::NodeInfo SelfFor(const config::Config& cfg, const engine::Registry& regis
   self.pid = static_cast<int>(getpid());
   self.version = kVersion;
   self.queues = cfg.queues;
-  self.types = registry.Names();
+  self.types = registry.OwnNames();
   self.workers = cfg.workers;
   return self;
 }
@@ -269,6 +275,21 @@ engine::DispatcherOptions Daemon::DispatcherOptionsFor(const config::Config& cfg
   return o;
 }
 
+engine::RemoteWorkers::Options RemoteOptionsFor(const config::Config& cfg,
+                                                metrics::Metrics* metrics, engine::Waker* waker,
+                                                engine::Dispatcher* dispatcher) {
+  engine::RemoteWorkers::Options o;
+  o.node = cfg.node_id;
+  o.default_lease = cfg.lease;
+  o.max_payload_bytes = cfg.max_payload_bytes;
+  o.max_blob_bytes = cfg.max_blob_bytes;
+  o.metrics = metrics;
+  o.on_waits_recorded = [waker] { waker->Poke(); };
+  o.on_ready = [dispatcher] { dispatcher->Poke(); };
+  o.poll_interval = cfg.poll_interval;
+  return o;
+}
+
 Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
                store::pg::Migrator* migrator, std::unique_ptr<engine::Registry> registry)
     : cfg_(cfg),
@@ -283,8 +304,11 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
       waker_(&store_),
       dispatcher_({&store_, &store_, &store_}, registry_.get(),
                   DispatcherOptionsFor(cfg, &metrics_, &store_, &waker_, &hub_)),
+      worker_store_(cfg.database_url),
+      remote_({&store_, &store_, &store_, &store_, &worker_store_}, registry_.get(),
+              RemoteOptionsFor(cfg, &metrics_, &waker_, &dispatcher_)),
       runs_(&store_, &store_, registry_.get(), &hub_, &dispatcher_, LimitsFor(cfg)),
-      router_(&dispatcher_, &hub_, &events_, &waker_),
+      router_(&dispatcher_, &hub_, &events_, &waker_, &remote_),
       rescuer_(&store_, &store_, registry_.get(), cfg.rescue_interval),
       vacuumer_(
           &store_, [this] { return dispatcher_.caught_up(); }, cfg.vacuum_dead_rows),
@@ -295,6 +319,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
       limiter_(cfg.max_request_rate),
       policy_(&limiter_, &auth_, &metrics_),
       service_(&runs_, &nodes_, &policy_, &events_),
+      workers_service_(&remote_, &runs_, &policy_),
       health_(migrator, cfg.health_interval,
               [this](bool db_ok, const std::string& reason) {
                 if (!engine_running_.load()) {
@@ -316,10 +341,11 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
                              return out;
                            }}),
       executor_(std::max(4, 2 * cfg.db_pool_size), "api-handler"),
-      async_server_(&service_, &grpc_health_, &executor_) {
+      async_server_(&service_, &workers_service_, &grpc_health_, &executor_) {
   store_.SetEventsWrittenHook([this] { events_.Kick(); });
   runs_.set_metrics(&metrics_);
   runs_.set_blobs(&store_);
+  runs_.set_remote_workers(&remote_);
   rescuer_.set_metrics(&metrics_);
   vacuumer_.set_metrics(&metrics_);
   policy_.SetServing(false, "starting");
@@ -369,6 +395,7 @@ int Daemon::OpenListeners() {
   int port = 0;
   builder.AddListeningPort(cfg_.listen, creds, &port);
   builder.RegisterService(&service_);
+  builder.RegisterService(&workers_service_);
   builder.RegisterService(&grpc_health_);
   std::unique_ptr<grpc::ServerCompletionQueue> call_queue = builder.AddCompletionQueue();
   // A full batch of maximal inputs must fit, with room for the envelope.
@@ -425,6 +452,7 @@ void Daemon::StartEngine() {
   events_.Start();
   listener_.Start();
   dispatcher_.Start();
+  remote_.Start();
   waker_.Start();
   rescuer_.Start();
   retention_.Start();
@@ -449,6 +477,7 @@ void Daemon::Shutdown(int signal) {
   health_.Stop();           // NOT_SERVING, /readyz 503: probes move traffic away
   grpc_health_.Shutdown();  // NOT_SERVING, and Health/Watch streams end
   hub_.Stop();              // answers every pending Wait before the server stops
+  remote_.Stop();           // answers every parked PollSteps (empty)
   events_.CloseStreams();   // ends every event stream (clients resume elsewhere)
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   async_server_.Stop();  // the calls still being handled finish first

@@ -66,7 +66,7 @@ Dispatcher::Dispatcher(Stores stores, const Registry* registry, DispatcherOption
                      }}),
       watchdog_(stores.dispatch, &slots_, opts_.lease),
       claimer_(stores.dispatch, registry, &slots_,
-               Claimer::Options{opts_.owner, opts_.queues, registry->Names(), opts_.lease,
+               Claimer::Options{opts_.owner, opts_.queues, registry->InProcessClaims(), opts_.lease,
                                 opts_.poll_interval, opts_.claim_coalesce}) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -149,7 +149,9 @@ std::optional<double> Dispatcher::Execute(const std::shared_ptr<Attempt>& a) {
   store::Outcome outcome =
       Decide(run, a->claimed.lease_id, *type, *result, state, Now(), DispatchRng());
   if (result->kind() == StepResult::Kind::kNext && outcome.status == RunStatus::kEnqueued &&
-      slots_.steps_fast() && !slots_.stopping()) {
+      slots_.steps_fast() && !slots_.stopping() &&
+      outcome.step_index < static_cast<int>(type->steps.size()) &&
+      !IsRemote(type->steps[outcome.step_index])) {
     // The next step is ready now and steps are fast: it stays here and runs
     // as soon as the record says so, without a claim of its own. (With slow
     // steps it goes through the queue, where runs of a higher priority go

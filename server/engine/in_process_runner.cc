@@ -20,21 +20,46 @@ Json WokenWait(const Run& run) {
 
 }  // namespace
 
-StepResult InProcessRunner::Run(const std::shared_ptr<Attempt>& a, const StepDef& step,
-                                const Json& input, Json& state) {
-  const cueball::Run& run = a->claimed.run;
+std::optional<StepResult> WokenResult(const cueball::Run& run, const StepDef& step,
+                                      std::string* woke) {
   const Json wait = WokenWait(run);
-  const std::string woke = wait.value("woke", "");
+  *woke = wait.value("woke", "");
   // A timer that fired ends its step as the step said when it went to
   // sleep; a wait that timed out is a failed attempt. The handler does not
   // run for either.
-  if (woke == "timer") return StepResult::Next(wait.value("result", Json()));
-  if (woke == "timeout") {
+  if (*woke == "timer") return StepResult::Next(wait.value("result", Json()));
+  if (*woke == "timeout") {
     std::string what = wait.value("for", "") == "signal"
                            ? "signal '" + wait.value("signal", "") + "'"
                            : std::string("the runs it waits for");
     return StepResult::Retry("step '" + step.name + "' timed out waiting for " + what);
   }
+  return std::nullopt;
+}
+
+std::optional<StepResult> CheckWaitRuns(const StepResult& result, const cueball::Run& run,
+                                        store::RunStore* runs) {
+  if (result.kind() != StepResult::Kind::kWaitRuns) return std::nullopt;
+  // Waiting on runs that do not exist would never end: say which.
+  for (const auto& id : result.runs()) {
+    if (!RunId::Parse(id)) return StepResult::Fail("WaitForRuns: '" + id + "' is not a run id");
+    if (id == run.id) return StepResult::Fail("WaitForRuns: a run cannot wait for itself");
+  }
+  auto found = runs->GetMany(result.runs());
+  if (!found.ok()) return StepResult::Retry("WaitForRuns: " + found.status().message());
+  std::set<std::string> have;
+  for (const auto& r : *found) have.insert(r.id);
+  for (const auto& id : result.runs()) {
+    if (!have.count(id)) return StepResult::Fail("WaitForRuns: no run with id " + id);
+  }
+  return std::nullopt;
+}
+
+StepResult InProcessRunner::Run(const std::shared_ptr<Attempt>& a, const StepDef& step,
+                                const Json& input, Json& state) {
+  const cueball::Run& run = a->claimed.run;
+  std::string woke;
+  if (auto engine_result = WokenResult(run, step, &woke)) return *engine_result;
   AttemptServices services(services_, registry_, a->claimed, a->start_written);
   StepContext ctx{run.id, run.workflow_type, run.step_name, run.attempt, input,
                   state,  a->cancel,         &services,     woke,        &run.queue};
@@ -48,20 +73,7 @@ StepResult InProcessRunner::Run(const std::shared_ptr<Attempt>& a, const StepDef
   } catch (...) {
     return StepResult::Retry("step threw a non-standard exception");
   }
-  if (result.kind() == StepResult::Kind::kWaitRuns) {
-    // Waiting on runs that do not exist would never end: say which.
-    for (const auto& id : result.runs()) {
-      if (!RunId::Parse(id)) return StepResult::Fail("WaitForRuns: '" + id + "' is not a run id");
-      if (id == run.id) return StepResult::Fail("WaitForRuns: a run cannot wait for itself");
-    }
-    auto found = services_.runs->GetMany(result.runs());
-    if (!found.ok()) return StepResult::Retry("WaitForRuns: " + found.status().message());
-    std::set<std::string> have;
-    for (const auto& r : *found) have.insert(r.id);
-    for (const auto& id : result.runs()) {
-      if (!have.count(id)) return StepResult::Fail("WaitForRuns: no run with id " + id);
-    }
-  }
+  if (auto refused = CheckWaitRuns(result, run, services_.runs)) return *refused;
   return result;
 }
 

@@ -1,6 +1,19 @@
 #include "server/engine/new_run.h"
 
+#include <cctype>
+
 namespace cueball::engine {
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
 
 store::NewRun MakeNewRun(const WorkflowType& type, const std::string& queue, int priority,
                          const std::string& input) {

@@ -13,6 +13,10 @@ namespace cueball::engine {
 // Idempotency keys (of runs and of signals) are at most this many bytes.
 inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
 
+// Whether `name` is a valid queue, workflow type or step name: 1..128 of
+// A-Z a-z 0-9 _ . : -
+bool ValidName(const std::string& name);
+
 // A new run of `type` (known to the registry): a fresh id (UUIDv7), the
 // type's first step, `queue` ("default" when empty), `priority`, and
 // `input` (JSON text, "{}" when empty). The caller adds its key, time,

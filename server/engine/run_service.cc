@@ -16,10 +16,7 @@ namespace {
 constexpr size_t kMaxReasonBytes = 1000;
 constexpr int kMaxPriority = 1000;
 
-bool ValidQueueName(const std::string& q) {
-  static const std::regex kQueue(R"([A-Za-z0-9_.:-]{1,128})");
-  return std::regex_match(q, kQueue);
-}
+bool ValidQueueName(const std::string& q) { return ValidName(q); }
 
 Status ParseId(const std::string& id, const std::string& field, std::string* out) {
   if (id.empty()) return InvalidArgument(field + ": required");
@@ -212,7 +209,7 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
     }
   }
   CountEnqueued(created);
-  if (dispatcher_) dispatcher_->Poke();
+  PokeReady();
   return result;
 }
 
@@ -273,7 +270,7 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
   std::optional<std::string> key;
   if (!idempotency_key.empty()) key = idempotency_key;
   auto res = waits_->Signal(id, name, json, key);
-  if (res.ok() && res->resumed && dispatcher_) dispatcher_->Poke();
+  if (res.ok() && res->resumed) PokeReady();
   return res;
 }
 
@@ -358,7 +355,7 @@ StatusOr<Run> RunService::Retry(const std::string& id, const std::string& reason
   Status st = ParseIdAndReason(id, reason, &canonical);
   if (!st.ok()) return st;
   auto run = store_->Retry(canonical, reason.empty() ? "retried by request" : reason);
-  if (run.ok() && dispatcher_) dispatcher_->Poke();
+  if (run.ok()) PokeReady();
   return run;
 }
 

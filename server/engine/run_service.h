@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/engine/dispatcher.h"
+#include "server/engine/remote_workers.h"
 #include "server/engine/wait_hub.h"
 #include "server/engine/workflow.h"
 #include "server/metrics/metrics.h"
@@ -85,6 +86,8 @@ class RunService {
   StatusOr<store::StoredBlob> GetBlob(const std::string& run_id, const std::string& name);
   // Where blobs are read from; null (the default): blob calls are UNIMPLEMENTED.
   void set_blobs(store::BlobStore* blobs) { blobs_ = blobs; }
+  // Remote workers' parked polls are poked too when runs become ready here.
+  void set_remote_workers(RemoteWorkers* remote) { remote_ = remote; }
 
   const Registry& registry() const { return *registry_; }
   // Counts runs enqueued and canceled; null (the default) records nothing.
@@ -104,6 +107,11 @@ class RunService {
   const Registry* const registry_;
   WaitHub* const hub_;
   Dispatcher* const dispatcher_;
+  RemoteWorkers* remote_ = nullptr;
+  void PokeReady() {
+    if (dispatcher_) dispatcher_->Poke();
+    if (remote_) remote_->Poke();
+  }
   const Limits limits_;
   std::mutex depth_mu_;
   int64_t depth_ = 0;

@@ -47,20 +47,76 @@ std::string BadBlobName(const std::string& name) {
   return "";
 }
 
+bool HasRemoteSteps(const WorkflowType& type) {
+  for (const auto& s : type.steps) {
+    if (IsRemote(s)) return true;
+  }
+  return false;
+}
+
+Status Registry::PutRemote(WorkflowType type) {
+  if (types_.count(type.name)) {
+    return FailedPrecondition("workflow type '" + type.name + "' is this daemon's own");
+  }
+  auto t = std::make_shared<const WorkflowType>(std::move(type));
+  std::unique_lock<std::shared_mutex> lock(remote_mu_);
+  auto& slot = remote_[t->name];
+  if (slot) replaced_.push_back(std::move(slot));
+  slot = std::move(t);
+  return Status::Ok();
+}
+
+const WorkflowType* Registry::FindRemote(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> lock(remote_mu_);
+  auto it = remote_.find(name);
+  return it == remote_.end() ? nullptr : it->second.get();
+}
+
 const WorkflowType* Registry::Find(const std::string& name) const {
+  // Its own types without a lock: they never change after start-up.
   auto it = types_.find(name);
-  return it == types_.end() ? nullptr : it->second.get();
+  if (it != types_.end()) return it->second.get();
+  if (const WorkflowType* t = FindRemote(name)) return t;
+  if (!loader_) return nullptr;
+  loader_(name);
+  return FindRemote(name);
 }
 
 std::vector<const WorkflowType*> Registry::All() const {
+  std::map<std::string, const WorkflowType*> all;
+  for (const auto& [name, t] : types_) all[name] = t.get();
+  {
+    std::shared_lock<std::shared_mutex> lock(remote_mu_);
+    for (const auto& [name, t] : remote_) all.emplace(name, t.get());
+  }
   std::vector<const WorkflowType*> out;
-  for (const auto& [name, t] : types_) out.push_back(t.get());
+  for (const auto& [name, t] : all) out.push_back(t);
   return out;
 }
 
 std::vector<std::string> Registry::Names() const {
   std::vector<std::string> out;
+  for (const auto* t : All()) out.push_back(t->name);
+  return out;
+}
+
+std::vector<std::string> Registry::OwnNames() const {
+  std::vector<std::string> out;
   for (const auto& [name, t] : types_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> Registry::InProcessClaims() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : types_) {
+    if (!HasRemoteSteps(*t)) {
+      out.push_back(name);
+      continue;
+    }
+    for (const auto& s : t->steps) {
+      if (!IsRemote(s)) out.push_back(name + "/" + s.name);
+    }
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -274,19 +275,47 @@ struct WorkflowType {
   std::string source = "builtin";  // or the workflow file it came from
 };
 
-// The workflow types this daemon can execute. Filled at start-up, then read-only
-// (so reads need no lock).
+// A step that remote workers run (a workflow file's `kind: remote`, or any
+// step of a type a worker registered): daemons never claim it.
+inline bool IsRemote(const StepDef& step) { return step.traits.kind == "remote"; }
+// Whether any step of `type` is remote.
+bool HasRemoteSteps(const WorkflowType& type);
+
+// The workflow types this daemon knows: its own (C++ and workflow files),
+// registered at start-up and read-only after, and the types remote workers
+// registered (PutRemote, any time; all their steps remote), which every
+// daemon loads from the database (RemoteWorkers). Find's pointers stay
+// valid for the registry's life, also for a remote type replaced since.
 class Registry {
  public:
   // INVALID_ARGUMENT for an empty name, no steps, duplicate step names or a
   // retry policy with max_attempts < 1; ALREADY_EXISTS for a duplicate type.
   Status Register(WorkflowType type);
+  // Adds or replaces a type remote workers serve (not one registered with
+  // Register: FAILED_PRECONDITION). Thread-safe.
+  Status PutRemote(WorkflowType type);
+  // Looks a name up; for a name it does not have, asks the loader (if set)
+  // once, which may PutRemote it.
   const WorkflowType* Find(const std::string& name) const;
   std::vector<const WorkflowType*> All() const;  // sorted by name
   std::vector<std::string> Names() const;
+  // Whether `name` is one of this daemon's own types (Register).
+  bool IsOwn(const std::string& name) const { return types_.count(name) > 0; }
+  std::vector<std::string> OwnNames() const;  // sorted
+  // What this daemon's dispatcher claims: its own types whole, except a
+  // type with remote steps, whose other steps are listed as "type/step".
+  std::vector<std::string> InProcessClaims() const;
+  // Called by Find for a name it does not know (set once, before use).
+  void SetLoader(std::function<void(const std::string&)> loader) { loader_ = std::move(loader); }
 
  private:
+  const WorkflowType* FindRemote(const std::string& name) const;
+
   std::map<std::string, std::unique_ptr<WorkflowType>> types_;
+  mutable std::shared_mutex remote_mu_;
+  std::map<std::string, std::shared_ptr<const WorkflowType>> remote_;
+  std::vector<std::shared_ptr<const WorkflowType>> replaced_;  // kept: Find's pointers stay valid
+  std::function<void(const std::string&)> loader_;
 };
 
 }  // namespace cueball::engine

@@ -80,6 +80,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   all.push_back(GraphCommand());
   all.push_back(TypesCommand());
   all.push_back(NodesCommand());
+  all.push_back(WorkersCommand());
   all.push_back(WatchCommand());
   all.push_back(SubscriptionsCommand());
   all.push_back(BenchCommand());

@@ -61,6 +61,7 @@ std::unique_ptr<Command> BlobCommand();
 std::unique_ptr<Command> GraphCommand();
 std::unique_ptr<Command> TypesCommand();
 std::unique_ptr<Command> NodesCommand();
+std::unique_ptr<Command> WorkersCommand();
 std::unique_ptr<Command> WatchCommand();
 std::unique_ptr<Command> SubscriptionsCommand();
 std::unique_ptr<Command> BenchCommand();

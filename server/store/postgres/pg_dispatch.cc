@@ -54,7 +54,7 @@ Status PgRunStore::RecordStarts(const std::vector<AttemptRef>& attempts) {
 
 void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
                            const std::vector<std::string>& queues, const std::string& queue_array,
-                           const std::string& type_array,
+                           const std::string& type_array, const std::string& step_array,
                            const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
                            std::vector<ClaimedRun>* out, std::optional<Millis>* next_due) {
   // Each queue's start key, aligned with `queues`. A queue without one gets
@@ -79,9 +79,9 @@ void PgRunStore::ClaimFrom(pqxx::connection& c, const std::string& owner,
   run_ats += "}";
   // One statement, its own transaction: one round trip.
   pqxx::nontransaction tx(c);
-  auto res =
-      ExecPrepared(tx, sql::kClaim, owner, queue_array, type_array, limit,
-                   static_cast<int64_t>(lease.count()), priorities, run_ats, PgTextArray(ids));
+  auto res = ExecPrepared(tx, sql::kClaim, owner, queue_array, type_array, limit,
+                          static_cast<int64_t>(lease.count()), priorities, run_ats,
+                          PgTextArray(ids), step_array);
   next_due->reset();
   if (res.empty()) return;
   const ClaimedReader reader(res);
@@ -109,19 +109,25 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
                                                     int limit, Millis lease,
                                                     std::optional<Millis>* next_due) {
   constexpr auto kScanFromStartEvery = std::chrono::milliseconds(100);
+  constexpr size_t kMostScopes = 256;  // more: the keys start over (each is only a shortcut)
+  // Whole types, and single steps ("type/step": the remote steps of a mixed
+  // type, or a mixed type's own steps), each in an array of its own.
+  std::vector<std::string> whole, steps;
+  for (const auto& t : types) (t.find('/') == std::string::npos ? whole : steps).push_back(t);
   // A key only holds for the types it was claimed for: runs of other types
   // before it were never looked at.
-  const std::string queue_array = PgTextArray(queues), type_array = PgTextArray(types);
-  const std::string scope = queue_array + type_array;
+  const std::string queue_array = PgTextArray(queues), type_array = PgTextArray(whole),
+                    step_array = PgTextArray(steps);
+  const std::string scope = queue_array + type_array + step_array;
   std::map<std::string, ClaimKey> from;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
-    if (scope != claim_scope_ ||
-        std::chrono::steady_clock::now() - last_scan_from_start_ >= kScanFromStartEvery) {
-      claim_from_.clear();
-      claim_scope_ = scope;
+    if (claim_scopes_.size() >= kMostScopes && !claim_scopes_.count(scope)) claim_scopes_.clear();
+    ClaimScope& sc = claim_scopes_[scope];
+    if (std::chrono::steady_clock::now() - sc.last_scan_from_start >= kScanFromStartEvery) {
+      sc.from.clear();
     }
-    from = claim_from_;
+    from = sc.from;
   }
   std::vector<ClaimedRun> out;
   std::optional<Millis> next;  // from the last statement, which decides
@@ -130,14 +136,15 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   Status st = dispatch_pool_.With("claim", [&](pqxx::connection& c) -> Status {
     out.clear();
     if (!from.empty()) {
-      ClaimFrom(c, owner, queues, queue_array, type_array, from, limit, lease, &out, &next);
+      ClaimFrom(c, owner, queues, queue_array, type_array, step_array, from, limit, lease, &out,
+                &next);
       if (static_cast<int>(out.size()) == limit) return Status::Ok();
     }
     from_start = out.size();
     scanned_from_start = true;
     try {
-      ClaimFrom(c, owner, queues, queue_array, type_array, {}, limit - static_cast<int>(out.size()),
-                lease, &out, &next);
+      ClaimFrom(c, owner, queues, queue_array, type_array, step_array, {},
+                limit - static_cast<int>(out.size()), lease, &out, &next);
     } catch (const std::exception&) {
       // Runs claimed by the first statement are committed: hand them out
       // (the next claim reports the failure; look again soon). With none,
@@ -152,15 +159,15 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
   if (next_due) *next_due = static_cast<int>(out.size()) < limit ? next : std::nullopt;
   {
     std::lock_guard<std::mutex> lock(claim_mu_);
-    // A claim for other queues or types may have come in between: then the
-    // keys are its own, and stay.
-    if (claim_scope_ == scope) {
+    auto it = claim_scopes_.find(scope);  // gone if the scopes started over meanwhile
+    if (it != claim_scopes_.end()) {
+      ClaimScope& sc = it->second;
       if (scanned_from_start) {
-        last_scan_from_start_ = std::chrono::steady_clock::now();
-        claim_from_.clear();
+        sc.last_scan_from_start = std::chrono::steady_clock::now();
+        sc.from.clear();
       }
       if (static_cast<int>(out.size()) < limit) {
-        claim_from_.clear();  // nothing more is ready: the next claim starts from the start
+        sc.from.clear();  // nothing more is ready: the next claim starts from the start
       } else {
         // Each queue's last key: the runs of one statement are a prefix of
         // each queue's order, returned in (priority, run_at, id) order, so
@@ -169,7 +176,7 @@ StatusOr<std::vector<ClaimedRun>> PgRunStore::Claim(const std::string& owner,
         for (size_t i = out.size(); i > from_start && keyed.size() < queues.size(); --i) {
           const Run& r = out[i - 1].run;
           if (keyed.insert(r.queue).second) {
-            claim_from_[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
+            sc.from[r.queue] = ClaimKey{r.priority, ToMicros(r.run_at), r.id};
           }
         }
       }

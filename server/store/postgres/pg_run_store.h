@@ -109,9 +109,9 @@ class PgRunStore final : public RunStore,
   // `queue_array` and `type_array` are `queues` and the types as array literals.
   void ClaimFrom(pqxx::connection& c, const std::string& owner,
                  const std::vector<std::string>& queues, const std::string& queue_array,
-                 const std::string& type_array, const std::map<std::string, ClaimKey>& from,
-                 int limit, Millis lease, std::vector<ClaimedRun>* out,
-                 std::optional<Millis>* next_due);
+                 const std::string& type_array, const std::string& step_array,
+                 const std::map<std::string, ClaimKey>& from, int limit, Millis lease,
+                 std::vector<ClaimedRun>* out, std::optional<Millis>* next_due);
 
   PgPool pool_;
   // The claim and the record, which run for every batch of runs, on
@@ -119,11 +119,16 @@ class PgRunStore final : public RunStore,
   PgPool dispatch_pool_;
 
   // Where each queue's next claim starts while a backlog drains: after the
-  // last run claimed (see Claim). Empty: from the start of every queue.
+  // last run claimed (see Claim). Empty: from the start of every queue. A
+  // key holds only for the queues and types it was claimed for (its scope):
+  // the daemon's own claims and each remote worker's have scopes of their
+  // own, kept apart so that one's claims do not reset another's keys.
+  struct ClaimScope {
+    std::map<std::string, ClaimKey> from;
+    std::chrono::steady_clock::time_point last_scan_from_start{};
+  };
   std::mutex claim_mu_;
-  std::map<std::string, ClaimKey> claim_from_;
-  std::string claim_scope_;  // the queues and types the keys were claimed for
-  std::chrono::steady_clock::time_point last_scan_from_start_{};
+  std::map<std::string, ClaimScope> claim_scopes_;  // by scope: queues + types
 
  public:
   PgPool::Stats pool_stats() { return pool_.stats(); }

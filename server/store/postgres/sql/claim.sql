@@ -1,5 +1,9 @@
 -- Prepared on every connection of the dispatch pool. Claims up to $4 runs
--- of types $3 from queues $2 for owner $1, leased for $5 ms.
+-- of types $3 from queues $2 for owner $1, leased for $5 ms. Besides whole
+-- types, $9 names single steps as 'type/step': a run of such a type is
+-- claimed only while that is its current step (a mixed type's remote steps
+-- go to remote workers, its other steps to daemons). With $9 empty the
+-- test costs one comparison of a constant.
 --
 -- The claim walks each queue's priorities that have enqueued runs (one index
 -- probe each, which also finds where the priority's first entry is) and scans
@@ -46,7 +50,9 @@ WITH RECURSIVE prio AS (
   CROSS JOIN LATERAL (
     SELECT id, run_at FROM cueball_runs
     WHERE status = 'enqueued' AND queue = pr.name AND priority = pr.p
-      AND workflow_type = ANY($3::text[]) AND run_at <= now()
+      AND (workflow_type = ANY($3::text[])
+           OR (cardinality($9::text[]) > 0 AND workflow_type || '/' || step_name = ANY($9::text[])))
+      AND run_at <= now()
       AND (run_at, id) >= (pr.sr, pr.si)
     ORDER BY run_at, id
     LIMIT $4
@@ -83,7 +89,10 @@ WITH RECURSIVE prio AS (
     FROM prio pr CROSS JOIN LATERAL (
       SELECT run_at FROM cueball_runs
       WHERE status = 'enqueued' AND queue = pr.name AND priority = pr.p
-        AND workflow_type = ANY($3::text[]) AND (run_at, id) >= (pr.sr, pr.si)
+        AND (workflow_type = ANY($3::text[])
+             OR (cardinality($9::text[]) > 0
+                 AND workflow_type || '/' || step_name = ANY($9::text[])))
+        AND (run_at, id) >= (pr.sr, pr.si)
         AND id NOT IN (SELECT id FROM picked)
       ORDER BY run_at, id  -- the ready index's order: never a sequential scan
       LIMIT 1
