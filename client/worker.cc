@@ -196,6 +196,8 @@ grpc::Status Worker::Run() {
 
   std::vector<std::thread> threads;
   threads.emplace_back([this] { PollLoop(); });
+  // Two senders: one batch's record overlaps the next one's trip.
+  threads.emplace_back([this] { CompleteLoop(); });
   threads.emplace_back([this] { CompleteLoop(); });
   threads.emplace_back([this] { HeartbeatLoop(); });
   for (int i = 0; i < opts_.slots; ++i) threads.emplace_back([this] { StepLoop(); });
@@ -203,14 +205,14 @@ grpc::Status Worker::Run() {
   std::vector<std::string> give_back;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return stopping_; });
+    state_cv_.wait(lock, [this] { return stopping_; });
     // Not started: given back at once. Running: a drain period to finish.
     for (const auto& a : ready_) {
       give_back.push_back(a.lease_token());
       held_.erase(a.lease_token());
     }
     ready_.clear();
-    cv_.wait_for(lock, opts_.drain, [this] { return held_.empty(); });
+    state_cv_.wait_for(lock, opts_.drain, [this] { return held_.empty(); });
     for (auto& [token, h] : held_) {
       h.cancelled->store(true);
       give_back.push_back(token);
@@ -225,7 +227,9 @@ grpc::Status Worker::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
   }
-  cv_.notify_all();
+  state_cv_.notify_all();
+  ready_cv_.notify_all();
+  outcome_cv_.notify_all();
   for (auto& t : threads) t.join();
   return grpc::Status::OK;
 }
@@ -239,7 +243,7 @@ void Worker::Stop() {
     std::lock_guard<std::mutex> lock(poll_ctx_mu_);
     if (poll_ctx_) poll_ctx_->TryCancel();
   }
-  cv_.notify_all();
+  state_cv_.notify_all();
 }
 
 void Worker::PollLoop() {
@@ -248,9 +252,11 @@ void Worker::PollLoop() {
     int free;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || static_cast<int>(held_.size()) < opts_.slots; });
+      // A slot is busy while its step waits or runs; one whose outcome is
+      // on its way is free, so the next poll overlaps the completion.
+      state_cv_.wait(lock, [this] { return stopping_ || Busy() < opts_.slots; });
       if (stopping_) return;
-      free = opts_.slots - static_cast<int>(held_.size());
+      free = opts_.slots - Busy();
     }
     v1::PollStepsRequest req;
     req.set_worker_id(worker_id_);
@@ -276,7 +282,7 @@ void Worker::PollLoop() {
     if (!s.ok()) {
       std::unique_lock<std::mutex> lock(mu_);
       if (stopping_) return;
-      cv_.wait_for(lock, Backoff(++failures), [this] { return stopping_; });
+      state_cv_.wait_for(lock, Backoff(++failures), [this] { return stopping_; });
       continue;
     }
     failures = 0;
@@ -284,8 +290,8 @@ void Worker::PollLoop() {
     for (auto& a : *resp.mutable_attempts()) {
       held_[a.lease_token()] = Held{a.lease_token(), std::make_shared<std::atomic<bool>>(false)};
       ready_.push_back(std::move(a));
+      ready_cv_.notify_one();  // one step thread per attempt, not all of them
     }
-    cv_.notify_all();
   }
 }
 
@@ -295,7 +301,7 @@ void Worker::StepLoop() {
     std::shared_ptr<std::atomic<bool>> cancelled;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return done_ || !ready_.empty(); });
+      ready_cv_.wait(lock, [this] { return done_ || !ready_.empty(); });
       if (ready_.empty()) return;
       a = std::move(ready_.front());
       ready_.pop_front();
@@ -344,7 +350,8 @@ void Worker::Finished(const std::string& token, v1::StepOutcome outcome) {
   } else {
     outcomes_.push_back(std::move(outcome));
   }
-  cv_.notify_all();
+  outcome_cv_.notify_one();
+  state_cv_.notify_all();
 }
 
 void Worker::CompleteLoop() {
@@ -353,7 +360,7 @@ void Worker::CompleteLoop() {
     req.set_worker_id(worker_id_);
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return done_ || !outcomes_.empty(); });
+      outcome_cv_.wait(lock, [this] { return done_ || !outcomes_.empty(); });
       if (outcomes_.empty()) return;
       while (!outcomes_.empty() && req.outcomes_size() < opts_.complete_batch) {
         *req.add_outcomes() = std::move(outcomes_.front());
@@ -376,7 +383,7 @@ void Worker::CompleteLoop() {
         refused_.fetch_add(1);  // its lease expires; the rescuer retries the step
       }
     }
-    cv_.notify_all();
+    state_cv_.notify_all();
   }
 }
 
@@ -386,7 +393,7 @@ void Worker::HeartbeatLoop() {
     req.set_worker_id(worker_id_);
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, heartbeat_interval_, [this] { return done_; });
+      state_cv_.wait_for(lock, heartbeat_interval_, [this] { return done_; });
       if (done_) return;
       for (const auto& [token, h] : held_) req.add_lease_tokens(token);
       req.set_in_flight(static_cast<int>(held_.size()));

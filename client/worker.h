@@ -11,7 +11,7 @@
 //   w.Run();  // until Stop(): from a signal handler's thread, say
 //
 // Inside: one thread long-polls for attempts up to the free slots, `slots`
-// threads run steps, one sends outcomes in batches, one heartbeats the
+// threads run steps, two send outcomes in batches, one heartbeats the
 // leases held (and cancels the steps whose runs were canceled or whose
 // leases were lost). A step function that throws is a failed attempt
 // (retried by the step's policy), never a dead worker. Stop() stops
@@ -124,6 +124,7 @@ class Worker {
     std::string token;
     std::shared_ptr<std::atomic<bool>> cancelled;
   };
+  int Busy() const { return static_cast<int>(ready_.size()) + running_; }  // under mu_
   void PollLoop();
   void StepLoop();
   void CompleteLoop();
@@ -143,7 +144,10 @@ class Worker {
   Millis heartbeat_interval_{10000};
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  // Each waits for its own news, so that a finished step does not wake
+  // every step thread: ready attempts (step threads), outcomes to send
+  // (senders), and the rest (free slots for the poller, the drain, stops).
+  std::condition_variable ready_cv_, outcome_cv_, state_cv_;
   std::deque<v1::StepAttempt> ready_;
   std::map<std::string, Held> held_;  // by token: polled, not yet completed
   std::deque<v1::StepOutcome> outcomes_;

@@ -376,7 +376,9 @@ const std::map<std::string, std::set<std::string>>& StepKindFields() {
         "max_body_bytes"}},
       {"sleep", {"duration", "until"}},
       {"signal", {"signal"}},
-      {"child", {"workflow_type", "input", "queue", "wait"}}};
+      {"child", {"workflow_type", "input", "queue", "wait"}},
+      // Run by remote workers (cueball.v1.Workers): no fields of its own.
+      {"remote", {}}};
   return kFields;
 }
 
@@ -388,6 +390,15 @@ StatusOr<engine::StepHandler> BuildStepKind(const std::string& kind, const Json&
   if (kind == "http") return BuildHttp(s, spec, ptr, field, c, traits, timeout);
   if (kind == "sleep") return BuildSleep(s, spec, ptr, field, c, traits, timeout);
   if (kind == "signal") return BuildSignal(s, spec, ptr, field, c, traits, timeout);
+  if (kind == "remote") {
+    // Daemons never claim a remote step (Registry::InProcessClaims); should
+    // an older daemon claim one anyway, its handler gives the run back
+    // untouched rather than run anything in its place.
+    if (traits->summary.empty()) traits->summary = "run by remote workers";
+    return engine::StepHandler([](engine::StepContext&) {
+      return engine::StepResult::Release("a remote step: remote workers run it, not daemons");
+    });
+  }
   return BuildChild(s, spec, ptr, field, c, traits, timeout);
 }
 

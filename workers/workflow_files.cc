@@ -130,7 +130,7 @@ StatusOr<engine::WorkflowType> ParseWorkflowFile(const std::string& path, const 
     if (!s.contains("kind") || !s["kind"].is_string() ||
         !StepKindFields().count(s["kind"].get<std::string>())) {
       return loc.Error(ptr + "/kind", f + "kind",
-                       "required: one of exec, http, sleep, signal, child");
+                       "required: one of exec, http, sleep, signal, child, remote");
     }
     const std::string kind = s["kind"].get<std::string>();
     std::set<std::string> allowed = {"name", "kind", "retry", "timeout", "description"};

@@ -360,7 +360,8 @@ class Bench {
     }
     if (remote_ms.empty()) remote_ms = local_ms;
     const double local_p99 = Percentile(local_ms, 0.99), remote_p99 = Percentile(remote_ms, 0.99);
-    return {{"remote.drain_in_process", local_rate, "runs/s", 0, "", 0},
+    return {{"remote.calls", static_cast<double>(t.start_ms.size()), "calls", 0, "", 0},
+            {"remote.drain_in_process", local_rate, "runs/s", 0, "", 0},
             {"remote.drain_remote", remote_rate, "runs/s", 0, "", 0},
             {"remote.drain_ratio", remote_rate / local_rate, "x", 2, ">=", 0.5},
             {"remote.start_p50", Percentile(remote_ms, 0.5), "ms", 2, "", 0},

@@ -1104,6 +1104,48 @@ StatusOr<std::vector<OutcomeAnswer>> RemoteWorkers::Complete(
     if (!st.ok()) return st;
   }
 
+  // A remote step of a workflow file's type: its result goes into the
+  // state under steps.NAME, where the file's later steps refer to it (as
+  // every file step's does), merged into the state the worker sent or, when
+  // it sent none, the stored one.
+  std::vector<std::string> merge_ids;
+  for (const auto& c : checked) {
+    const auto k = c.result->kind();
+    if (registry_->IsOwn(c.type->name) && !c.state &&
+        (k == StepResult::Kind::kNext || k == StepResult::Kind::kComplete ||
+         k == StepResult::Kind::kSleep)) {
+      merge_ids.push_back(c.token.run_id);
+    }
+  }
+  std::map<std::string, Json> stored_states;
+  if (!merge_ids.empty()) {
+    auto runs = stores_.runs->GetMany(merge_ids);
+    if (!runs.ok()) return runs.status();
+    for (const auto& r : *runs) {
+      try {
+        stored_states[r.id] = Json::parse(r.state);
+      } catch (const std::exception&) {
+        stored_states[r.id] = Json::object();
+      }
+    }
+  }
+  for (auto& c : checked) {
+    const auto k = c.result->kind();
+    if (!registry_->IsOwn(c.type->name) ||
+        !(k == StepResult::Kind::kNext || k == StepResult::Kind::kComplete ||
+          k == StepResult::Kind::kSleep)) {
+      continue;
+    }
+    Json state = c.state ? *c.state : stored_states[c.token.run_id];
+    if (!state.is_object()) state = Json::object();
+    const std::string name = c.token.step_index < static_cast<int>(c.type->steps.size())
+                                 ? c.type->steps[c.token.step_index].name
+                                 : "";
+    if (!state["steps"].is_object()) state["steps"] = Json::object();
+    state["steps"][name] = c.result->result();
+    c.state = std::move(state);
+  }
+
   std::vector<store::Outcome> records;
   records.reserve(outcomes.size());
   bool waits = false, ready = false;

@@ -41,10 +41,13 @@ TEST_CASE("cueball bench runs every scenario and reports every figure as JSON") 
   CHECK(doc["repeat"] == 1);
   const auto& f = doc["figures"];
   for (const char* name :
-       {"throughput.enqueue", "throughput.drain", "throughput.total", "latency.enqueue_rpc_p50",
-        "latency.start_p50", "latency.start_p99", "latency.finish_p99", "pipeline.runs",
-        "pipeline.transitions", "wait.wake_p50", "wait.wake_p99", "wait.daemon_rss",
-        "backlog.drain", "backlog.first_tenth", "backlog.last_tenth", "backlog.vs_throughput"}) {
+       {"throughput.enqueue",      "throughput.drain",        "throughput.total",
+        "latency.enqueue_rpc_p50", "latency.start_p50",       "latency.start_p99",
+        "latency.finish_p99",      "pipeline.runs",           "pipeline.transitions",
+        "wait.wake_p50",           "wait.wake_p99",           "wait.daemon_rss",
+        "backlog.drain",           "backlog.first_tenth",     "backlog.last_tenth",
+        "backlog.vs_throughput",   "remote.drain_in_process", "remote.drain_remote",
+        "remote.drain_ratio",      "remote.start_p99",        "remote.in_process_start_p99"}) {
     INFO(name);
     REQUIRE(f.contains(name));
     CHECK(f[name]["value"].get<double>() > 0);
@@ -57,8 +60,12 @@ TEST_CASE("cueball bench runs every scenario and reports every figure as JSON") 
   CHECK(f["latency.start_max"]["target"]["value"] == 20);
   const int64_t latency_calls = f["latency.calls"]["value"].get<int64_t>();
   CHECK(latency_calls > 10);  // about 100/s for 0.5 s
-  // Every run the bench made finished, and succeeded.
-  const int64_t made = 600 + latency_calls + 150 + 40 + 800;
+  CHECK(f["remote.drain_ratio"]["target"]["value"] == 0.5);
+  CHECK(f["remote.start_p99_excess"]["target"]["value"] == 5);
+  const int64_t remote_calls = f["remote.calls"]["value"].get<int64_t>();
+  // Every run the bench made finished, and succeeded: the remote scenario's
+  // in-process and remote drains and its latency calls too.
+  const int64_t made = 600 + latency_calls + 150 + 40 + 800 + 600 + 600 + remote_calls;
   CHECK(db.Scalar("SELECT count(*) FROM cueball_runs WHERE status = 'succeeded'") ==
         std::to_string(made));
 }

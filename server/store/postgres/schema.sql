@@ -315,6 +315,40 @@ CREATE TABLE public.cueball_subscriptions (
 
 
 --
+-- Name: cueball_workers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.cueball_workers (
+    id text NOT NULL,
+    identity text NOT NULL,
+    node text NOT NULL,
+    queues text[] NOT NULL,
+    types text[] NOT NULL,
+    slots integer NOT NULL,
+    lease_ms integer NOT NULL,
+    in_flight integer DEFAULT 0 NOT NULL,
+    registered_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    CONSTRAINT cueball_workers_lease_ms_check CHECK ((lease_ms > 0)),
+    CONSTRAINT cueball_workers_slots_check CHECK ((slots > 0))
+);
+
+
+--
+-- Name: cueball_workflow_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.cueball_workflow_types (
+    name text NOT NULL,
+    source text NOT NULL,
+    definition jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: cueball_events seq; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -425,6 +459,22 @@ ALTER TABLE ONLY public.cueball_subscriptions
 
 
 --
+-- Name: cueball_workers cueball_workers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.cueball_workers
+    ADD CONSTRAINT cueball_workers_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: cueball_workflow_types cueball_workflow_types_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.cueball_workflow_types
+    ADD CONSTRAINT cueball_workflow_types_pkey PRIMARY KEY (name);
+
+
+--
 -- Name: cueball_event_batches_pending; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -520,6 +570,13 @@ CREATE INDEX cueball_runs_waiting ON public.cueball_runs USING btree (run_at) WH
 --
 
 CREATE INDEX cueball_signals_run ON public.cueball_signals USING btree (run_id, name, seq);
+
+
+--
+-- Name: cueball_workers_last_heartbeat; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX cueball_workers_last_heartbeat ON public.cueball_workers USING btree (last_heartbeat_at);
 
 
 --
