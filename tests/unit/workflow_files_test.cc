@@ -160,7 +160,7 @@ TEST_CASE("a bad workflow file gets an error naming the file, the line and the f
         "w.yaml:5: steps[0].argvv: unknown field (allowed: argv, command, cwd, description, env, "
         "kind, max_output_bytes, name, ok_exit_codes, retry, shell, timeout)");
   CHECK(err("w.yaml", head + "  - name: a\n    kind: teleport\n") ==
-        "w.yaml:4: steps[0].kind: required: one of exec, http, sleep, signal, child");
+        "w.yaml:4: steps[0].kind: required: one of exec, http, sleep, signal, child, remote");
   CHECK(err("w.yaml", head + "  - name: a\n    kind: exec\n") ==
         "w.yaml:3: steps[0].argv: required: the command and its arguments, as a list");
   CHECK(err("w.yaml", head + "  - name: a\n    kind: sleep\n    duration: soon\n") ==
