@@ -346,6 +346,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
   runs_.set_metrics(&metrics_);
   runs_.set_blobs(&store_);
   runs_.set_remote_workers(&remote_);
+  nodes_.set_workers(&worker_store_);
   rescuer_.set_metrics(&metrics_);
   vacuumer_.set_metrics(&metrics_);
   policy_.SetServing(false, "starting");

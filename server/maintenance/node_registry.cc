@@ -61,12 +61,24 @@ std::optional<bool> NodeRegistry::Serves(const std::string& type, const std::str
     } else if (!live_) {
       return std::nullopt;
     }
+    if (workers_) {
+      auto workers = workers_->ListWorkers(Millis(3600 * 1000));
+      if (workers.ok()) {
+        live_workers_.clear();
+        for (auto& w : *workers) {
+          if (w.alive) live_workers_.push_back(std::move(w));
+        }
+      }
+    }
   }
   auto has = [](const std::vector<std::string>& v, const std::string& x) {
     return std::find(v.begin(), v.end(), x) != v.end();
   };
   for (const auto& n : *live_) {
     if (has(n.queues, queue) && (n.types.empty() || has(n.types, type))) return true;
+  }
+  for (const auto& w : live_workers_) {
+    if (has(w.queues, queue) && has(w.types, type)) return true;
   }
   return false;
 }

@@ -10,6 +10,7 @@
 
 #include "server/maintenance/periodic.h"
 #include "server/store/node_store.h"
+#include "server/store/worker_store.h"
 
 namespace cueball::maintenance {
 
@@ -33,9 +34,12 @@ class NodeRegistry {
   Status Beat();
   // Whether a live daemon runs workflow type `type` on `queue` (a daemon of
   // an older build, which did not record its types, counts as running all),
-  // from the node list read at most every 2 s; nullopt while it cannot be
-  // read. A run nobody serves is never claimed, nor rescued.
+  // or a live remote worker serves it there, from the node and worker lists
+  // read at most every 2 s; nullopt while they cannot be read. A run nobody
+  // serves is never claimed, nor rescued.
   std::optional<bool> Serves(const std::string& type, const std::string& queue);
+  // Remote workers count as serving their types (null: none are read).
+  void set_workers(store::WorkerStore* workers) { workers_ = workers; }
 
  private:
   store::NodeStore* const store_;
@@ -45,6 +49,8 @@ class NodeRegistry {
   std::mutex served_mu_;
   std::chrono::steady_clock::time_point served_read_{};
   std::optional<std::vector<store::NodeInfo>> live_;  // for Serves
+  store::WorkerStore* workers_ = nullptr;
+  std::vector<store::WorkerInfo> live_workers_;  // for Serves
 };
 
 }  // namespace cueball::maintenance

@@ -1,0 +1,71 @@
+"""The Python client against a real cueballd: every call, and bad input."""
+
+import grpc
+import pytest
+
+import cueball
+from conftest import wait_until
+
+
+def test_enqueue_get_wait_and_list(client):
+    run = client.enqueue("noop", {"n": 1})
+    assert run.workflow_type == "noop" and run.input == {"n": 1}
+    runs, ok = client.wait([run.id], timeout=30)
+    assert ok and runs[0].status == "succeeded" and runs[0].finished
+    got = client.get(run.id, history=True)
+    kinds = [e.kind for e in got.history]
+    assert kinds[0] == "enqueued" and kinds[-1] == "run_succeeded"
+    page, _ = client.list(workflow_type="noop", status="succeeded")
+    assert run.id in [r.id for r in page]
+
+
+def test_idempotent_enqueue_and_batches(client):
+    a = client.enqueue("noop", {}, idempotency_key="order-7")
+    b = client.enqueue("noop", {}, idempotency_key="order-7")
+    assert a.id == b.id
+    batch = client.enqueue_batch([("noop", {"i": i}) for i in range(5)] + [{"workflow_type": "noop", "priority": 3}])
+    assert len(batch) == 6 and batch[5].priority == 3
+    runs, ok = client.wait([r.id for r in batch], timeout=30)
+    assert ok and all(r.status == "succeeded" for r in runs)
+
+
+def test_cancel_retry_and_signal(client):
+    held = client.enqueue("noop", delay=3600)
+    canceled = client.cancel(held.id, "not needed")
+    assert canceled.status == "canceled"
+    failing = client.enqueue("demo.flaky", {"permanent": True})
+    runs, _ = client.wait([failing.id], timeout=30)
+    assert runs[0].status == "failed" and "permanent failure" in runs[0].error
+    again = client.retry(failing.id)
+    assert again.status == "enqueued"
+    waiting = client.enqueue("demo.signal")
+    assert wait_until(lambda: client.get(waiting.id).status == "waiting")
+    seq, duplicate, resumed = client.signal(waiting.id, "go", {"ok": True}, idempotency_key="s1")
+    assert seq >= 1 and not duplicate and resumed
+    assert client.signal(waiting.id, "go", {"ok": True}, idempotency_key="s1")[1]
+
+
+def test_watch_follows_the_event_stream(client):
+    run = client.enqueue("noop")
+    client.wait([run.id], timeout=30)
+    seen = []
+    for e in client.watch(after_position=0, run_id=run.id):
+        seen.append(e.kind)
+        if e.kind == "run_succeeded":
+            break
+    assert seen[0] == "enqueued" and seen[-1] == "run_succeeded"
+
+
+def test_bad_input_is_a_call_error_naming_the_field(client):
+    with pytest.raises(cueball.CallError) as e:
+        client.enqueue("no.such.type")
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT or e.value.code == grpc.StatusCode.NOT_FOUND
+    assert "workflow_type" in e.value.message
+    with pytest.raises(cueball.CallError) as e:
+        client.enqueue("noop", priority=5000)
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "priority" in e.value.message
+    with pytest.raises(cueball.CallError) as e:
+        client.get("not-a-uuid")
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "id" in e.value.message
+    with pytest.raises(ValueError):
+        client.list(status="sleeping")
