@@ -34,8 +34,8 @@ def test_cancel_retry_and_signal(client):
     canceled = client.cancel(held.id, "not needed")
     assert canceled.status == "canceled"
     failing = client.enqueue("demo.flaky", {"permanent": True})
-    runs, _ = client.wait([failing.id], timeout=30)
-    assert runs[0].status == "failed" and "permanent failure" in runs[0].error
+    runs, ok = client.wait([failing.id], timeout=30)
+    assert ok and runs[0].status == "failed" and "permanent failure" in runs[0].error, runs[0]
     again = client.retry(failing.id)
     assert again.status == "enqueued"
     waiting = client.enqueue("demo.signal")
