@@ -255,6 +255,12 @@ void Worker::PollLoop() {
       // A slot is busy while its step waits or runs; one whose outcome is
       // on its way is free, so the next poll overlaps the completion.
       state_cv_.wait(lock, [this] { return stopping_ || Busy() < opts_.slots; });
+      // A few free slots while steps are finishing fast: wait a moment for
+      // more, so that one claim takes many (as the daemon's claimer does).
+      if (Busy() > opts_.slots / 2) {
+        state_cv_.wait_for(lock, Millis(2),
+                           [this] { return stopping_ || Busy() <= opts_.slots / 2; });
+      }
       if (stopping_) return;
       free = opts_.slots - Busy();
     }

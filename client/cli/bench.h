@@ -35,7 +35,7 @@ struct BenchOptions {
   int64_t pipeline_runs = 0;               // (0: 20,000; quick 2,000)
   int waiters = 0;                         // (0: 1,000; quick 200)
   int64_t backlog = 0;                     // (0: 1,000,000; quick 20,000)
-  int remote_slots = 256;                  // remote: the bench worker's slots
+  int remote_slots = 512;                  // remote: the bench worker's slots
   int connections = 4;                     // concurrent EnqueueBatch callers
   int batch = 1000;                        // runs per EnqueueBatch
   std::string metrics = "127.0.0.1:7421";  // the daemon's --metrics-listen, for its RSS

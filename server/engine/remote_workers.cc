@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 #include <set>
@@ -68,14 +69,23 @@ std::string Base64Url(const std::string& in) {
 }
 
 std::optional<std::string> FromBase64Url(const std::string& in) {
+  // Each character's 6 bits, or -1 (a table: decoding runs for every
+  // outcome and heartbeat).
+  static const auto kValue = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
+    return t;
+  }();
   if (in.size() % 4 == 1 || in.size() > 2048) return std::nullopt;
   std::string out;
+  out.reserve(in.size() * 3 / 4);
   uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
-    const char* p = std::strchr(kB64, c);
-    if (c == 0 || !p) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(p - kB64);
+    const int8_t v = kValue[static_cast<uint8_t>(c)];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
@@ -792,6 +802,7 @@ uint64_t RemoteWorkers::StartPoll(const PollSpec& spec,
     }
     handle = next_handle_++;
     pending_[handle] = std::move(p);
+    parked_ = true;
   }
   cv_.notify_all();
   return handle;
@@ -852,8 +863,9 @@ void RemoteWorkers::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       auto wake = next_refresh;
       for (const auto& [id, p] : pending_) wake = std::min({wake, p->until, p->next_try});
-      cv_.wait_until(lock, wake, [&] { return stopping_ || poked_; });
+      cv_.wait_until(lock, wake, [&] { return stopping_ || poked_ || parked_; });
       if (stopping_) return;
+      parked_ = false;  // a new poll: its wait's end is in `wake` now
       const auto now = SteadyClock::now();
       const bool poked = poked_;
       poked_ = false;

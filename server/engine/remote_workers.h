@@ -219,6 +219,7 @@ class RemoteWorkers {
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;
   uint64_t next_handle_ = 1;
   bool poked_ = false;
+  bool parked_ = false;  // a poll was parked since the loop last looked
   bool stopping_ = false;
   std::thread thread_;
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "cueball/v1/workers.grpc.pb.h"
 #include "tests/support/daemon.h"
 #include "tests/support/test_db.h"
 
@@ -416,5 +417,222 @@ TEST_CASE("Random, malformed and extreme values to every RPC never answer INTERN
   CHECK(refused > kCalls / 4);  // the generator does reach the refusals
   v1::ListWorkflowTypesResponse types;
   REQUIRE(c.ListWorkflowTypes(&types).ok());                             // still up
+  CHECK_FALSE(d.proc().Wait(std::chrono::milliseconds(0)).has_value());  // never exited
+}
+
+TEST_CASE("Random, malformed and extreme values to every Workers RPC never answer INTERNAL") {
+  TestDatabase db;
+  Daemon d(db, {"--queues", "fuzz-idle"});
+  client::Client c(d.address(), Millis(20000));
+  auto stub = v1::Workers::NewStub(c.channel());
+  Gen g(30);
+  // One real worker, with real attempts to mutate: its tokens, cut and
+  // patched, go back through every call.
+  v1::RegisterWorkerRequest reg;
+  reg.set_identity("fuzz");
+  reg.set_slots(8);
+  auto* type = reg.add_types();
+  type->set_name("fuzz.remote");
+  type->add_steps()->set_name("a");
+  type->add_steps()->set_name("b");
+  v1::RegisterWorkerResponse registered;
+  {
+    grpc::ClientContext ctx;
+    REQUIRE(stub->RegisterWorker(&ctx, reg, &registered).ok());
+  }
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 20; ++i) {
+    v1::EnqueueRequest req;
+    req.set_workflow_type("fuzz.remote");
+    v1::EnqueueResponse resp;
+    REQUIRE(c.Enqueue(req, &resp).ok());
+  }
+  auto mutate = [&](const std::string& t) -> std::string {
+    if (t.empty() || g.Chance(30)) return g.Text(80);
+    std::string s = t;
+    switch (g.Int(0, 3)) {
+      case 0:
+        return s.substr(0, static_cast<size_t>(g.Int(0, static_cast<int64_t>(s.size()))));
+      case 1:
+        s[static_cast<size_t>(g.Int(0, static_cast<int64_t>(s.size()) - 1))] = 'A';
+        return s;
+      case 2:
+        return s + g.Text(4);
+      default:
+        return s;
+    }
+  };
+  auto token = [&] { return tokens.empty() ? g.Text(40) : mutate(g.Pick(tokens)); };
+  auto worker = [&] {
+    return g.Chance(80) ? registered.worker_id() : g.Chance(50) ? g.Text(70) : g.Name();
+  };
+  auto runs = [&] { return db.Scalar("SELECT count(*) || '/' || sum(attempt) FROM cueball_runs"); };
+  const int kCalls = 1500;
+  int refused = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s;
+    std::string what;
+    const int64_t which = g.Int(0, 9);
+    switch (which) {
+      case 0: {
+        v1::RegisterWorkerRequest req;
+        req.set_identity(g.Chance(80) ? "fuzz" : g.Text(300));
+        req.set_slots(g.Small());
+        for (int k = 0; k < g.Int(0, 2); ++k) req.add_queues(g.Chance(50) ? "fuzz-idle" : g.Name());
+        if (g.Chance(50)) *req.mutable_lease() = g.Duration();
+        for (int k = 0; k < g.Int(0, 2); ++k) {
+          auto* t = req.add_types();
+          t->set_name(g.Chance(50) ? "fuzz.other" : g.Name());
+          for (int j = 0; j < g.Int(0, 3); ++j) {
+            auto* st = t->add_steps();
+            st->set_name(g.Chance(50) ? "a" : g.Name());
+            if (g.Chance(30)) {
+              st->mutable_retry()->set_max_attempts(g.Small());
+              st->mutable_retry()->set_backoff(g.Chance(50) ? "fixed" : g.Text(10));
+              *st->mutable_retry()->mutable_initial_delay() = g.Duration();
+              *st->mutable_retry()->mutable_max_delay() = g.Duration();
+            }
+            if (g.Chance(30)) *st->mutable_timeout() = g.Duration();
+          }
+        }
+        what = req.ShortDebugString();
+        v1::RegisterWorkerResponse resp;
+        s = stub->RegisterWorker(&ctx, req, &resp);
+        break;
+      }
+      case 1:
+      case 2: {
+        v1::PollStepsRequest req;
+        req.set_worker_id(worker());
+        req.set_max_steps(g.Chance(70) ? static_cast<int32_t>(g.Int(1, 8)) : g.Small());
+        // Waits are short, or cut short by the call's deadline: the daemon
+        // answers (empty) before a caller's deadline.
+        if (g.Chance(70)) {
+          req.mutable_wait()->set_nanos(static_cast<int32_t>(g.Int(0, 20)) * 1000000);
+        } else {
+          *req.mutable_wait() = g.Duration();
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+        }
+        if (g.Chance(20)) req.add_queues(g.Chance(50) ? "default" : g.Name());
+        if (g.Chance(20)) req.add_types(g.Chance(50) ? "fuzz.remote" : g.Name());
+        what = req.ShortDebugString();
+        v1::PollStepsResponse resp;
+        s = stub->PollSteps(&ctx, req, &resp);
+        for (const auto& a : resp.attempts()) tokens.push_back(a.lease_token());
+        break;
+      }
+      case 3: {
+        v1::HeartbeatRequest req;
+        req.set_worker_id(worker());
+        for (int k = 0; k < g.Int(0, 3); ++k) req.add_lease_tokens(token());
+        req.set_in_flight(g.Small());
+        v1::HeartbeatResponse resp;
+        s = stub->Heartbeat(&ctx, req, &resp);
+        break;
+      }
+      case 4:
+      case 5: {
+        v1::CompleteStepsRequest req;
+        req.set_worker_id(worker());
+        for (int k = 0; k < g.Int(0, 3); ++k) {
+          auto* o = req.add_outcomes();
+          o->set_lease_token(token());
+          if (g.Chance(30)) o->set_state(g.Json());
+          switch (g.Int(0, 9)) {
+            case 0:
+              o->mutable_next()->set_result(g.Json());
+              break;
+            case 1:
+              o->mutable_complete()->set_result(g.Json());
+              break;
+            case 2:
+              o->mutable_retry()->set_error(g.Text(100));
+              if (g.Chance(50)) *o->mutable_retry()->mutable_delay() = g.Duration();
+              break;
+            case 3:
+              o->mutable_fail()->set_error(g.Text(100));
+              break;
+            case 4:
+              if (g.Chance(80))
+                *o->mutable_defer()->mutable_until() = g.Time();
+              else
+                o->mutable_defer();
+              break;
+            case 5:
+              *o->mutable_sleep()->mutable_until() = g.Time();
+              break;
+            case 6:
+              o->mutable_wait_signal()->set_name(g.Name());
+              if (g.Chance(50)) *o->mutable_wait_signal()->mutable_timeout() = g.Duration();
+              break;
+            case 7:
+              for (int j = 0; j < g.Int(0, 3); ++j) o->mutable_wait_runs()->add_run_ids(g.Id());
+              break;
+            case 8:
+              o->mutable_release()->set_reason(g.Text(20));
+              break;
+            default:
+              break;  // no outcome
+          }
+        }
+        what = req.ShortDebugString();
+        std::string before = runs();
+        v1::CompleteStepsResponse resp;
+        s = stub->CompleteSteps(&ctx, req, &resp);
+        if (!s.ok() && s.error_code() != grpc::StatusCode::UNAVAILABLE) {
+          INFO(what.substr(0, 400));
+          CHECK(runs() == before);  // a refused call changed nothing
+        }
+        break;
+      }
+      case 6: {
+        v1::TakeSignalRequest req;
+        req.set_lease_token(token());
+        req.set_name(g.Name());
+        v1::TakeSignalResponse resp;
+        s = stub->TakeSignal(&ctx, req, &resp);
+        break;
+      }
+      case 7: {
+        v1::EnqueueChildRequest req;
+        req.set_lease_token(token());
+        req.set_key(g.Chance(50) ? "k" : g.Text(120));
+        req.set_workflow_type(g.Chance(50) ? "noop" : g.Name());
+        req.set_input(g.Json());
+        req.set_priority(g.Small());
+        v1::EnqueueChildResponse resp;
+        s = stub->EnqueueChild(&ctx, req, &resp);
+        break;
+      }
+      case 8: {
+        v1::SaveBlobRequest req;
+        req.set_lease_token(token());
+        req.set_name(g.Chance(50) ? "out.txt" : g.Name());
+        req.set_data(g.Text(100));
+        req.set_content_type(g.Text(30));
+        v1::SaveBlobResponse resp;
+        s = stub->SaveBlob(&ctx, req, &resp);
+        break;
+      }
+      default: {
+        v1::GetRunsRequest req;
+        req.set_lease_token(token());
+        for (int k = 0; k < g.Int(0, 3); ++k) req.add_run_ids(g.Id());
+        v1::GetRunsResponse resp;
+        s = stub->GetRuns(&ctx, req, &resp);
+        break;
+      }
+    }
+    INFO("call " << i << " (kind " << which << "): " << s.error_code() << " " << s.error_message()
+                 << " request: " << what.substr(0, 400));
+    REQUIRE_FALSE(Bad(s));
+    if (!s.ok()) {
+      ++refused;
+      CHECK_FALSE(s.error_message().empty());
+    }
+  }
+  CHECK(refused > kCalls / 4);
   CHECK_FALSE(d.proc().Wait(std::chrono::milliseconds(0)).has_value());  // never exited
 }
