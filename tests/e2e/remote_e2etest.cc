@@ -375,7 +375,7 @@ steps:
 TEST_CASE(
     "bad input to the Workers service gets the right status, names the field, changes nothing") {
   TestDatabase db(false);
-  Daemon d(db, {"--workers", "2"});
+  Daemon d(db, {"--workers", "2", "--max-blob-bytes", "1024"});
   client::Client c(d.address());
   Raw raw(c);
   grpc::Status st;
@@ -473,6 +473,11 @@ TEST_CASE(
   v1::SaveBlobResponse saved;
   expect(raw.Call(&v1::Workers::Stub::SaveBlob, save, &saved), grpc::StatusCode::INVALID_ARGUMENT,
          "blob name");
+  save.set_name("big.bin");
+  save.set_data(std::string(2048, 'x'));
+  expect(raw.Call(&v1::Workers::Stub::SaveBlob, save, &saved), grpc::StatusCode::INVALID_ARGUMENT,
+         "--max-blob-bytes");
+  CHECK(db.Scalar("SELECT count(*) FROM cueball_blobs") == "0");
   // And the good outcome still goes through.
   REQUIRE(raw.Complete(w, Next(got[0].lease_token()), &done).ok());
   CHECK(done.results(0).accepted());

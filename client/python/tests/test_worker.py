@@ -247,3 +247,47 @@ def test_a_different_definition_is_refused_while_a_live_worker_serves_the_stored
     finally:
         first.stop()
         first.join()
+
+
+def test_sleep_defer_and_a_wait_that_times_out_are_decided_by_the_engine(client):
+    worker = cueball.Worker(client, slots=2, poll_wait=1.0)
+    wf = worker.workflow("py.timers")
+    calls = {"nap": 0}
+
+    @wf.step("nap")
+    def nap(ctx):
+        calls["nap"] += 1
+        return cueball.Sleep(0.3, result={"napped": True})
+
+    @wf.step("later")
+    def later(ctx):
+        if not ctx.state.get("deferred"):
+            ctx.state["deferred"] = True
+            return cueball.Defer(0.2)
+        return "after defer"
+
+    @wf.step("sig", retry=cueball.Retry(max_attempts=1))
+    def sig(ctx):
+        if ctx.take_signal("never") is None:
+            return cueball.WaitForSignal("never", timeout=0.3)
+        return "got it"
+
+    serve(worker)
+    try:
+        run = client.enqueue("py.timers")
+        runs, ok = client.wait([run.id], timeout=30)
+        assert ok and runs[0].status == "failed"
+        assert runs[0].error == "step 'sig' timed out waiting for signal 'never'"
+        history = client.get(run.id, history=True).history
+        kinds = [(e.kind, e.step) for e in history]
+        # The timer ends "nap" as it said, without calling it again.
+        assert calls["nap"] == 1
+        assert ("step_waiting", "nap") in kinds and ("run_woken", "nap") in kinds
+        assert [e.data for e in history if e.kind == "step_succeeded" and e.step == "nap"] == [
+            {"result": {"napped": True}}
+        ]
+        assert ("step_deferred", "later") in kinds and ("step_succeeded", "later") in kinds
+        assert runs[0].state["deferred"] is True
+    finally:
+        worker.stop()
+        worker.join()
