@@ -132,4 +132,13 @@ void CallPolicy::Done(const char* method, const grpc::Status& s,
   }
 }
 
+Millis CallPolicy::WaitWithinDeadline(grpc::ServerContextBase* ctx, Millis wanted) {
+  const auto deadline = ctx->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return wanted;
+  auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
+  left -= std::min(Millis(1000), Millis(100) + left / 20);
+  if (left.count() < 0) left = Millis(0);
+  return wanted.count() >= 0 && left < wanted ? left : wanted;
+}
+
 }  // namespace cueball::api

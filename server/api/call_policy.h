@@ -18,6 +18,7 @@
 
 #include "server/api/auth.h"
 #include "server/api/rate_limiter.h"
+#include "server/domain/run.h"
 #include "server/logging/logging.h"
 #include "server/metrics/metrics.h"
 
@@ -34,6 +35,12 @@ class CallPolicy {
 
   // The request id for this call, echoed to the client in initial metadata.
   static std::string RequestId(grpc::ServerContextBase* ctx);
+
+  // For a held call (Wait, PollSteps) that would wait `wanted`: how long it
+  // may wait to answer before the caller's own deadline (leaving the reply
+  // 100 ms plus 5% of the time left, at most 1 s), so that the caller gets
+  // an answer rather than DEADLINE_EXCEEDED. `wanted` when it has none.
+  static Millis WaitWithinDeadline(grpc::ServerContextBase* ctx, Millis wanted);
 
   // Checks a call before its handler runs: OK to proceed, else the status
   // to answer with.

@@ -123,13 +123,7 @@ uint64_t WorkersService::StartPoll(grpc::ServerContext* ctx, const v1::PollSteps
   }
   // Answer before the caller's own deadline, so it gets an empty answer
   // rather than DEADLINE_EXCEEDED.
-  auto deadline = ctx->deadline();
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
-    left -= std::min(Millis(1000), Millis(100) + left / 20);
-    if (left.count() < 0) left = Millis(0);
-    if (left < spec.wait.value_or(Millis(20000))) spec.wait = left;
-  }
+  spec.wait = CallPolicy::WaitWithinDeadline(ctx, spec.wait.value_or(Millis(20000)));
   return workers_->StartPoll(spec, [this, ctx, resp, start, done = std::move(done)](
                                        StatusOr<std::vector<engine::RemoteAttempt>> got) {
     grpc::Status s = grpc::Status::OK;

@@ -105,15 +105,8 @@ uint64_t WorkflowsService::StartWait(grpc::ServerContext* ctx, const v1::WaitReq
     timeout = Millis(TimeUtil::DurationToMilliseconds(req->timeout()));
   }
   // Answer before the caller's own deadline, so it gets runs rather than DEADLINE_EXCEEDED.
-  auto deadline = ctx->deadline();
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::system_clock::now());
-    // Leave room for the reply to travel: 100 ms plus 5% of the time left, at most 1 s.
-    left -= std::min(Millis(1000), Millis(100) + left / 20);
-    if (left.count() < 0) left = Millis(0);
-    Millis wanted = timeout.value_or(runs_->limits().default_wait_timeout);
-    if (wanted.count() >= 0 && left < wanted) timeout = left;
-  }
+  timeout =
+      CallPolicy::WaitWithinDeadline(ctx, timeout.value_or(runs_->limits().default_wait_timeout));
   return runs_->Wait(ids, req->mode() == v1::WAIT_MODE_ANY, timeout,
                      [this, resp, start, done = std::move(done)](StatusOr<engine::WaitResult> r) {
                        grpc::Status s = grpc::Status::OK;

@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "client/worker.h"
 #include "tests/support/daemon.h"
+#include "tests/support/runs.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
 
@@ -22,30 +23,6 @@ using namespace cueball::testing;
 using nlohmann::json;
 
 namespace {
-
-std::string Enqueue(client::Client& c, const std::string& type, const std::string& input = "{}") {
-  v1::EnqueueRequest req;
-  req.set_workflow_type(type);
-  req.set_input(input);
-  v1::EnqueueResponse resp;
-  auto s = c.Enqueue(req, &resp);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  return resp.run().id();
-}
-
-v1::Run GetRun(client::Client& c, const std::string& id, bool history = true) {
-  v1::GetRequest req;
-  req.set_id(id);
-  req.set_include_history(history);
-  v1::GetResponse resp;
-  REQUIRE(c.Get(req, &resp).ok());
-  return resp.run();
-}
-
-bool StatusIs(client::Client& c, const std::string& id, v1::RunStatus want) {
-  return GetRun(c, id, false).status() == want;
-}
 
 v1::WorkflowDefinition Definition(const std::string& name, std::vector<std::string> steps,
                                   int max_attempts = 3) {
