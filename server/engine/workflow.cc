@@ -58,11 +58,26 @@ Status Registry::PutRemote(WorkflowType type) {
   if (types_.count(type.name)) {
     return FailedPrecondition("workflow type '" + type.name + "' is this daemon's own");
   }
-  auto t = std::make_shared<const WorkflowType>(std::move(type));
+  // The same definition again (the reload every few seconds): kept as it
+  // is, so that replaced definitions pile up only when one really changes.
+  auto same = [](const WorkflowType& a, const WorkflowType& b) {
+    if (a.description != b.description || a.steps.size() != b.steps.size()) return false;
+    for (size_t i = 0; i < a.steps.size(); ++i) {
+      const StepDef &x = a.steps[i], &y = b.steps[i];
+      if (x.name != y.name || x.traits.kind != y.traits.kind || x.timeout != y.timeout ||
+          x.retry.max_attempts != y.retry.max_attempts || x.retry.backoff != y.retry.backoff ||
+          x.retry.initial_delay != y.retry.initial_delay ||
+          x.retry.max_delay != y.retry.max_delay) {
+        return false;
+      }
+    }
+    return true;
+  };
   std::unique_lock<std::shared_mutex> lock(remote_mu_);
-  auto& slot = remote_[t->name];
+  auto& slot = remote_[type.name];
+  if (slot && same(*slot, type)) return Status::Ok();
   if (slot) replaced_.push_back(std::move(slot));
-  slot = std::move(t);
+  slot = std::make_shared<const WorkflowType>(std::move(type));
   return Status::Ok();
 }
 
