@@ -25,7 +25,7 @@ WorkflowType Type(const std::string& name, std::vector<StepDef> steps) {
 
 }  // namespace
 
-TEST_CASE("a remote type put again unchanged stays the same object; a changed one replaces it") {
+TEST_CASE("a remote type put again unchanged stays the same object and a changed one replaces it") {
   Registry r;
   REQUIRE(r.PutRemote(Type("py.t", {Step("a", "remote")})).ok());
   const WorkflowType* first = r.Find("py.t");
