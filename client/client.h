@@ -65,16 +65,24 @@ class Client {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   Millis rpc_timeout() const { return rpc_timeout_; }
 
+  // One unary call of a stub made on channel(), with its own context, this
+  // client's credentials and a deadline `timeout` from now.
+  template <typename Stub, typename Req, typename Resp>
+  grpc::Status Call(Stub* stub,
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req, Resp* resp, Millis timeout) const {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    return (stub->*method)(&ctx, req, resp);
+  }
+
  private:
-  // One unary call with its own context and a deadline `timeout` from now.
   template <typename Req, typename Resp>
   grpc::Status Unary(grpc::Status (v1::Workflows::Stub::*method)(grpc::ClientContext*, const Req&,
                                                                  Resp*),
                      const Req& req, Resp* resp, Millis timeout) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-    return ((*stub_).*method)(&ctx, req, resp);
+    return Call(stub_.get(), method, req, resp, timeout);
   }
 
   std::string authorization_;  // "Bearer TOKEN" or empty

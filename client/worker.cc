@@ -34,10 +34,7 @@ template <typename Req, typename Resp>
 void StepCall::Call(grpc::Status (v1::Workers::Stub::*method)(grpc::ClientContext*, const Req&,
                                                               Resp*),
                     const Req& req, Resp* resp, const char* what) {
-  grpc::ClientContext ctx;
-  client_->Prepare(&ctx);
-  ctx.set_deadline(std::chrono::system_clock::now() + client_->rpc_timeout());
-  grpc::Status s = ((*stub_).*method)(&ctx, req, resp);
+  grpc::Status s = client_->Call(stub_, method, req, resp, client_->rpc_timeout());
   if (!s.ok()) throw std::runtime_error(std::string(what) + ": " + s.error_message());
 }
 
@@ -168,16 +165,6 @@ void Worker::AddType(v1::WorkflowDefinition definition, std::map<std::string, St
   definitions_.push_back(std::move(definition));
 }
 
-template <typename Req, typename Resp>
-grpc::Status Worker::Unary(grpc::Status (v1::Workers::Stub::*method)(grpc::ClientContext*,
-                                                                     const Req&, Resp*),
-                           const Req& req, Resp* resp, Millis timeout) {
-  grpc::ClientContext ctx;
-  client_->Prepare(&ctx);
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-  return ((*stub_).*method)(&ctx, req, resp);
-}
-
 grpc::Status Worker::Run() {
   v1::RegisterWorkerRequest reg;
   reg.set_identity(opts_.identity);
@@ -186,8 +173,8 @@ grpc::Status Worker::Run() {
   *reg.mutable_lease() = Dur(opts_.lease);
   for (const auto& d : definitions_) *reg.add_types() = d;
   v1::RegisterWorkerResponse registered;
-  grpc::Status s =
-      Unary(&v1::Workers::Stub::RegisterWorker, reg, &registered, client_->rpc_timeout());
+  grpc::Status s = client_->Call(stub_.get(), &v1::Workers::Stub::RegisterWorker, reg, &registered,
+                                 client_->rpc_timeout());
   if (!s.ok()) return s;
   worker_id_ = registered.worker_id();
   heartbeat_interval_ = Millis(TimeUtil::DurationToMilliseconds(registered.heartbeat_interval()));
@@ -222,7 +209,8 @@ grpc::Status Worker::Run() {
   stop.set_worker_id(worker_id_);
   for (const auto& t : give_back) stop.add_lease_tokens(t);
   v1::StopWorkerResponse stopped;
-  Unary(&v1::Workers::Stub::StopWorker, stop, &stopped, client_->rpc_timeout());
+  client_->Call(stub_.get(), &v1::Workers::Stub::StopWorker, stop, &stopped,
+                client_->rpc_timeout());
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
@@ -376,7 +364,8 @@ void Worker::CompleteLoop() {
     v1::CompleteStepsResponse resp;
     grpc::Status s;
     for (int failures = 0;; ++failures) {
-      s = Unary(&v1::Workers::Stub::CompleteSteps, req, &resp, client_->rpc_timeout());
+      s = client_->Call(stub_.get(), &v1::Workers::Stub::CompleteSteps, req, &resp,
+                        client_->rpc_timeout());
       if (s.ok() || s.error_code() != grpc::StatusCode::UNAVAILABLE || failures >= 8) break;
       std::this_thread::sleep_for(Backoff(failures));
     }
@@ -405,7 +394,8 @@ void Worker::HeartbeatLoop() {
       req.set_in_flight(static_cast<int>(held_.size()));
     }
     v1::HeartbeatResponse resp;
-    grpc::Status s = Unary(&v1::Workers::Stub::Heartbeat, req, &resp, heartbeat_interval_);
+    grpc::Status s =
+        client_->Call(stub_.get(), &v1::Workers::Stub::Heartbeat, req, &resp, heartbeat_interval_);
     if (!s.ok()) continue;
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& c : resp.cancelled()) {

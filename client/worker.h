@@ -130,10 +130,6 @@ class Worker {
   void CompleteLoop();
   void HeartbeatLoop();
   void Finished(const std::string& token, v1::StepOutcome outcome);
-  template <typename Req, typename Resp>
-  grpc::Status Unary(grpc::Status (v1::Workers::Stub::*method)(grpc::ClientContext*, const Req&,
-                                                               Resp*),
-                     const Req& req, Resp* resp, Millis timeout);
 
   Client* const client_;
   Options opts_;

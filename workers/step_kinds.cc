@@ -391,13 +391,8 @@ StatusOr<engine::StepHandler> BuildStepKind(const std::string& kind, const Json&
   if (kind == "sleep") return BuildSleep(s, spec, ptr, field, c, traits, timeout);
   if (kind == "signal") return BuildSignal(s, spec, ptr, field, c, traits, timeout);
   if (kind == "remote") {
-    // Daemons never claim a remote step (Registry::InProcessClaims); should
-    // an older daemon claim one anyway, its handler gives the run back
-    // untouched rather than run anything in its place.
     if (traits->summary.empty()) traits->summary = "run by remote workers";
-    return engine::StepHandler([](engine::StepContext&) {
-      return engine::StepResult::Release("a remote step: remote workers run it, not daemons");
-    });
+    return engine::RemoteStepHandler();
   }
   return BuildChild(s, spec, ptr, field, c, traits, timeout);
 }

@@ -155,15 +155,9 @@ Json DefinitionJson(const WorkflowType& t) {
   return {{"description", t.description}, {"steps", steps}};
 }
 
-StepResult RemoteHandlerResult() {
-  return StepResult::Release("a remote step: remote workers run it, not daemons");
-}
-
 StepDef RemoteStep(std::string name, RetryPolicy retry, Millis timeout) {
-  StepTraits traits("remote", "run by remote workers");
-  return StepDef(
-      std::move(name), [](StepContext&) { return RemoteHandlerResult(); }, std::move(retry),
-      timeout, std::move(traits));
+  return StepDef(std::move(name), RemoteStepHandler(), std::move(retry), timeout,
+                 StepTraits("remote", "run by remote workers"));
 }
 
 // A remote type from its stored definition; nullopt when it does not read.
@@ -250,6 +244,17 @@ Millis ClaimAgainIn(const std::optional<Millis>& next_due, Millis poll) {
   return std::clamp(*next_due, Millis(5), poll);
 }
 
+// The outcome of an attempt whose result the engine decides itself (a woken
+// timer or timeout, a timed-out step, a give-back): the run's state is kept,
+// and the attempt's start goes with it unless it is given back unstarted.
+store::Outcome EngineOutcome(const store::ClaimedRun& c, const WorkflowType& type,
+                             const StepResult& result) {
+  store::Outcome o = Decide(c.run, c.lease_id, type, result, Json(), Now(), DispatchRng());
+  o.state.reset();
+  if (result.kind() != StepResult::Kind::kRelease) o.start = c.start();
+  return o;
+}
+
 const char* LostReason(RunStatus s) {
   switch (s) {
     case RunStatus::kCanceled:
@@ -271,6 +276,13 @@ struct RemoteWorkers::Worker {
   std::set<std::string> queues;
   std::set<std::string> served;  // "type" and "type/step"
   bool stopped = false;
+
+  static Worker Of(const store::WorkerInfo& info) {
+    return {info,
+            {info.queues.begin(), info.queues.end()},
+            {info.types.begin(), info.types.end()},
+            false};
+  }
 };
 
 struct RemoteWorkers::Token {
@@ -589,10 +601,7 @@ StatusOr<Registration> RemoteWorkers::Register(const WorkerSpec& spec) {
     for (auto& t : remote_types) registry_->PutRemote(std::move(t));
     break;
   }
-  auto w = std::make_shared<Worker>();
-  w->info = info;
-  w->queues.insert(info.queues.begin(), info.queues.end());
-  w->served.insert(info.types.begin(), info.types.end());
+  auto w = std::make_shared<const Worker>(Worker::Of(info));
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
     if (workers_.size() > 10000) workers_.clear();
@@ -625,14 +634,11 @@ StatusOr<std::shared_ptr<const RemoteWorkers::Worker>> RemoteWorkers::FindWorker
   if (!got.ok()) return got.status();
   if (!*got) return NotFound("worker_id: no worker '" + id + "' is registered; register first");
   if ((*got)->stopped_at) return NotFound("worker_id: worker '" + id + "' stopped; register again");
-  auto w = std::make_shared<Worker>();
-  w->info = **got;
-  w->queues.insert(w->info.queues.begin(), w->info.queues.end());
-  w->served.insert(w->info.types.begin(), w->info.types.end());
+  auto w = std::make_shared<const Worker>(Worker::Of(**got));
   std::lock_guard<std::mutex> lock(workers_mu_);
   if (workers_.size() > 10000) workers_.clear();
   workers_[id] = w;
-  return std::shared_ptr<const Worker>(w);
+  return w;
 }
 
 Status RemoteWorkers::CheckToken(const Worker& w, const std::string& text, const std::string& field,
@@ -663,20 +669,13 @@ StatusOr<std::vector<RemoteAttempt>> RemoteWorkers::ClaimFor(const Worker& w,
                               ? &type->steps[run.step_index]
                               : nullptr;
     if (!step) {
-      own.push_back(Decide(run, c.lease_id, type ? *type : WorkflowType{run.workflow_type, "", {}},
-                           StepResult::Fail("step index out of range"), Json(), Now(),
-                           DispatchRng()));
-      own.back().state.reset();
-      own.back().start = c.start();
+      own.push_back(EngineOutcome(c, type ? *type : WorkflowType{run.workflow_type, "", {}},
+                                  StepResult::Fail("step index out of range")));
       continue;
     }
     std::string woke;
     if (auto engine_result = WokenResult(run, *step, &woke)) {
-      store::Outcome o =
-          Decide(run, c.lease_id, *type, *engine_result, Json(), Now(), DispatchRng());
-      o.state.reset();  // unchanged
-      o.start = c.start();
-      own.push_back(std::move(o));
+      own.push_back(EngineOutcome(c, *type, *engine_result));
       continue;
     }
     Token t;
@@ -827,12 +826,8 @@ void RemoteWorkers::GiveBack(const std::vector<RemoteAttempt>& attempts) {
     if (!t) continue;
     const WorkflowType* type = registry_->Find(t->type);
     if (!type) continue;
-    store::ClaimedRun c = t->Claimed(type);
-    store::Outcome o = Decide(c.run, c.lease_id, *type,
-                              StepResult::Release("its poll's answer did not reach the worker"),
-                              Json(), Now(), DispatchRng());
-    o.state.reset();
-    own.push_back(std::move(o));
+    own.push_back(EngineOutcome(t->Claimed(type), *type,
+                                StepResult::Release("its poll's answer did not reach the worker")));
   }
   if (!own.empty()) RecordOwn(std::move(own));
 }
@@ -973,14 +968,10 @@ StatusOr<std::vector<CancelledAttempt>> RemoteWorkers::Heartbeat(
       const Millis timeout = t.step_index < static_cast<int>(type->steps.size())
                                  ? type->steps[t.step_index].timeout
                                  : Millis(0);
-      store::Outcome o =
-          Decide(c.run, c.lease_id, *type,
-                 StepResult::Retry("step '" + c.run.step_name + "' timed out after " +
-                                   std::to_string(timeout.count()) + " ms"),
-                 Json(), Now(), DispatchRng());
-      o.state.reset();
-      o.start = c.start();
-      timed_out.push_back(std::move(o));
+      timed_out.push_back(
+          EngineOutcome(c, *type,
+                        StepResult::Retry("step '" + c.run.step_name + "' timed out after " +
+                                          std::to_string(timeout.count()) + " ms")));
       out.push_back({tokens[i], t.run_id, "timed_out"});
       continue;
     }
@@ -1120,14 +1111,15 @@ StatusOr<std::vector<OutcomeAnswer>> RemoteWorkers::Complete(
   // state under steps.NAME, where the file's later steps refer to it (as
   // every file step's does), merged into the state the worker sent or, when
   // it sent none, the stored one.
+  const auto to_state = [&](const Checked& c) {
+    const auto k = c.result->kind();
+    return registry_->IsOwn(c.type->name) &&
+           (k == StepResult::Kind::kNext || k == StepResult::Kind::kComplete ||
+            k == StepResult::Kind::kSleep);
+  };
   std::vector<std::string> merge_ids;
   for (const auto& c : checked) {
-    const auto k = c.result->kind();
-    if (registry_->IsOwn(c.type->name) && !c.state &&
-        (k == StepResult::Kind::kNext || k == StepResult::Kind::kComplete ||
-         k == StepResult::Kind::kSleep)) {
-      merge_ids.push_back(c.token.run_id);
-    }
+    if (to_state(c) && !c.state) merge_ids.push_back(c.token.run_id);
   }
   std::map<std::string, Json> stored_states;
   if (!merge_ids.empty()) {
@@ -1142,12 +1134,7 @@ StatusOr<std::vector<OutcomeAnswer>> RemoteWorkers::Complete(
     }
   }
   for (auto& c : checked) {
-    const auto k = c.result->kind();
-    if (!registry_->IsOwn(c.type->name) ||
-        !(k == StepResult::Kind::kNext || k == StepResult::Kind::kComplete ||
-          k == StepResult::Kind::kSleep)) {
-      continue;
-    }
+    if (!to_state(c)) continue;
     Json state = c.state ? *c.state : stored_states[c.token.run_id];
     if (!state.is_object()) state = Json::object();
     const std::string name = c.token.step_index < static_cast<int>(c.type->steps.size())

@@ -54,6 +54,12 @@ bool HasRemoteSteps(const WorkflowType& type) {
   return false;
 }
 
+StepHandler RemoteStepHandler() {
+  return [](StepContext&) {
+    return StepResult::Release("a remote step: remote workers run it, not daemons");
+  };
+}
+
 Status Registry::PutRemote(WorkflowType type) {
   if (types_.count(type.name)) {
     return FailedPrecondition("workflow type '" + type.name + "' is this daemon's own");

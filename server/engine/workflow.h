@@ -280,6 +280,11 @@ struct WorkflowType {
 inline bool IsRemote(const StepDef& step) { return step.traits.kind == "remote"; }
 // Whether any step of `type` is remote.
 bool HasRemoteSteps(const WorkflowType& type);
+// The handler of a remote step: daemons never claim one
+// (Registry::InProcessClaims); should a daemon of an older build claim one
+// anyway, it gives the run back untouched rather than run anything in its
+// place.
+StepHandler RemoteStepHandler();
 
 // The workflow types this daemon knows: its own (C++ and workflow files),
 // registered at start-up and read-only after, and the types remote workers

@@ -62,10 +62,7 @@ struct Raw {
   template <typename Req, typename Resp>
   grpc::Status Call(grpc::Status (v1::Workers::Stub::*m)(grpc::ClientContext*, const Req&, Resp*),
                     const Req& req, Resp* resp) {
-    grpc::ClientContext ctx;
-    c.Prepare(&ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    return ((*stub).*m)(&ctx, req, resp);
+    return c.Call(stub.get(), m, req, resp, Millis(30000));
   }
   std::string Register(const v1::WorkflowDefinition& def, int slots = 4, int lease_s = 30,
                        grpc::Status* status = nullptr) {

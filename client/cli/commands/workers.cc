@@ -20,11 +20,9 @@ class Workers final : public Command {
 
   int Run(client::Client& c, const Globals& g) override {
     auto stub = v1::Workers::NewStub(c.channel());
-    grpc::ClientContext ctx;
-    c.Prepare(&ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() + c.rpc_timeout());
     v1::ListWorkersResponse resp;
-    auto s = stub->ListWorkers(&ctx, v1::ListWorkersRequest(), &resp);
+    auto s = c.Call(stub.get(), &v1::Workers::Stub::ListWorkers, v1::ListWorkersRequest(), &resp,
+                    c.rpc_timeout());
     if (!s.ok()) return Fail(s);
     if (g.json) {
       std::cout << ToJson(resp).dump(2) << "\n";

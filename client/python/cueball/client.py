@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -405,9 +407,6 @@ class Client:
             except grpc.RpcError as e:
                 if not reconnect or e.code() != grpc.StatusCode.UNAVAILABLE:
                     raise CallError("WatchEvents", e) from None
-                import random
-                import time
-
                 time.sleep(random.uniform(0, backoff))
                 backoff = min(5.0, backoff * 2)
             finally:

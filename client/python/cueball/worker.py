@@ -50,6 +50,7 @@ from cueball.outcomes import (
     Sleep,
     WaitForRuns,
     WaitForSignal,
+    _until,
 )
 from cueball.v1 import workers_pb2, workflows_pb2
 
@@ -492,12 +493,8 @@ class Worker:
             elif isinstance(value, Complete):
                 o.complete.result = "" if value.result is None else _json_text(value.result)
             elif isinstance(value, Defer):
-                from cueball.outcomes import _until
-
                 o.defer.until.CopyFrom(_timestamp(_until(value.until)))
             elif isinstance(value, Sleep):
-                from cueball.outcomes import _until
-
                 o.sleep.until.CopyFrom(_timestamp(_until(value.until)))
                 o.sleep.result = "" if value.result is None else _json_text(value.result)
             elif isinstance(value, WaitForSignal):

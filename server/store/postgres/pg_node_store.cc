@@ -1,19 +1,10 @@
 #include "server/store/postgres/pg_node_store.h"
 
-#include <nlohmann/json.hpp>
-
 #include "server/store/postgres/pg_run_store.h"
 #include "server/store/postgres/pg_sql.h"
 #include "server/store/postgres/rows.h"
 
 namespace cueball::store::pg {
-namespace {
-
-std::vector<std::string> ParseTextArray(const std::string& json_array) {
-  return nlohmann::json::parse(json_array).get<std::vector<std::string>>();
-}
-
-}  // namespace
 
 PgNodeStore::PgNodeStore(const std::string& dsn) : pool_(WithConnectionDefaults(dsn, 10000), 2) {}
 

@@ -10,10 +10,6 @@
 namespace cueball::store::pg {
 namespace {
 
-std::vector<std::string> ParseTextArray(const std::string& json_array) {
-  return nlohmann::json::parse(json_array).get<std::vector<std::string>>();
-}
-
 // The rows of sql/fragments/worker_columns.sql.
 std::vector<WorkerInfo> ReadWorkers(const pqxx::result& res) {
   const Columns cols(res);

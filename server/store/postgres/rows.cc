@@ -1,6 +1,7 @@
 #include "server/store/postgres/rows.h"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace cueball::store::pg {
 
@@ -24,6 +25,10 @@ int Columns::Need(std::string_view name) const {
 
 pqxx::field Field(const pqxx::result& res, int row, std::string_view name) {
   return res[row][Columns(res).Need(name)];
+}
+
+std::vector<std::string> ParseTextArray(const std::string& json_array) {
+  return nlohmann::json::parse(json_array).get<std::vector<std::string>>();
 }
 
 std::vector<std::string> ReadTexts(const pqxx::result& res, std::string_view name) {

@@ -36,6 +36,9 @@ pqxx::field Field(const pqxx::result& res, int row, std::string_view name);
 // Every row's text in column `name` (the column looked up once).
 std::vector<std::string> ReadTexts(const pqxx::result& res, std::string_view name);
 
+// A text[] column selected as array_to_json(...)::text, as strings.
+std::vector<std::string> ParseTextArray(const std::string& json_array);
+
 // Field readers that skip libpqxx's general conversions (field::as took a
 // sixth of the daemon's instructions, reading the rows of claims and
 // enqueues). Like field::as, a NULL where a value must be is an error.
