@@ -126,6 +126,30 @@ grpc::Status Client::GetBlob(const std::string& run_id, const std::string& name,
   return reader->Finish();
 }
 
+grpc::Status Client::CancelRuns(const v1::CancelRunsRequest& req, v1::CancelRunsResponse* resp,
+                                Millis timeout) {
+  return Unary(&v1::Workflows::Stub::CancelRuns, req, resp,
+               timeout.count() > 0 ? timeout : Millis(3600 * 1000));
+}
+
+grpc::Status Client::RetryRuns(const v1::RetryRunsRequest& req, v1::RetryRunsResponse* resp,
+                               Millis timeout) {
+  return Unary(&v1::Workflows::Stub::RetryRuns, req, resp,
+               timeout.count() > 0 ? timeout : Millis(3600 * 1000));
+}
+
+grpc::Status Client::PauseQueue(const v1::PauseQueueRequest& req, v1::PauseQueueResponse* resp) {
+  return Unary(&v1::Workflows::Stub::PauseQueue, req, resp, rpc_timeout_);
+}
+
+grpc::Status Client::ResumeQueue(const v1::ResumeQueueRequest& req, v1::ResumeQueueResponse* resp) {
+  return Unary(&v1::Workflows::Stub::ResumeQueue, req, resp, rpc_timeout_);
+}
+
+grpc::Status Client::ListQueues(v1::ListQueuesResponse* resp) {
+  return Unary(&v1::Workflows::Stub::ListQueues, v1::ListQueuesRequest(), resp, rpc_timeout_);
+}
+
 grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
   return Unary(&v1::Workflows::Stub::ListNodes, v1::ListNodesRequest(), resp, rpc_timeout_);
 }

@@ -50,6 +50,15 @@ class Client {
   grpc::Status Cancel(const v1::CancelRequest& req, v1::CancelResponse* resp);
   grpc::Status Retry(const v1::RetryRequest& req, v1::RetryResponse* resp);
   grpc::Status ListWorkflowTypes(v1::ListWorkflowTypesResponse* resp);
+  // Bulk actions can run for minutes on millions of runs: `timeout` (0: an
+  // hour) bounds them instead of the usual RPC timeout.
+  grpc::Status CancelRuns(const v1::CancelRunsRequest& req, v1::CancelRunsResponse* resp,
+                          Millis timeout = Millis(0));
+  grpc::Status RetryRuns(const v1::RetryRunsRequest& req, v1::RetryRunsResponse* resp,
+                         Millis timeout = Millis(0));
+  grpc::Status PauseQueue(const v1::PauseQueueRequest& req, v1::PauseQueueResponse* resp);
+  grpc::Status ResumeQueue(const v1::ResumeQueueRequest& req, v1::ResumeQueueResponse* resp);
+  grpc::Status ListQueues(v1::ListQueuesResponse* resp);
   grpc::Status ListNodes(v1::ListNodesResponse* resp);
   grpc::Status AckEvents(const v1::AckEventsRequest& req, v1::AckEventsResponse* resp);
   grpc::Status ListSubscriptions(v1::ListSubscriptionsResponse* resp);

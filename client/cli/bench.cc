@@ -99,6 +99,9 @@ class Bench {
           auto* r = req.add_runs();
           r->set_workflow_type(type);
           *r->mutable_run_at() = ToTimestamp(run_at_us(i));
+          for (int t = 0; t < o_.tags; ++t) {
+            (*r->mutable_tags())["tag" + std::to_string(t)] = std::to_string(i);
+          }
         }
         resp.Clear();
         auto s = c_.EnqueueBatch(req, &resp);
@@ -534,6 +537,11 @@ void AddBenchOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "runs per EnqueueBatch")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--tags", o->tags,
+                  "tags on each run the bench enqueues, each with a value of its own (the cost "
+                  "of tags)")
+      ->check(CLI::Range(0, 16))
       ->capture_default_str();
   cmd->add_option("--metrics", o->metrics,
                   "the daemon's --metrics-listen HOST:PORT, for its memory (\"\": skip)")

@@ -38,6 +38,7 @@ struct BenchOptions {
   int remote_slots = 512;                  // remote: the bench worker's slots
   int connections = 4;                     // concurrent EnqueueBatch callers
   int batch = 1000;                        // runs per EnqueueBatch
+  int tags = 0;                            // tags on each enqueued run (a distinct value per run)
   std::string metrics = "127.0.0.1:7421";  // the daemon's --metrics-listen, for its RSS
   std::string progress = "auto";           // auto (when stderr is a terminal), always, never
   bool json = false;

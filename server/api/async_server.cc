@@ -186,6 +186,11 @@ struct AsyncServer::Methods {
   WfMethod<v1::DeleteSubscriptionRequest, v1::DeleteSubscriptionResponse> delete_subscription;
   WfMethod<v1::SignalRequest, v1::SignalResponse> signal;
   WfMethod<v1::ListBlobsRequest, v1::ListBlobsResponse> list_blobs;
+  WfMethod<v1::CancelRunsRequest, v1::CancelRunsResponse> cancel_runs;
+  WfMethod<v1::RetryRunsRequest, v1::RetryRunsResponse> retry_runs;
+  WfMethod<v1::PauseQueueRequest, v1::PauseQueueResponse> pause_queue;
+  WfMethod<v1::ResumeQueueRequest, v1::ResumeQueueResponse> resume_queue;
+  WfMethod<v1::ListQueuesRequest, v1::ListQueuesResponse> list_queues;
   WaitCall::M wait;
   WkMethod<v1::RegisterWorkerRequest, v1::RegisterWorkerResponse> register_worker;
   WkMethod<v1::HeartbeatRequest, v1::HeartbeatResponse> heartbeat;
@@ -240,6 +245,11 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
       {this, w, &S::RequestDeleteSubscription, bind(&S::DeleteSubscription), executor_, q},
       {this, w, &S::RequestSignal, bind(&S::Signal), executor_, q},
       {this, w, &S::RequestListBlobs, bind(&S::ListBlobs), executor_, q},
+      {this, w, &S::RequestCancelRuns, bind(&S::CancelRuns), executor_, q},
+      {this, w, &S::RequestRetryRuns, bind(&S::RetryRuns), executor_, q},
+      {this, w, &S::RequestPauseQueue, bind(&S::PauseQueue), executor_, q},
+      {this, w, &S::RequestResumeQueue, bind(&S::ResumeQueue), executor_, q},
+      {this, w, &S::RequestListQueues, bind(&S::ListQueues), executor_, q},
       {this,
        [w](grpc::ServerContext* ctx, v1::WaitRequest* req,
            grpc::ServerAsyncResponseWriter<v1::WaitResponse>* writer,
@@ -291,6 +301,11 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
   ListenFirst(&m.delete_subscription);
   ListenFirst(&m.signal);
   ListenFirst(&m.list_blobs);
+  ListenFirst(&m.cancel_runs);
+  ListenFirst(&m.retry_runs);
+  ListenFirst(&m.pause_queue);
+  ListenFirst(&m.resume_queue);
+  ListenFirst(&m.list_queues);
   ListenFirst(&m.check);
   WaitCall::Listen(&m.wait);
   ListenFirst(&m.register_worker);

@@ -89,6 +89,7 @@ void ToProto(const Run& r, int step_count, v1::Run* out) {
   out->set_pruned(r.pruned);
   if (r.parent_id) out->set_parent_id(*r.parent_id);
   if (r.wait) out->set_wait(*r.wait);
+  out->mutable_tags()->insert(r.tags.begin(), r.tags.end());
   for (const auto& c : r.children) {
     auto* pc = out->add_children();
     pc->set_id(c.id);
@@ -169,10 +170,49 @@ engine::EnqueueSpec SpecFromProto(const v1::EnqueueRequest& req) {
   if (req.has_run_at()) s.run_at = FromMicros(TimeUtil::TimestampToMicroseconds(req.run_at()));
   if (req.has_delay()) s.delay = Millis(TimeUtil::DurationToMilliseconds(req.delay()));
   s.idempotency_key = req.idempotency_key();
+  s.tags.insert(req.tags().begin(), req.tags().end());
   return s;
 }
 
+// ListRequest and RunFilter name their filter fields alike.
+template <typename Msg>
+grpc::Status FilterFromProto(const Msg& m, const std::string& prefix, engine::FilterSpec* out) {
+  out->workflow_type = m.workflow_type();
+  out->queue = m.queue();
+  for (int i = 0; i < m.statuses_size(); ++i) {
+    auto s = FromProto(static_cast<v1::RunStatus>(m.statuses(i)));
+    if (!s) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          prefix + "statuses[" + std::to_string(i) + "]: not a run status");
+    }
+    out->statuses.push_back(*s);
+  }
+  if (m.has_created_after()) {
+    if (auto st = CheckTimestamp(m.created_after(), prefix + "created_after"); !st.ok()) return st;
+    out->created_after = FromTimestamp(m.created_after());
+  }
+  if (m.has_created_before()) {
+    if (auto st = CheckTimestamp(m.created_before(), prefix + "created_before"); !st.ok()) {
+      return st;
+    }
+    out->created_before = FromTimestamp(m.created_before());
+  }
+  out->tags.insert(m.tags().begin(), m.tags().end());
+  out->idempotency_key = m.idempotency_key();
+  return grpc::Status::OK;
+}
+
 }  // namespace
+
+grpc::Status FromProto(const v1::ListRequest& req, engine::ListSpec* out) {
+  out->page_size = req.page_size();
+  out->page_token = req.page_token();
+  return FilterFromProto(req, "", out);
+}
+
+grpc::Status FromProto(const v1::RunFilter& filter, engine::FilterSpec* out) {
+  return FilterFromProto(filter, "filter.", out);
+}
 
 grpc::Status FromProto(const v1::EnqueueRequest& req, const std::string& prefix,
                        engine::EnqueueSpec* out) {
@@ -222,6 +262,20 @@ void ToProto(const maintenance::NodeView& v, v1::Node* out) {
   SetTime(n.last_seen_at, out->mutable_last_seen_at());
   if (n.stopped_at) SetTime(*n.stopped_at, out->mutable_stopped_at());
   out->set_alive(v.alive);
+}
+
+void ToProto(const store::QueueInfo& q, v1::Queue* out) {
+  out->set_name(q.name);
+  out->set_paused(q.paused);
+  out->set_pause_reason(q.pause_reason);
+  if (q.paused_at) SetTime(*q.paused_at, out->mutable_paused_at());
+  out->set_ready(q.ready);
+  out->set_scheduled(q.scheduled);
+  out->set_running(q.running);
+  out->set_waiting(q.waiting);
+  out->set_oldest_ready_age_seconds(q.oldest_ready_age_seconds);
+  out->set_nodes(q.nodes);
+  out->set_workers(q.workers);
 }
 
 }  // namespace cueball::api

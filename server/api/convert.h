@@ -34,7 +34,12 @@ grpc::Status CheckDuration(const google::protobuf::Duration& d, const std::strin
 // Checks the request's times (fields prefixed by `prefix`), then converts.
 grpc::Status FromProto(const v1::EnqueueRequest& req, const std::string& prefix,
                        engine::EnqueueSpec* out);
+// A List request's filter and page, or a bulk action's filter (fields
+// named "filter.x" in errors): statuses and times checked, then converted.
+grpc::Status FromProto(const v1::ListRequest& req, engine::ListSpec* out);
+grpc::Status FromProto(const v1::RunFilter& filter, engine::FilterSpec* out);
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out);
 void ToProto(const maintenance::NodeView& node, v1::Node* out);
+void ToProto(const store::QueueInfo& queue, v1::Queue* out);
 
 }  // namespace cueball::api

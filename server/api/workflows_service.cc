@@ -18,6 +18,14 @@ std::shared_ptr<spdlog::logger> Log() {
   return l ? l : spdlog::default_logger();
 }
 
+// Whether the call's deadline has passed (its client stopped waiting): a
+// bulk action stops between batches then. (IsCancelled would need the
+// call's AsyncNotifyWhenDone, which AsyncServer asks for only for Wait.)
+std::function<bool()> PastDeadline(const grpc::ServerContext* ctx) {
+  const auto deadline = ctx->deadline();
+  return [deadline] { return std::chrono::system_clock::now() > deadline; };
+}
+
 }  // namespace
 
 WorkflowsService::WorkflowsService(engine::RunService* runs, maintenance::NodeRegistry* nodes,
@@ -133,26 +141,7 @@ grpc::Status WorkflowsService::List(grpc::ServerContext* ctx, const v1::ListRequ
                                     v1::ListResponse* resp) {
   return policy_->Run("List", ctx, [&] {
     engine::ListSpec spec;
-    spec.workflow_type = req->workflow_type();
-    spec.queue = req->queue();
-    for (int i = 0; i < req->statuses_size(); ++i) {
-      auto s = FromProto(static_cast<v1::RunStatus>(req->statuses(i)));
-      if (!s) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "statuses[" + std::to_string(i) + "]: not a run status");
-      }
-      spec.statuses.push_back(*s);
-    }
-    if (req->has_created_after()) {
-      if (auto st = CheckTimestamp(req->created_after(), "created_after"); !st.ok()) return st;
-      spec.created_after = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_after()));
-    }
-    if (req->has_created_before()) {
-      if (auto st = CheckTimestamp(req->created_before(), "created_before"); !st.ok()) return st;
-      spec.created_before = FromMicros(TimeUtil::TimestampToMicroseconds(req->created_before()));
-    }
-    spec.page_size = req->page_size();
-    spec.page_token = req->page_token();
+    if (auto st = FromProto(*req, &spec); !st.ok()) return st;
     auto page = runs_->List(spec);
     if (!page.ok()) return ToGrpc(page.status());
     for (const auto& run : page->runs) {
@@ -184,6 +173,75 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext* ctx, const v1::RetryRe
     ToProto(*run, StepCount(run->workflow_type), resp->mutable_run());
     logging::Info(Log(), "run retried",
                   {{"run", run->id}, {"type", run->workflow_type}, {"step", run->step_name}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::CancelRuns(grpc::ServerContext* ctx,
+                                          const v1::CancelRunsRequest* req,
+                                          v1::CancelRunsResponse* resp) {
+  return policy_->Run("CancelRuns", ctx, [&] {
+    engine::BulkSpec spec;
+    if (auto st = FromProto(req->filter(), &spec.filter); !st.ok()) return st;
+    spec.all = req->all();
+    spec.dry_run = req->dry_run();
+    spec.reason = req->reason();
+    auto res = runs_->CancelRuns(spec, PastDeadline(ctx));
+    if (!res.ok()) return ToGrpc(res.status());
+    resp->set_count(res->count);
+    resp->set_dry_run(res->dry_run);
+    if (!res->dry_run) logging::Info(Log(), "runs canceled", {{"count", res->count}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::RetryRuns(grpc::ServerContext* ctx, const v1::RetryRunsRequest* req,
+                                         v1::RetryRunsResponse* resp) {
+  return policy_->Run("RetryRuns", ctx, [&] {
+    engine::BulkSpec spec;
+    if (auto st = FromProto(req->filter(), &spec.filter); !st.ok()) return st;
+    spec.all = req->all();
+    spec.dry_run = req->dry_run();
+    spec.reason = req->reason();
+    auto res = runs_->RetryRuns(spec, PastDeadline(ctx));
+    if (!res.ok()) return ToGrpc(res.status());
+    resp->set_count(res->count);
+    resp->set_dry_run(res->dry_run);
+    if (!res->dry_run) logging::Info(Log(), "runs retried", {{"count", res->count}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::PauseQueue(grpc::ServerContext* ctx,
+                                          const v1::PauseQueueRequest* req,
+                                          v1::PauseQueueResponse* resp) {
+  return policy_->Run("PauseQueue", ctx, [&] {
+    auto q = runs_->PauseQueue(req->queue(), req->reason());
+    if (!q.ok()) return ToGrpc(q.status());
+    ToProto(*q, resp->mutable_queue());
+    logging::Info(Log(), "queue paused", {{"queue", q->name}, {"reason", q->pause_reason}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ResumeQueue(grpc::ServerContext* ctx,
+                                           const v1::ResumeQueueRequest* req,
+                                           v1::ResumeQueueResponse* resp) {
+  return policy_->Run("ResumeQueue", ctx, [&] {
+    auto q = runs_->ResumeQueue(req->queue());
+    if (!q.ok()) return ToGrpc(q.status());
+    ToProto(*q, resp->mutable_queue());
+    logging::Info(Log(), "queue resumed", {{"queue", q->name}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListQueues(grpc::ServerContext* ctx, const v1::ListQueuesRequest*,
+                                          v1::ListQueuesResponse* resp) {
+  return policy_->Run("ListQueues", ctx, [&] {
+    auto queues = runs_->ListQueues();
+    if (!queues.ok()) return ToGrpc(queues.status());
+    for (const auto& q : *queues) ToProto(q, resp->add_queues());
     return grpc::Status::OK;
   });
 }

@@ -28,7 +28,14 @@ using WorkflowsServiceBase =
                                 v1::Workflows::WithAsyncMethod_DeleteSubscription<
                                     v1::Workflows::WithAsyncMethod_Signal<
                                         v1::Workflows::WithAsyncMethod_ListBlobs<
-                                            v1::Workflows::Service>>>>>>>>>>>>>>;
+                                            v1::Workflows::WithAsyncMethod_CancelRuns<
+                                                v1::Workflows::WithAsyncMethod_RetryRuns<
+                                                    v1::Workflows::WithAsyncMethod_PauseQueue<
+                                                        v1::Workflows::WithAsyncMethod_ResumeQueue<
+                                                            v1::Workflows::
+                                                                WithAsyncMethod_ListQueues<
+                                                                    v1::Workflows::
+                                                                        Service>>>>>>>>>>>>>>>>>>>;
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
@@ -57,6 +64,16 @@ class WorkflowsService final : public WorkflowsServiceBase {
                       v1::CancelResponse* resp) override;
   grpc::Status Retry(grpc::ServerContext* ctx, const v1::RetryRequest* req,
                      v1::RetryResponse* resp) override;
+  grpc::Status CancelRuns(grpc::ServerContext* ctx, const v1::CancelRunsRequest* req,
+                          v1::CancelRunsResponse* resp) override;
+  grpc::Status RetryRuns(grpc::ServerContext* ctx, const v1::RetryRunsRequest* req,
+                         v1::RetryRunsResponse* resp) override;
+  grpc::Status PauseQueue(grpc::ServerContext* ctx, const v1::PauseQueueRequest* req,
+                          v1::PauseQueueResponse* resp) override;
+  grpc::Status ResumeQueue(grpc::ServerContext* ctx, const v1::ResumeQueueRequest* req,
+                           v1::ResumeQueueResponse* resp) override;
+  grpc::Status ListQueues(grpc::ServerContext* ctx, const v1::ListQueuesRequest* req,
+                          v1::ListQueuesResponse* resp) override;
   grpc::Status ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest* req,
                          v1::ListNodesResponse* resp) override;
   grpc::Status ListWorkflowTypes(grpc::ServerContext* ctx, const v1::ListWorkflowTypesRequest* req,

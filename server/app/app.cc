@@ -44,6 +44,7 @@
 #include "server/store/postgres/pg_listener.h"
 #include "server/store/postgres/pg_node_store.h"
 #include "server/store/postgres/pg_pool.h"
+#include "server/store/postgres/pg_queue_store.h"
 #include "server/store/postgres/pg_run_store.h"
 #include "server/store/postgres/pg_worker_store.h"
 #include "workers/builtin.h"
@@ -198,6 +199,7 @@ class Daemon {
   maintenance::Vacuumer vacuumer_;
   store::pg::PgListener listener_;
   store::pg::PgNodeStore node_store_;
+  store::pg::PgQueueStore queue_store_;
   maintenance::NodeRegistry nodes_;
   // Calls are refused (UNAVAILABLE) until the engine runs; health says
   // SERVING only while the engine runs and the database and schema are fine.
@@ -314,6 +316,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
           &store_, [this] { return dispatcher_.caught_up(); }, cfg.vacuum_dead_rows),
       listener_(cfg.database_url, &router_),
       node_store_(cfg.database_url),
+      queue_store_(cfg.database_url),
       nodes_(&node_store_, SelfFor(cfg, *registry_), cfg.node_heartbeat),
       auth_(cfg.auth_tokens, cfg.auth_tokens_file),
       limiter_(cfg.max_request_rate),
@@ -345,6 +348,8 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
   store_.SetEventsWrittenHook([this] { events_.Kick(); });
   runs_.set_metrics(&metrics_);
   runs_.set_blobs(&store_);
+  // A daemon is live while seen within three heartbeats (NodeRegistry).
+  runs_.set_queues(&queue_store_, 3 * cfg.node_heartbeat);
   runs_.set_remote_workers(&remote_);
   nodes_.set_workers(&worker_store_);
   rescuer_.set_metrics(&metrics_);

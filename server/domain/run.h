@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -116,6 +117,9 @@ struct Run {
   // timer or timeout) until the next attempt is recorded.
   std::optional<std::string> wait;
   std::vector<ChildRun> children;  // filled by Get
+  // Labels given at enqueue (key -> value); empty: none. List and the bulk
+  // actions filter on them.
+  std::map<std::string, std::string> tags;
   // Retention removed the record; only this summary is left (no input, state,
   // result, error or history).
   bool pruned = false;

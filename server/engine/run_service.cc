@@ -115,6 +115,43 @@ Status ParseIdAndReason(const std::string& id, const std::string& reason, std::s
   return CheckNoNul("reason", reason);
 }
 
+// Tags given at enqueue or in a filter: bounded in number and size, keys
+// are names, values UTF-8 text.
+Status CheckTags(const std::map<std::string, std::string>& tags, const std::string& field) {
+  if (tags.size() > kMaxTags) {
+    return InvalidArgument(field + ": " + std::to_string(tags.size()) +
+                           " tags exceeds the limit of " + std::to_string(kMaxTags));
+  }
+  for (const auto& [k, v] : tags) {
+    if (k.size() > kMaxTagKeyBytes || !ValidName(k)) {
+      return InvalidArgument(field + ": key '" + StorableText(k.substr(0, 80)) +
+                             "' must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+    }
+    if (v.size() > kMaxTagValueBytes) {
+      return InvalidArgument(field + "[" + k + "]: value of " + std::to_string(v.size()) +
+                             " bytes exceeds the limit of " + std::to_string(kMaxTagValueBytes));
+    }
+    if (!IsValidUtf8(v)) return InvalidArgument(field + "[" + k + "]: value is not UTF-8 text");
+    if (Status st = CheckNoNul(field + "[" + k + "]", v); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// "enqueued, running or waiting".
+std::string StatusNames(const std::vector<RunStatus>& statuses) {
+  std::string out;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (i > 0) out += i + 1 == statuses.size() ? " or " : ", ";
+    out += RunStatusName(statuses[i]);
+  }
+  return out;
+}
+
+// Runs per transaction of a bulk action: small enough that a batch holds
+// its rows' locks for milliseconds, large enough that a million runs take
+// a few thousand round trips.
+constexpr int kBulkBatch = 500;
+
 }  // namespace
 
 RunService::RunService(store::RunStore* store, store::WaitStore* waits, const Registry* registry,
@@ -168,6 +205,39 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                            std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
   }
   if (Status st = CheckNoNul(p + "idempotency_key", s.idempotency_key); !st.ok()) return st;
+  return CheckTags(s.tags, p + "tags");
+}
+
+Status RunService::MakeFilter(const FilterSpec& spec, const std::string& p,
+                              store::RunFilter* f) const {
+  if (!spec.workflow_type.empty()) {
+    if (!ValidName(spec.workflow_type)) {
+      return InvalidArgument(p + "workflow_type: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+    }
+    f->workflow_type = spec.workflow_type;
+  }
+  if (!spec.queue.empty()) {
+    if (!ValidQueueName(spec.queue)) {
+      return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+    }
+    f->queue = spec.queue;
+  }
+  f->statuses = spec.statuses;
+  f->created_after = spec.created_after;
+  f->created_before = spec.created_before;
+  if (f->created_after && f->created_before && *f->created_after >= *f->created_before) {
+    return InvalidArgument(p + "created_before: must be later than created_after");
+  }
+  if (Status st = CheckTags(spec.tags, p + "tags"); !st.ok()) return st;
+  f->tags = spec.tags;
+  if (!spec.idempotency_key.empty()) {
+    if (spec.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
+      return InvalidArgument(p + "idempotency_key: must be at most " +
+                             std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
+    }
+    if (Status st = CheckNoNul(p + "idempotency_key", spec.idempotency_key); !st.ok()) return st;
+    f->idempotency_key = spec.idempotency_key;
+  }
   return Status::Ok();
 }
 
@@ -191,6 +261,7 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
       r.run_at = Now() + std::chrono::duration_cast<std::chrono::microseconds>(*s.delay);
     }
     if (!s.idempotency_key.empty()) r.idempotency_key = s.idempotency_key;
+    r.tags = s.tags;
     r.field_prefix = prefix;
     rows.push_back(std::move(r));
   }
@@ -309,14 +380,7 @@ StatusOr<RunPage> RunService::List(const ListSpec& spec) {
     }
     f.before_id = id;
   }
-  if (!spec.workflow_type.empty()) f.workflow_type = spec.workflow_type;
-  if (!spec.queue.empty()) f.queue = spec.queue;
-  f.statuses = spec.statuses;
-  f.created_after = spec.created_after;
-  f.created_before = spec.created_before;
-  if (f.created_after && f.created_before && *f.created_after >= *f.created_before) {
-    return InvalidArgument("created_before: must be later than created_after");
-  }
+  if (Status st = MakeFilter(spec, "", &f); !st.ok()) return st;
   // Read one extra row to learn whether another page exists.
   f.limit = size + 1;
   auto runs = store_->List(f);
@@ -357,6 +421,125 @@ StatusOr<Run> RunService::Retry(const std::string& id, const std::string& reason
   auto run = store_->Retry(canonical, reason.empty() ? "retried by request" : reason);
   if (run.ok()) PokeReady();
   return run;
+}
+
+StatusOr<BulkResult> RunService::Bulk(const BulkSpec& spec, const BulkAction& action,
+                                      const std::function<bool()>& stop) {
+  const std::vector<RunStatus>& allowed = action.allowed;
+  const std::string verb = action.verb;
+  if (spec.filter.empty() && !spec.all) {
+    return InvalidArgument("filter: empty; name at least one field, or set all to " + verb +
+                           " every run that can be");
+  }
+  if (spec.reason.size() > kMaxReasonBytes) {
+    return InvalidArgument("reason: must be at most 1000 bytes");
+  }
+  if (Status st = CheckNoNul("reason", spec.reason); !st.ok()) return st;
+  store::RunFilter f;
+  if (Status st = MakeFilter(spec.filter, "filter.", &f); !st.ok()) return st;
+  for (RunStatus st : f.statuses) {
+    if (std::find(allowed.begin(), allowed.end(), st) == allowed.end()) {
+      return InvalidArgument(std::string("filter.statuses: ") + RunStatusName(st) +
+                             " runs cannot be " + action.past + "; only " + StatusNames(allowed) +
+                             " ones");
+    }
+  }
+  if (f.statuses.empty()) f.statuses = allowed;
+  BulkResult result;
+  result.dry_run = spec.dry_run;
+  auto nothing = [&] {
+    return NotFound(std::string("filter: no ") + StatusNames(f.statuses) +
+                    " run matches the filter; nothing changed");
+  };
+  if (spec.dry_run) {
+    auto n = store_->Count(f);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return nothing();
+    result.count = *n;
+    return result;
+  }
+  f.limit = kBulkBatch;
+  while (true) {
+    auto b = action.batch(f);
+    // A batch that met another transaction's locks the other way round
+    // (a record of outcomes, a cancel of a parent) was rolled back whole:
+    // try it again.
+    for (int tries = 1; !b.ok() && b.status().code() == StatusCode::kAborted && tries < 5;
+         ++tries) {
+      std::this_thread::sleep_for(Millis(10 * tries));
+      b = action.batch(f);
+    }
+    if (!b.ok()) {
+      if (result.count == 0) return b.status();
+      // Some batches are done: say how far it got.
+      return Status(b.status().code(), b.status().message() + " (after " +
+                                           std::to_string(result.count) + " runs were changed)");
+    }
+    result.count += static_cast<int64_t>(b->changed.size());
+    if (!b->changed.empty()) action.changed(b->changed);
+    if (!b->next_before_id || (stop && stop())) break;
+    f.before_id = b->next_before_id;
+  }
+  if (result.count == 0) return nothing();
+  return result;
+}
+
+StatusOr<BulkResult> RunService::CancelRuns(const BulkSpec& spec,
+                                            const std::function<bool()>& stop) {
+  const std::string reason = spec.reason.empty() ? "canceled by request" : spec.reason;
+  BulkAction action;
+  action.allowed = {RunStatus::kEnqueued, RunStatus::kRunning, RunStatus::kWaiting};
+  action.verb = "cancel";
+  action.past = "canceled";
+  action.batch = [&](const store::RunFilter& f) { return store_->CancelBatch(f, reason); };
+  action.changed = [&](const std::vector<Run>& runs) {
+    for (const Run& r : runs) {
+      if (dispatcher_) dispatcher_->OnRunFinished(r.id);
+      if (metrics_) metrics_->RunFinished(r.workflow_type, RunStatusName(RunStatus::kCanceled));
+    }
+  };
+  return Bulk(spec, action, stop);
+}
+
+StatusOr<BulkResult> RunService::RetryRuns(const BulkSpec& spec,
+                                           const std::function<bool()>& stop) {
+  const std::string reason = spec.reason.empty() ? "retried by request" : spec.reason;
+  BulkAction action;
+  action.allowed = {RunStatus::kFailed};
+  action.verb = "retry";
+  action.past = "retried";
+  action.batch = [&](const store::RunFilter& f) { return store_->RetryBatch(f, reason); };
+  action.changed = [&](const std::vector<Run>&) { PokeReady(); };
+  return Bulk(spec, action, stop);
+}
+
+StatusOr<std::vector<store::QueueInfo>> RunService::ListQueues() {
+  if (!queues_) return Unimplemented("queues are not available in this daemon");
+  return queues_->ListQueues(node_window_);
+}
+
+StatusOr<store::QueueInfo> RunService::PauseQueue(const std::string& queue,
+                                                  const std::string& reason) {
+  if (!queues_) return Unimplemented("queues are not available in this daemon");
+  if (queue.empty()) return InvalidArgument("queue: required");
+  if (!ValidQueueName(queue)) {
+    return InvalidArgument("queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  }
+  if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
+  if (Status st = CheckNoNul("reason", reason); !st.ok()) return st;
+  if (!IsValidUtf8(reason)) return InvalidArgument("reason: not UTF-8 text");
+  return queues_->SetPaused(queue, true, reason, node_window_);
+}
+
+StatusOr<store::QueueInfo> RunService::ResumeQueue(const std::string& queue) {
+  if (!queues_) return Unimplemented("queues are not available in this daemon");
+  if (queue.empty()) return InvalidArgument("queue: required");
+  if (!ValidQueueName(queue)) {
+    return InvalidArgument("queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  }
+  auto q = queues_->SetPaused(queue, false, "", node_window_);
+  if (q.ok()) PokeReady();
+  return q;
 }
 
 uint64_t RunService::Wait(const std::vector<std::string>& ids, bool any,

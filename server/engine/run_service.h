@@ -5,6 +5,8 @@
 // Thread-safe.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "server/engine/workflow.h"
 #include "server/metrics/metrics.h"
 #include "server/store/blob_store.h"
+#include "server/store/queue_store.h"
 #include "server/store/run_store.h"
 #include "server/store/wait_store.h"
 
@@ -41,17 +44,48 @@ struct EnqueueSpec {
   int priority = 0;   // -1000..1000, lower runs first
   std::optional<TimePoint> run_at;
   std::optional<Millis> delay;
-  std::string idempotency_key;  // empty means none
+  std::string idempotency_key;              // empty means none
+  std::map<std::string, std::string> tags;  // at most kMaxTags; empty: none
 };
 
-struct ListSpec {
+// Tags: at most this many per run, keys of 1..64 name characters
+// (A-Z a-z 0-9 _ . : -), values of at most 256 bytes of UTF-8.
+constexpr size_t kMaxTags = 16;
+constexpr size_t kMaxTagKeyBytes = 64;
+constexpr size_t kMaxTagValueBytes = 256;
+
+// Which runs List and the bulk actions look at: every field given must
+// match (empty fields match any run).
+struct FilterSpec {
   std::string workflow_type;
   std::vector<RunStatus> statuses;
   std::string queue;
   std::optional<TimePoint> created_after;
   std::optional<TimePoint> created_before;
+  std::map<std::string, std::string> tags;  // the run has every one
+  std::string idempotency_key;
+  bool empty() const {
+    return workflow_type.empty() && statuses.empty() && queue.empty() && !created_after &&
+           !created_before && tags.empty() && idempotency_key.empty();
+  }
+};
+
+struct ListSpec : FilterSpec {
   int page_size = 0;  // 0 means the default
   std::string page_token;
+};
+
+// A bulk action (CancelRuns, RetryRuns) on the runs a filter matches.
+struct BulkSpec {
+  FilterSpec filter;
+  bool all = false;      // required when the filter is empty
+  bool dry_run = false;  // only count
+  std::string reason;
+};
+
+struct BulkResult {
+  int64_t count = 0;  // runs changed (dry run: that would be)
+  bool dry_run = false;
 };
 
 struct RunPage {
@@ -72,6 +106,12 @@ class RunService {
   StatusOr<RunPage> List(const ListSpec& spec);
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason);
   StatusOr<Run> Retry(const std::string& id, const std::string& reason);
+  // Cancels (or retries) every run the filter matches that has not finished
+  // (or that failed), in batches of one transaction each, newest first; each
+  // run is looked at once. `stop` is asked between batches (the caller went
+  // away): what was done stays done. NOT_FOUND when nothing matched.
+  StatusOr<BulkResult> CancelRuns(const BulkSpec& spec, const std::function<bool()>& stop);
+  StatusOr<BulkResult> RetryRuns(const BulkSpec& spec, const std::function<bool()>& stop);
   // Validates, then waits asynchronously; `done` runs exactly once (on the
   // hub's thread, or inline with a validation error). Returns a handle for
   // AbortWait (0 if `done` already ran).
@@ -84,6 +124,17 @@ class RunService {
                                        const std::string& idempotency_key);
   StatusOr<std::vector<store::BlobInfo>> ListBlobs(const std::string& run_id);
   StatusOr<store::StoredBlob> GetBlob(const std::string& run_id, const std::string& name);
+  // Queues: list, pause, resume (validated: a queue name, a reason of at
+  // most 1000 bytes).
+  StatusOr<std::vector<store::QueueInfo>> ListQueues();
+  StatusOr<store::QueueInfo> PauseQueue(const std::string& queue, const std::string& reason);
+  StatusOr<store::QueueInfo> ResumeQueue(const std::string& queue);
+  // Where queues are kept, and how recently a daemon must have been seen to
+  // count as live; null (the default): queue calls are UNIMPLEMENTED.
+  void set_queues(store::QueueStore* queues, Millis node_window) {
+    queues_ = queues;
+    node_window_ = node_window;
+  }
   // Where blobs are read from; null (the default): blob calls are UNIMPLEMENTED.
   void set_blobs(store::BlobStore* blobs) { blobs_ = blobs; }
   // Remote workers' parked polls are poked too when runs become ready here.
@@ -96,6 +147,17 @@ class RunService {
 
  private:
   Status Validate(const EnqueueSpec& spec, const std::string& prefix) const;
+  // The store's filter for a FilterSpec; errors name fields after `prefix`.
+  Status MakeFilter(const FilterSpec& spec, const std::string& prefix, store::RunFilter* out) const;
+  // What CancelRuns and RetryRuns differ in.
+  struct BulkAction {
+    std::vector<RunStatus> allowed;  // statuses it applies to (the default filter)
+    std::string verb, past;          // "cancel", "canceled": for messages
+    std::function<StatusOr<store::BulkBatch>(const store::RunFilter&)> batch;
+    std::function<void(const std::vector<Run>&)> changed;  // after each batch that changed runs
+  };
+  StatusOr<BulkResult> Bulk(const BulkSpec& spec, const BulkAction& action,
+                            const std::function<bool()>& stop);
   // RESOURCE_EXHAUSTED if `adding` more runs would pass max_queued. The depth
   // is read from the database at most once a second and counted up locally
   // in between, so the check costs no query on most enqueues.
@@ -118,6 +180,8 @@ class RunService {
   std::chrono::steady_clock::time_point depth_read_at_{};
   metrics::Metrics* metrics_ = nullptr;
   store::BlobStore* blobs_ = nullptr;
+  store::QueueStore* queues_ = nullptr;
+  Millis node_window_{30000};
 };
 
 }  // namespace cueball::engine

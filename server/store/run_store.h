@@ -27,7 +27,8 @@ struct NewRun {
   std::optional<TimePoint> run_at;  // nullopt: now (database clock)
   std::optional<std::string> idempotency_key;
   std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
-  std::optional<std::string> parent_id;  // a child run: the run whose step enqueued it
+  std::optional<std::string> parent_id;     // a child run: the run whose step enqueued it
+  std::map<std::string, std::string> tags;  // validated by the caller; empty: none
 };
 
 struct QueueStats {
@@ -55,8 +56,19 @@ struct RunFilter {
   std::optional<std::string> queue;
   std::optional<TimePoint> created_after;
   std::optional<TimePoint> created_before;
+  std::map<std::string, std::string> tags;  // the run has every one of these
+  std::optional<std::string> idempotency_key;
   std::optional<std::string> before_id;  // keyset cursor: ids strictly older than this
   int limit = 50;
+};
+
+// One batch of a bulk action (CancelBatch, RetryBatch).
+struct BulkBatch {
+  // Where the walk goes on (the filter's next before_id): the oldest run the
+  // batch looked at; nullopt when it reached the end.
+  std::optional<std::string> next_before_id;
+  // The runs the batch changed (id, type, queue, status and step as changed).
+  std::vector<Run> changed;
 };
 
 // When and by whom an attempt was claimed: its step_started event. The
@@ -237,6 +249,20 @@ class RunStore {
   // attempt count reset, and wakes dispatchers. NOT_FOUND if absent,
   // FAILED_PRECONDITION if it is not FAILED.
   virtual StatusOr<Run> Retry(const std::string& id, const std::string& reason) = 0;
+
+  // How many runs pass the filter (its statuses, type, queue, created range,
+  // tags and key; before_id and limit are ignored).
+  virtual StatusOr<int64_t> Count(const RunFilter& filter) = 0;
+
+  // One batch of a bulk action, in one transaction: of the runs passing the
+  // filter, the newest `filter.limit` below `filter.before_id` (all: none
+  // given). CancelBatch cancels those among them that have not finished
+  // (filter.statuses: enqueued, running, waiting), their unfinished
+  // descendants too, as Cancel does; RetryBatch sends the failed ones back
+  // to the queue, as Retry does. A run changed meanwhile is taken as it is
+  // now. Each changed run gets its event with `reason`.
+  virtual StatusOr<BulkBatch> CancelBatch(const RunFilter& filter, const std::string& reason) = 0;
+  virtual StatusOr<BulkBatch> RetryBatch(const RunFilter& filter, const std::string& reason) = 0;
 
   // How many runs are ENQUEUED (ready or scheduled), across all queues.
   virtual StatusOr<int64_t> CountEnqueued() = 0;

@@ -1,9 +1,10 @@
-// EnqueueMany: enqueues n runs of one type through EnqueueBatch (500 per
-// call) and returns their ids in order; shared by the end-to-end tests.
+// EnqueueMany: enqueues n runs of one type (on a queue, with tags) through
+// EnqueueBatch (500 per call) and returns their ids in order; shared by the end-to-end tests.
 #pragma once
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,9 @@
 namespace cueball::testing {
 
 inline std::vector<std::string> EnqueueMany(client::Client& c, int n, const std::string& type,
-                                            const std::string& input = "{}") {
+                                            const std::string& input = "{}",
+                                            const std::string& queue = "",
+                                            const std::map<std::string, std::string>& tags = {}) {
   std::vector<std::string> ids;
   for (int done = 0; done < n;) {
     v1::EnqueueBatchRequest req;
@@ -21,6 +24,8 @@ inline std::vector<std::string> EnqueueMany(client::Client& c, int n, const std:
       auto* r = req.add_runs();
       r->set_workflow_type(type);
       r->set_input(input);
+      r->set_queue(queue);
+      r->mutable_tags()->insert(tags.begin(), tags.end());
     }
     v1::EnqueueBatchResponse resp;
     auto s = c.EnqueueBatch(req, &resp);

@@ -192,7 +192,28 @@ class Gen {
     if (Chance(20)) *r.mutable_delay() = Duration();
     if (Chance(30))
       r.set_idempotency_key(Chance(50) ? Text(300) : "k" + std::to_string(Int(0, 20)));
+    if (Chance(30)) Tags(r.mutable_tags());
     return r;
+  }
+
+  // Tags: mostly good ones, sometimes too many, bad keys or long values.
+  void Tags(google::protobuf::Map<std::string, std::string>* tags) {
+    const int n = static_cast<int>(Pick(std::vector<int64_t>{0, 1, 2, 16, 17}));
+    for (int i = 0; i < n; ++i) {
+      std::string key = Chance(70) ? "k" + std::to_string(Int(0, 30)) : Text(70);
+      (*tags)[key] = Chance(80) ? "v" + std::to_string(Int(0, 5)) : Text(300);
+    }
+  }
+
+  // A bulk action's filter: often empty, sometimes with bad fields.
+  void Filter(v1::RunFilter* f) {
+    if (Chance(30)) f->set_workflow_type(Chance(50) ? "noop" : Name());
+    if (Chance(30)) f->set_queue(Chance(50) ? "fuzz" : Text(80));
+    for (int k = 0; k < Int(0, 2); ++k) f->add_statuses(static_cast<v1::RunStatus>(Small()));
+    if (Chance(20)) *f->mutable_created_after() = Time();
+    if (Chance(20)) *f->mutable_created_before() = Time();
+    if (Chance(30)) Tags(f->mutable_tags());
+    if (Chance(20)) f->set_idempotency_key(Chance(50) ? Text(300) : "k1");
   }
 
   void Remember(const std::string& id) { known_.push_back(id); }
@@ -229,14 +250,14 @@ TEST_CASE("Random, malformed and extreme values to every RPC never answer INTERN
     return db.Scalar(
         "SELECT (SELECT count(*) FROM cueball_runs) || '/' || (SELECT count(*) FROM "
         "cueball_signals) || '/' || (SELECT count(*) FROM cueball_subscriptions) || '/' || "
-        "(SELECT count(*) FROM cueball_events)");
+        "(SELECT count(*) FROM cueball_events) || '/' || (SELECT count(*) FROM cueball_queues)");
   };
   int calls = 0, refused = 0;
   const int kCalls = 3000;
   for (int i = 0; i < kCalls; ++i) {
-    const int64_t which = g.Int(0, 15);
+    const int64_t which = g.Int(0, 18);
     // Calls that write: the rows they may touch are counted before and after.
-    const bool writes = which <= 4 || which == 12 || which == 14;
+    const bool writes = which <= 4 || which == 12 || which == 14 || which == 15 || which == 16;
     std::string before = writes ? rows() : "";
     grpc::Status s;
     std::string what;  // the request, where it helps to read a failure
@@ -328,6 +349,8 @@ TEST_CASE("Random, malformed and extreme values to every RPC never answer INTERN
         if (g.Chance(30)) *req.mutable_created_before() = g.Time();
         if (g.Chance(60)) req.set_page_size(g.Small());
         if (g.Chance(30)) req.set_page_token(g.Text(200));
+        if (g.Chance(20)) g.Tags(req.mutable_tags());
+        if (g.Chance(10)) req.set_idempotency_key(g.Text(300));
         v1::ListResponse resp;
         s = c.List(req, &resp);
         break;
@@ -370,6 +393,56 @@ TEST_CASE("Random, malformed and extreme values to every RPC never answer INTERN
       case 14: {
         s = c.DeleteSubscription(g.Chance(50) ? "fuzz" : g.Name());
         mutating = true;
+        break;
+      }
+      case 15: {
+        // Bulk actions: a dry run most of the time; every kind of filter.
+        v1::RunFilter filter;
+        g.Filter(&filter);
+        const bool all = g.Chance(20), dry = g.Chance(70);
+        const std::string reason = g.Text(g.Chance(10) ? 5000 : 50);
+        if (g.Chance(50)) {
+          v1::CancelRunsRequest req;
+          *req.mutable_filter() = filter;
+          req.set_all(all);
+          req.set_dry_run(dry);
+          req.set_reason(reason);
+          what = req.ShortDebugString();
+          v1::CancelRunsResponse resp;
+          s = c.CancelRuns(req, &resp);
+        } else {
+          v1::RetryRunsRequest req;
+          *req.mutable_filter() = filter;
+          req.set_all(all);
+          req.set_dry_run(dry);
+          req.set_reason(reason);
+          what = req.ShortDebugString();
+          v1::RetryRunsResponse resp;
+          s = c.RetryRuns(req, &resp);
+        }
+        mutating = true;
+        break;
+      }
+      case 16: {
+        const std::string queue = g.Chance(40) ? "fuzz-idle" : g.Text(130);
+        if (g.Chance(50)) {
+          v1::PauseQueueRequest req;
+          req.set_queue(queue);
+          req.set_reason(g.Text(g.Chance(10) ? 5000 : 50));
+          v1::PauseQueueResponse resp;
+          s = c.PauseQueue(req, &resp);
+        } else {
+          v1::ResumeQueueRequest req;
+          req.set_queue(queue);
+          v1::ResumeQueueResponse resp;
+          s = c.ResumeQueue(req, &resp);
+        }
+        mutating = true;
+        break;
+      }
+      case 17: {
+        v1::ListQueuesResponse resp;
+        s = c.ListQueues(&resp);
         break;
       }
       default: {

@@ -23,6 +23,7 @@
 #include "tests/support/private_pg.h"
 #include "tests/support/probes.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
 
@@ -41,26 +42,6 @@ std::vector<std::string> Lines(const std::string& text) {
   }
   return out;
 }
-
-// A scratch directory removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cueball-ops.XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path_ = tmpl;
-  }
-  ~TempDir() { Run({"/bin/rm", "-rf", path_}); }
-  std::string Write(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // The cueball CLI against `address` with extra environment.
 CommandResult Cli(const std::string& address, std::vector<std::string> args,

@@ -12,6 +12,7 @@
 
 #include "client/client.h"
 #include "tests/support/daemon.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_db.h"
 #include "tests/support/wait_for.h"
 
@@ -20,20 +21,6 @@ using namespace cueball::testing;
 using nlohmann::json;
 
 namespace {
-
-// A scratch directory, removed at the end.
-struct TempDir {
-  TempDir() {
-    char t[] = "/tmp/cueball-wf-XXXXXX";
-    REQUIRE(mkdtemp(t));
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path + "/" + name) << text;
-  }
-  std::string path;
-};
 
 std::string Enqueue(client::Client& c, const std::string& type, const std::string& input) {
   v1::EnqueueRequest req;

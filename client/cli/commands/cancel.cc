@@ -1,7 +1,10 @@
 // cueball cancel ID [--reason R]: cancels a run that has not finished.
+// cueball cancel FILTER... | --all [--dry-run] [--reason R]: cancels every
+// unfinished run the filter matches (filter_flags.h), in batches.
 #include <iostream>
 
 #include "client/cli/commands/command.h"
+#include "client/cli/commands/filter_flags.h"
 #include "client/cli/output.h"
 
 namespace cueball::cli {
@@ -10,13 +13,23 @@ namespace {
 class Cancel final : public Command {
  public:
   CLI::App* Add(CLI::App& app) override {
-    auto* cmd = app.add_subcommand("cancel", "cancel a run that has not finished");
-    cmd->add_option("id", o_.id, "run id")->required();
+    auto* cmd = app.add_subcommand(
+        "cancel", "cancel a run that has not finished, or every one a filter matches");
+    cmd->add_option("id", o_.id, "run id (or give a filter, or --all)");
     cmd->add_option("--reason", o_.reason, "why (recorded in the history)");
+    o_.bulk.Add(cmd, "cancel");
     return cmd;
   }
 
   int Run(client::Client& c, const Globals& g) override {
+    const bool bulk = o_.bulk.filter.Given() || o_.bulk.all || o_.bulk.dry_run;
+    if (!o_.id.empty() && bulk) return Usage("give a run id or a filter, not both");
+    if (bulk) {
+      return RunBulk<v1::CancelRunsRequest, v1::CancelRunsResponse>(
+          o_.bulk, o_.reason, "canceled", g.json,
+          [&](const auto& req, auto* resp) { return c.CancelRuns(req, resp); });
+    }
+    if (o_.id.empty()) return Usage("give a run id, a filter (--filter, --type, ...) or --all");
     v1::CancelRequest req;
     req.set_id(o_.id);
     req.set_reason(o_.reason);
@@ -34,6 +47,7 @@ class Cancel final : public Command {
  private:
   struct Options {
     std::string id, reason;
+    BulkFlags bulk;
   } o_;
 };
 

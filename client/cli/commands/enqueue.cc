@@ -1,11 +1,12 @@
 // cueball enqueue TYPE [--input JSON|@FILE|@-] [--queue Q] [--priority N]
-//                      [--delay D | --run-at TIME] [--key K]
+//                      [--delay D | --run-at TIME] [--key K] [--tag K=V ...]
 // Enqueues a run and prints its id.
 #include <google/protobuf/util/time_util.h>
 
 #include <iostream>
 
 #include "client/cli/commands/command.h"
+#include "client/cli/commands/filter_flags.h"
 #include "client/cli/output.h"
 #include "server/domain/duration.h"
 
@@ -25,6 +26,7 @@ class Enqueue final : public Command {
     cmd->add_option("--delay", o_.delay, "start no sooner than this from now (e.g. 30s)");
     cmd->add_option("--run-at", o_.run_at, "start no sooner than this RFC 3339 time");
     cmd->add_option("--key", o_.key, "idempotency key: the same key always returns the same run");
+    cmd->add_option("--tag", o_.tags, "K=V: a tag to find the run by (repeatable)");
     return cmd;
   }
 
@@ -37,6 +39,11 @@ class Enqueue final : public Command {
     req.set_queue(o_.queue);
     req.set_priority(o_.priority);
     req.set_idempotency_key(o_.key);
+    for (const auto& t : o_.tags) {
+      std::string k, v;
+      if (!ParseTag(t, &k, &v)) return Usage("--tag: '" + t + "' is not KEY=VALUE");
+      (*req.mutable_tags())[k] = v;
+    }
     if (!o_.delay.empty()) {
       auto d = ParseDuration(o_.delay);
       if (!d) return Usage("--delay: '" + o_.delay + "' is not a duration (e.g. 500ms, 30s, 5m)");
@@ -60,6 +67,7 @@ class Enqueue final : public Command {
  private:
   struct Options {
     std::string type, input, queue, key, delay, run_at;
+    std::vector<std::string> tags;
     int priority = 0;
   } o_;
 };

@@ -1,8 +1,9 @@
-// cueball list [--status S,...] [--type T] [--queue Q] [--limit N]
-//              [--page-token T] [--all]: lists runs, newest first.
+// cueball list [FILTER...] [--limit N] [--page-token T] [--all]: lists runs,
+// newest first; the filter flags are filter_flags.h's.
 #include <iostream>
 
 #include "client/cli/commands/command.h"
+#include "client/cli/commands/filter_flags.h"
 #include "client/cli/output.h"
 
 namespace cueball::cli {
@@ -12,10 +13,7 @@ class List final : public Command {
  public:
   CLI::App* Add(CLI::App& app) override {
     auto* cmd = app.add_subcommand("list", "list runs, newest first");
-    cmd->add_option("--status", o_.statuses, "enqueued|running|waiting|succeeded|failed|canceled")
-        ->delimiter(',');
-    cmd->add_option("--type", o_.type, "workflow type");
-    cmd->add_option("--queue", o_.queue, "queue");
+    o_.filter.Add(cmd);
     cmd->add_option("--limit", o_.limit, "runs per page (1..1000)")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
@@ -26,27 +24,9 @@ class List final : public Command {
 
   int Run(client::Client& c, const Globals& g) override {
     v1::ListRequest req;
-    req.set_workflow_type(o_.type);
-    req.set_queue(o_.queue);
+    if (auto e = o_.filter.Fill(&req); !e.empty()) return Usage(e);
     req.set_page_size(o_.limit);
     req.set_page_token(o_.page_token);
-    for (const auto& name : o_.statuses) {
-      static const std::pair<const char*, v1::RunStatus> kNames[] = {
-          {"enqueued", v1::RUN_STATUS_ENQUEUED}, {"running", v1::RUN_STATUS_RUNNING},
-          {"waiting", v1::RUN_STATUS_WAITING},   {"succeeded", v1::RUN_STATUS_SUCCEEDED},
-          {"failed", v1::RUN_STATUS_FAILED},     {"canceled", v1::RUN_STATUS_CANCELED}};
-      bool found = false;
-      for (const auto& [n, v] : kNames) {
-        if (name == n) {
-          req.add_statuses(v);
-          found = true;
-        }
-      }
-      if (!found) {
-        return Usage("--status: '" + name +
-                     "' is not one of enqueued, running, waiting, succeeded, failed, canceled");
-      }
-    }
     std::vector<v1::ListResponse> pages;
     while (true) {
       v1::ListResponse resp;
@@ -76,8 +56,8 @@ class List final : public Command {
 
  private:
   struct Options {
-    std::vector<std::string> statuses;
-    std::string type, queue, page_token;
+    FilterFlags filter;
+    std::string page_token;
     int limit = 50;
     bool all = false;
   } o_;

@@ -134,6 +134,7 @@ class Run:
     parent_id: str = ""
     wait: Any = None
     unserved: bool = False
+    tags: Dict[str, str] = field(default_factory=dict)
     history: List[Event] = field(default_factory=list)
     children: List[Tuple[str, str, str]] = field(default_factory=list)  # (id, type, status)
 
@@ -166,6 +167,7 @@ class Run:
             parent_id=r.parent_id,
             wait=_parse(r.wait),
             unserved=r.unserved,
+            tags=dict(r.tags),
             history=[Event.from_proto(e) for e in r.history],
             children=[(c.id, c.workflow_type, _STATUS_NAMES.get(c.status, "unknown")) for c in r.children],
         )
@@ -250,6 +252,7 @@ class Client:
         idempotency_key: str = "",
         run_at: Union[_dt.datetime, None] = None,
         delay: Optional[float] = None,
+        tags: Optional[Dict[str, str]] = None,
     ) -> workflows_pb2.EnqueueRequest:
         req = workflows_pb2.EnqueueRequest(
             workflow_type=workflow_type,
@@ -257,6 +260,7 @@ class Client:
             queue=queue,
             priority=priority,
             idempotency_key=idempotency_key,
+            tags=tags or {},
         )
         if run_at is not None:
             req.run_at.CopyFrom(_timestamp(run_at))
@@ -266,8 +270,8 @@ class Client:
 
     def enqueue(self, workflow_type: str, input: Any = None, **kwargs: Any) -> Run:
         """Enqueues one run. kwargs: queue, priority, idempotency_key,
-        run_at (aware datetime), delay (seconds). With an idempotency key,
-        the same key returns the same run."""
+        run_at (aware datetime), delay (seconds), tags (dict of str). With an
+        idempotency key, the same key returns the same run."""
         resp = self.call(
             self.workflows.Enqueue, "Enqueue", self._enqueue_request(workflow_type, input, **kwargs)
         )
@@ -305,33 +309,73 @@ class Client:
         resp = self.call(self.workflows.Wait, "Wait", req, timeout=timeout + self.timeout)
         return [Run.from_proto(r) for r in resp.runs], resp.satisfied
 
-    def list(
-        self,
-        *,
-        workflow_type: str = "",
-        status: Union[str, Sequence[str], None] = None,
-        queue: str = "",
-        created_after: Optional[_dt.datetime] = None,
-        created_before: Optional[_dt.datetime] = None,
-        page_size: int = 0,
-        page_token: str = "",
-    ) -> Tuple[List[Run], str]:
-        """One page of runs, newest first, and the token of the next page
-        ("" at the end)."""
-        statuses = [status] if isinstance(status, str) else list(status or [])
-        req = workflows_pb2.ListRequest(
-            workflow_type=workflow_type, queue=queue, page_size=page_size, page_token=page_token
-        )
-        for s in statuses:
+    @staticmethod
+    def _filter(message: Any, filters: Dict[str, Any]) -> Any:
+        """Fills a ListRequest's or RunFilter's filter fields: workflow_type,
+        status (a name or names), queue, created_after, created_before (aware
+        datetimes), tags (dict), idempotency_key."""
+        unknown = set(filters) - {
+            "workflow_type", "status", "queue", "created_after", "created_before", "tags",
+            "idempotency_key",
+        }
+        if unknown:
+            raise TypeError(f"unknown filter field(s): {', '.join(sorted(unknown))}")
+        message.workflow_type = filters.get("workflow_type", "")
+        message.queue = filters.get("queue", "")
+        message.idempotency_key = filters.get("idempotency_key", "")
+        status = filters.get("status")
+        for s in [status] if isinstance(status, str) else list(status or []):
             if s not in _STATUS_VALUES:
                 raise ValueError(f"status: {s!r} is not one of {', '.join(_STATUS_VALUES)}")
-            req.statuses.append(_STATUS_VALUES[s])
-        if created_after is not None:
-            req.created_after.CopyFrom(_timestamp(created_after))
-        if created_before is not None:
-            req.created_before.CopyFrom(_timestamp(created_before))
+            message.statuses.append(_STATUS_VALUES[s])
+        if filters.get("created_after") is not None:
+            message.created_after.CopyFrom(_timestamp(filters["created_after"]))
+        if filters.get("created_before") is not None:
+            message.created_before.CopyFrom(_timestamp(filters["created_before"]))
+        message.tags.update(filters.get("tags") or {})
+        return message
+
+    def list(self, *, page_size: int = 0, page_token: str = "", **filters: Any) -> Tuple[List[Run], str]:
+        """One page of runs, newest first, and the token of the next page
+        ("" at the end). Filters: workflow_type, status, queue,
+        created_after, created_before, tags, idempotency_key."""
+        req = self._filter(workflows_pb2.ListRequest(page_size=page_size, page_token=page_token), filters)
         resp = self.call(self.workflows.List, "List", req)
         return [Run.from_proto(r) for r in resp.runs], resp.next_page_token
+
+    def cancel_runs(
+        self, *, all: bool = False, dry_run: bool = False, reason: str = "", timeout: float = 3600,
+        **filters: Any,
+    ) -> int:
+        """Cancels every unfinished run the filters match (all=True with no
+        filter: every one), in batches; returns how many (a dry run only
+        counts). CallError NOT_FOUND when none matches."""
+        req = workflows_pb2.CancelRunsRequest(all=all, dry_run=dry_run, reason=reason)
+        self._filter(req.filter, filters)
+        return self.call(self.workflows.CancelRuns, "CancelRuns", req, timeout=timeout).count
+
+    def retry_runs(
+        self, *, all: bool = False, dry_run: bool = False, reason: str = "", timeout: float = 3600,
+        **filters: Any,
+    ) -> int:
+        """Retries every failed run the filters match, as cancel_runs does."""
+        req = workflows_pb2.RetryRunsRequest(all=all, dry_run=dry_run, reason=reason)
+        self._filter(req.filter, filters)
+        return self.call(self.workflows.RetryRuns, "RetryRuns", req, timeout=timeout).count
+
+    def queues(self) -> List[Any]:
+        """Every known queue (cueball.v1.Queue): depth, running, waiting,
+        paused state."""
+        return list(self.call(self.workflows.ListQueues, "ListQueues", workflows_pb2.ListQueuesRequest()).queues)
+
+    def pause_queue(self, queue: str, reason: str = "") -> Any:
+        """Pauses a queue: nothing of it starts, on any daemon or worker."""
+        req = workflows_pb2.PauseQueueRequest(queue=queue, reason=reason)
+        return self.call(self.workflows.PauseQueue, "PauseQueue", req).queue
+
+    def resume_queue(self, queue: str) -> Any:
+        req = workflows_pb2.ResumeQueueRequest(queue=queue)
+        return self.call(self.workflows.ResumeQueue, "ResumeQueue", req).queue
 
     def cancel(self, run_id: str, reason: str = "") -> Run:
         resp = self.call(

@@ -1,5 +1,7 @@
 """The Python client against a real cueballd: every call, and bad input."""
 
+import time
+
 import grpc
 import pytest
 
@@ -69,3 +71,46 @@ def test_bad_input_is_a_call_error_naming_the_field(client):
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "id" in e.value.message
     with pytest.raises(ValueError):
         client.list(status="sleeping")
+
+
+def test_tags_bulk_actions_and_queues(client):
+    failing = [client.enqueue("demo.flaky", {"permanent": True}, tags={"team": "py", "n": str(i)}) for i in range(3)]
+    runs, ok = client.wait([r.id for r in failing], timeout=30)
+    assert ok and all(r.status == "failed" for r in runs)
+    assert client.get(failing[0].id).tags == {"team": "py", "n": "0"}
+    page, _ = client.list(tags={"team": "py"}, status="failed")
+    assert sorted(r.id for r in page) == sorted(r.id for r in failing)
+    assert [r.id for r in client.list(tags={"team": "py", "n": "1"})[0]] == [failing[1].id]
+    assert client.retry_runs(tags={"team": "py"}, dry_run=True) == 3
+    assert client.retry_runs(tags={"team": "py"}, reason="from python") == 3
+    history = client.get(failing[2].id, history=True).history
+    assert any(e.kind == "run_retried" and e.data == {"reason": "from python"} for e in history)
+
+    held = client.enqueue("noop", delay=3600, tags={"team": "held"})
+    assert client.cancel_runs(tags={"team": "held"}) == 1
+    assert client.get(held.id).status == "canceled"
+
+    client.pause_queue("default", reason="python test")
+    queues = {q.name: q for q in client.queues()}
+    assert queues["default"].paused and queues["default"].pause_reason == "python test"
+    parked = client.enqueue("noop")
+    time.sleep(1)
+    assert client.get(parked.id).status == "enqueued"
+    assert not client.resume_queue("default").paused
+    runs, ok = client.wait([parked.id], timeout=30)
+    assert ok and runs[0].status == "succeeded"
+
+    with pytest.raises(cueball.CallError) as e:
+        client.retry_runs()
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and e.value.message.startswith("filter: empty")
+    with pytest.raises(cueball.CallError) as e:
+        client.cancel_runs(tags={"team": "nobody"})
+    assert e.value.code == grpc.StatusCode.NOT_FOUND and e.value.message.startswith("filter:")
+    with pytest.raises(cueball.CallError) as e:
+        client.enqueue("noop", tags={"bad key": "x"})
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and e.value.message.startswith("tags: key")
+    with pytest.raises(cueball.CallError) as e:
+        client.pause_queue("nosuch")
+    assert e.value.code == grpc.StatusCode.NOT_FOUND and "queue" in e.value.message
+    with pytest.raises(TypeError):
+        client.cancel_runs(colour="red")

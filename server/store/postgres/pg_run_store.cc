@@ -44,6 +44,11 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
   return Exec(tx, sql::kLockLeasedRun, run_id, lease_id);
 }
 
+std::optional<std::string> TagsJson(const std::map<std::string, std::string>& tags) {
+  if (tags.empty()) return std::nullopt;
+  return nlohmann::json(tags).dump();
+}
+
 std::string PgTextArray(const std::vector<std::string>& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
@@ -88,7 +93,8 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
   // One typed array per column (PgArrayWriter), as the statement unnests them.
   PgArrayWriter ords(PgElem::kInt4), ids(PgElem::kUuid), types(PgElem::kText), steps(PgElem::kText),
       queues(PgElem::kText), priorities(PgElem::kInt4), inputs(PgElem::kText),
-      idempotency_keys(PgElem::kText), run_ats(PgElem::kInt8), parents(PgElem::kUuid);
+      idempotency_keys(PgElem::kText), run_ats(PgElem::kInt8), parents(PgElem::kUuid),
+      tags(PgElem::kText);
   inputs.Reserve(runs.size() * 32);
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -104,9 +110,11 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     if (r.idempotency_key) keys.push_back(*r.idempotency_key);
     run_ats.IntOrNull(r.run_at ? std::optional<int64_t>(ToMicros(*r.run_at)) : std::nullopt);
     parents.TextOrNull(r.parent_id);
+    tags.TextOrNull(TagsJson(r.tags));
   }
-  const std::vector<pqxx::binarystring> params = Binary(ords, ids, types, steps, queues, priorities,
-                                                        inputs, idempotency_keys, run_ats, parents);
+  const std::vector<pqxx::binarystring> params =
+      Binary(ords, ids, types, steps, queues, priorities, inputs, idempotency_keys, run_ats,
+             parents, tags);
   std::vector<EnqueueResult> out;
   bool wrote = false;  // events for the sequencer
   bool has_parents = std::any_of(runs.begin(), runs.end(),
@@ -119,8 +127,9 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
     // The new rows come back from the insert itself. Runs whose key exists
     // already were skipped: read those (a fresh statement under READ
     // COMMITTED sees keys committed concurrently).
-    auto res = ExecPrepared(*tx, sql::kEnqueue, params[0], params[1], params[2], params[3],
-                            params[4], params[5], params[6], params[7], params[8], params[9]);
+    auto res =
+        ExecPrepared(*tx, sql::kEnqueue, params[0], params[1], params[2], params[3], params[4],
+                     params[5], params[6], params[7], params[8], params[9], params[10]);
     wrote = !res.empty();
     std::map<std::string, Run> by_id;
     std::map<std::string, const Run*> by_key;
@@ -218,6 +227,7 @@ StatusOr<std::vector<Run>> PgRunStore::List(const RunFilter& f) {
   // Without a type or status, the primary key newest first; else a branch
   // per status (sql/list_runs_by_status.sql says why).
   const bool by_status = f.workflow_type || !f.statuses.empty();
+  const std::optional<std::string> tags = TagsJson(f.tags);
   auto wanted = [&](RunStatus s) {
     return f.statuses.empty() ||
            std::find(f.statuses.begin(), f.statuses.end(), s) != f.statuses.end();
@@ -225,12 +235,12 @@ StatusOr<std::vector<Run>> PgRunStore::List(const RunFilter& f) {
   Status st = pool_.With("list", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
     runs = ReadRuns(by_status ? Exec(tx, sql::kListRunsByStatus, f.workflow_type, f.queue, after,
-                                     before, f.before_id, f.limit, wanted(RunStatus::kEnqueued),
-                                     wanted(RunStatus::kRunning), wanted(RunStatus::kWaiting),
-                                     wanted(RunStatus::kSucceeded), wanted(RunStatus::kFailed),
-                                     wanted(RunStatus::kCanceled))
+                                     before, f.before_id, tags, f.idempotency_key, f.limit,
+                                     wanted(RunStatus::kEnqueued), wanted(RunStatus::kRunning),
+                                     wanted(RunStatus::kWaiting), wanted(RunStatus::kSucceeded),
+                                     wanted(RunStatus::kFailed), wanted(RunStatus::kCanceled))
                               : Exec(tx, sql::kListRuns, f.workflow_type, f.queue, after, before,
-                                     f.before_id, f.limit));
+                                     f.before_id, tags, f.idempotency_key, f.limit));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -249,8 +259,7 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     }
     run = std::move(res.front());
     Exec(tx, sql::kNotify, kFinishedChannel, id);
-    auto children =
-        Exec(tx, sql::kCancelDescendants, id, "parent run " + id + " was canceled: " + reason);
+    auto children = Exec(tx, sql::kCancelDescendants, PgTextArray({id}), reason);
     for (const std::string& child : ReadTexts(children, "id")) {
       Exec(tx, sql::kNotify, kFinishedChannel, child);
     }
@@ -281,6 +290,98 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
   if (!st.ok()) return st;
   EventsWritten();
   return run;
+}
+
+namespace {
+
+// The filter's parameters of sql/fragments/list_filters.sql ($1..$7) and
+// the statuses ($8), for Count and the bulk batches.
+struct FilterParams {
+  std::optional<std::string> type, queue, before_id, tags, key;
+  std::optional<int64_t> after, before;
+  std::string statuses;
+
+  explicit FilterParams(const RunFilter& f)
+      : type(f.workflow_type),
+        queue(f.queue),
+        before_id(f.before_id),
+        tags(TagsJson(f.tags)),
+        key(f.idempotency_key) {
+    if (f.created_after) after = ToMicros(*f.created_after);
+    if (f.created_before) before = ToMicros(*f.created_before);
+    std::vector<std::string> names;
+    for (RunStatus st : f.statuses) names.emplace_back(RunStatusName(st));
+    statuses = PgTextArray(names);
+  }
+};
+
+// A bulk batch's rows (sql/cancel_runs.sql, retry_runs.sql).
+BulkBatch ReadBatch(const pqxx::result& res, int limit) {
+  BulkBatch batch;
+  if (res.empty()) return batch;
+  const pqxx::row first = res[0];
+  if (Int(Field(res, 0, "scanned")) >= limit && !first["cursor"].is_null()) {
+    batch.next_before_id = Text(first["cursor"]);
+  }
+  if (first["id"].is_null()) return batch;
+  batch.changed = ReadRuns(res);
+  return batch;
+}
+
+}  // namespace
+
+StatusOr<int64_t> PgRunStore::Count(const RunFilter& f) {
+  const FilterParams p(f);
+  int64_t n = 0;
+  Status st = pool_.With("count runs", [&](pqxx::connection& c) -> Status {
+    pqxx::read_transaction tx(c);
+    n = Int(Field(Exec(tx, sql::kCountRuns, p.type, p.queue, p.after, p.before,
+                       std::optional<std::string>(), p.tags, p.key, p.statuses),
+                  0, "n"));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+StatusOr<BulkBatch> PgRunStore::CancelBatch(const RunFilter& f, const std::string& reason) {
+  const FilterParams p(f);
+  BulkBatch batch;
+  Status st = pool_.With("cancel runs", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    batch = ReadBatch(Exec(tx, sql::kCancelRuns, p.type, p.queue, p.after, p.before, p.before_id,
+                           p.tags, p.key, p.statuses, f.limit, reason),
+                      f.limit);
+    if (!batch.changed.empty()) {
+      std::vector<std::string> ids;
+      for (const Run& r : batch.changed) ids.push_back(r.id);
+      auto children = Exec(tx, sql::kCancelDescendants, PgTextArray(ids), reason);
+      for (const std::string& child : ReadTexts(children, "id")) {
+        Exec(tx, sql::kNotify, kFinishedChannel, child);
+      }
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!batch.changed.empty()) EventsWritten();
+  return batch;
+}
+
+StatusOr<BulkBatch> PgRunStore::RetryBatch(const RunFilter& f, const std::string& reason) {
+  const FilterParams p(f);
+  BulkBatch batch;
+  Status st = pool_.With("retry runs", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    batch = ReadBatch(Exec(tx, sql::kRetryRuns, p.type, p.queue, p.after, p.before, p.before_id,
+                           p.tags, p.key, p.statuses, f.limit, reason),
+                      f.limit);
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!batch.changed.empty()) EventsWritten();
+  return batch;
 }
 
 StatusOr<int64_t> PgRunStore::CountEnqueued() {

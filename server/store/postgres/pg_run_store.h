@@ -48,6 +48,9 @@ class PgRunStore final : public RunStore,
   StatusOr<std::vector<Run>> List(const RunFilter& filter) override;
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
   StatusOr<Run> Retry(const std::string& id, const std::string& reason) override;
+  StatusOr<int64_t> Count(const RunFilter& filter) override;
+  StatusOr<BulkBatch> CancelBatch(const RunFilter& filter, const std::string& reason) override;
+  StatusOr<BulkBatch> RetryBatch(const RunFilter& filter, const std::string& reason) override;
   using DispatchStore::Claim;
   StatusOr<std::vector<ClaimedRun>> Claim(const std::string& owner,
                                           const std::vector<std::string>& queues,
@@ -149,6 +152,9 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
                  const std::string& step, int attempt, const std::string& data,
                  const std::optional<AttemptStart>& start = std::nullopt);
+
+// A run's tags as the JSON object text the tags column holds; nullopt: none.
+std::optional<std::string> TagsJson(const std::map<std::string, std::string>& tags);
 
 // Text form of a PostgreSQL array literal of strings, with quoting.
 std::string PgTextArray(const std::vector<std::string>& items);

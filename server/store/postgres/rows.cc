@@ -60,6 +60,18 @@ std::optional<std::string> OptText(const pqxx::field& f) {
   return Text(f);
 }
 
+// A run's tags column: a JSON object of strings (migration 0013), written
+// only by enqueue from validated tags.
+std::map<std::string, std::string> ParseTags(const pqxx::field& f) {
+  std::map<std::string, std::string> tags;
+  auto obj = nlohmann::json::parse(std::string_view(f.c_str(), f.size()), nullptr, false);
+  if (!obj.is_object()) return tags;
+  for (auto& [k, v] : obj.items()) {
+    if (v.is_string()) tags.emplace(k, v.get<std::string>());
+  }
+  return tags;
+}
+
 std::optional<TimePoint> OptTime(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return FromMicros(Int(f));
@@ -88,6 +100,7 @@ RunReader::RunReader(const pqxx::result& res) {
   finished_ = c.Find("finished_us");
   parent_id_ = c.Find("parent_id");
   wait_ = c.Find("wait");
+  tags_ = c.Find("tags");
 }
 
 Run RunReader::Read(const pqxx::row& row) const {
@@ -114,6 +127,7 @@ Run RunReader::Read(const pqxx::row& row) const {
   if (finished_ >= 0) r.finished_at = OptTime(row[finished_]);
   if (parent_id_ >= 0) r.parent_id = OptText(row[parent_id_]);
   if (wait_ >= 0) r.wait = OptText(row[wait_]);
+  if (tags_ >= 0 && !row[tags_].is_null()) r.tags = ParseTags(row[tags_]);
   return r;
 }
 

@@ -4,6 +4,7 @@
 // says which a statement may leave out (they read as the field's default).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -45,7 +46,8 @@ std::vector<std::string> ParseTextArray(const std::string& json_array);
 std::string Text(const pqxx::field& f);
 int64_t Int(const pqxx::field& f);
 std::optional<std::string> OptText(const pqxx::field& f);
-std::optional<TimePoint> OptTime(const pqxx::field& f);  // from microseconds
+std::optional<TimePoint> OptTime(const pqxx::field& f);              // from microseconds
+std::map<std::string, std::string> ParseTags(const pqxx::field& f);  // a JSON object of strings
 
 // Runs: the columns of sql/fragments/run_columns.sql. A statement may select
 // fewer (the claim, a pruned run's summary); those read as Run's defaults.
@@ -60,7 +62,7 @@ class RunReader {
  private:
   int id_, workflow_type_, queue_, priority_, status_, step_index_, step_name_, attempt_, input_,
       state_, result_, error_, idempotency_key_, created_, updated_, run_at_, started_, finished_,
-      parent_id_, wait_;
+      parent_id_, wait_, tags_;
 };
 
 // Every row of `res` as a run (none for an empty result); `pruned` marks

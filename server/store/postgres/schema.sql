@@ -186,6 +186,18 @@ CREATE TABLE public.cueball_nodes (
 
 
 --
+-- Name: cueball_queues; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.cueball_queues (
+    name text NOT NULL,
+    paused_at timestamp with time zone,
+    pause_reason text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: cueball_run_summaries; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -244,6 +256,7 @@ CREATE TABLE public.cueball_runs (
     parent_id uuid,
     wait jsonb,
     start_logged_lease uuid,
+    tags jsonb,
     CONSTRAINT cueball_runs_attempt_check CHECK ((attempt >= 0)),
     CONSTRAINT cueball_runs_finished_iff_terminal CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'canceled'::text])) = (finished_at IS NOT NULL))),
     CONSTRAINT cueball_runs_lease_iff_running CHECK (((status = 'running'::text) = ((lease_id IS NOT NULL) AND (lease_owner IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
@@ -403,6 +416,14 @@ ALTER TABLE ONLY public.cueball_nodes
 
 
 --
+-- Name: cueball_queues cueball_queues_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.cueball_queues
+    ADD CONSTRAINT cueball_queues_pkey PRIMARY KEY (name);
+
+
+--
 -- Name: cueball_run_summaries cueball_run_summaries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -549,6 +570,13 @@ CREATE INDEX cueball_runs_ready ON public.cueball_runs USING btree (queue, prior
 --
 
 CREATE INDEX cueball_runs_status_rare ON public.cueball_runs USING btree (status, id) WHERE (status = ANY (ARRAY['waiting'::text, 'failed'::text, 'canceled'::text]));
+
+
+--
+-- Name: cueball_runs_tags; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX cueball_runs_tags ON public.cueball_runs USING gin (tags jsonb_path_ops) WHERE (tags IS NOT NULL);
 
 
 --

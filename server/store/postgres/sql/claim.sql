@@ -38,6 +38,8 @@ WITH RECURSIVE prio AS (
      WHERE status = 'enqueued' AND queue = q.name AND q.hr IS NULL
      ORDER BY priority, run_at, id LIMIT 1)
   ) f
+  -- A paused queue (migration 0013) starts nothing: no scan of it at all.
+  WHERE NOT EXISTS (SELECT 1 FROM cueball_queues p WHERE p.name = q.name AND p.paused_at IS NOT NULL)
   UNION ALL
   SELECT prio.name, f.priority, f.run_at, f.id
   FROM prio CROSS JOIN LATERAL (

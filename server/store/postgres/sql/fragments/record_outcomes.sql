@@ -1,7 +1,12 @@
 -- The outcomes of record.sql and record_runs.sql, one typed array per column
 -- (PgArrayWriter); $20: for an outcome whose next step stays on this daemon
 -- (Outcome::continue_lease), the new lease's length in ms, else NULL.
-o AS (
+-- `paused`: the queues paused now (migration 0013), read once per
+-- statement: a run on one of them does not go on to its next step here,
+-- it waits enqueued for the queue to be resumed.
+paused AS (
+  SELECT coalesce(array_agg(name), '{}') AS names FROM cueball_queues WHERE paused_at IS NOT NULL
+), o AS (
   -- The arrays side by side, unnested in the select list: a ProjectSet
   -- streams the rows, where unnest() in FROM copied them all into a
   -- tuplestore first.

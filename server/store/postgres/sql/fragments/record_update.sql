@@ -3,15 +3,21 @@
   -- A next step that stays here is claimed by this statement, as Claim
   -- would: RUNNING under a new lease of the same owner, its attempt counted.
   UPDATE cueball_runs r
-  SET status = CASE WHEN o.lease_ms IS NULL THEN o.status ELSE 'running' END,
+  SET status = CASE WHEN o.lease_ms IS NULL OR r.queue = ANY((SELECT names FROM paused)::text[])
+                    THEN o.status ELSE 'running' END,
       step_index = o.step_index, step_name = o.step_name,
-      attempt = o.attempt + (o.lease_ms IS NOT NULL)::int,
+      attempt = o.attempt + (o.lease_ms IS NOT NULL
+                             AND r.queue <> ALL((SELECT names FROM paused)::text[]))::int,
       state = coalesce(o.state::jsonb, r.state), result = o.result::jsonb, error = o.error,
       run_at = CASE WHEN o.run_at_us IS NULL THEN now()
                     ELSE timestamptz 'epoch' + o.run_at_us * interval '1 microsecond' END,
-      lease_id = CASE WHEN o.lease_ms IS NOT NULL THEN (SELECT gen_random_uuid()) END,
-      lease_owner = CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_owner END,
-      lease_expires_at = now() + o.lease_ms * interval '1 millisecond', wait = NULL,
+      lease_id = CASE WHEN o.lease_ms IS NOT NULL AND r.queue <> ALL((SELECT names FROM paused)::text[])
+                      THEN (SELECT gen_random_uuid()) END,
+      lease_owner = CASE WHEN o.lease_ms IS NOT NULL AND r.queue <> ALL((SELECT names FROM paused)::text[])
+                         THEN r.lease_owner END,
+      lease_expires_at = CASE WHEN r.queue <> ALL((SELECT names FROM paused)::text[])
+                              THEN now() + o.lease_ms * interval '1 millisecond' END,
+      wait = NULL,
       finished_at = CASE WHEN o.status IN ('succeeded', 'failed', 'canceled') THEN now() END,
       updated_at = now()
   FROM o
@@ -26,5 +32,5 @@
   -- step_started was written while it ran (migration 0010).
   RETURNING r.id, r.status, r.queue, o.ord,
             r.start_logged_lease IS DISTINCT FROM o.lease_id AS start_unwritten,
-            CASE WHEN o.lease_ms IS NOT NULL THEN r.lease_id END AS next_lease,
+            r.lease_id AS next_lease,
             r.lease_expires_at, r.updated_at

@@ -10,4 +10,4 @@ round(date_part('epoch', updated_at) * 1000000)::bigint AS updated_us,
 round(date_part('epoch', run_at) * 1000000)::bigint AS run_us,
 round(date_part('epoch', started_at) * 1000000)::bigint AS started_us,
 round(date_part('epoch', finished_at) * 1000000)::bigint AS finished_us,
-parent_id::text AS parent_id, wait::text AS wait
+parent_id::text AS parent_id, wait::text AS wait, tags::text AS tags
