@@ -150,6 +150,44 @@ grpc::Status Client::ListQueues(v1::ListQueuesResponse* resp) {
   return Unary(&v1::Workflows::Stub::ListQueues, v1::ListQueuesRequest(), resp, rpc_timeout_);
 }
 
+grpc::Status Client::CreateSchedule(const v1::Schedule& schedule, v1::Schedule* out) {
+  v1::CreateScheduleRequest req;
+  *req.mutable_schedule() = schedule;
+  v1::CreateScheduleResponse resp;
+  auto s = Unary(&v1::Workflows::Stub::CreateSchedule, req, &resp, rpc_timeout_);
+  if (s.ok()) *out = resp.schedule();
+  return s;
+}
+
+grpc::Status Client::ListSchedules(v1::ListSchedulesResponse* resp) {
+  return Unary(&v1::Workflows::Stub::ListSchedules, v1::ListSchedulesRequest(), resp, rpc_timeout_);
+}
+
+grpc::Status Client::PauseSchedule(const std::string& name, v1::Schedule* out) {
+  v1::PauseScheduleRequest req;
+  req.set_name(name);
+  v1::PauseScheduleResponse resp;
+  auto s = Unary(&v1::Workflows::Stub::PauseSchedule, req, &resp, rpc_timeout_);
+  if (s.ok()) *out = resp.schedule();
+  return s;
+}
+
+grpc::Status Client::ResumeSchedule(const std::string& name, v1::Schedule* out) {
+  v1::ResumeScheduleRequest req;
+  req.set_name(name);
+  v1::ResumeScheduleResponse resp;
+  auto s = Unary(&v1::Workflows::Stub::ResumeSchedule, req, &resp, rpc_timeout_);
+  if (s.ok()) *out = resp.schedule();
+  return s;
+}
+
+grpc::Status Client::DeleteSchedule(const std::string& name) {
+  v1::DeleteScheduleRequest req;
+  req.set_name(name);
+  v1::DeleteScheduleResponse resp;
+  return Unary(&v1::Workflows::Stub::DeleteSchedule, req, &resp, rpc_timeout_);
+}
+
 grpc::Status Client::ListNodes(v1::ListNodesResponse* resp) {
   return Unary(&v1::Workflows::Stub::ListNodes, v1::ListNodesRequest(), resp, rpc_timeout_);
 }

@@ -59,6 +59,11 @@ class Client {
   grpc::Status PauseQueue(const v1::PauseQueueRequest& req, v1::PauseQueueResponse* resp);
   grpc::Status ResumeQueue(const v1::ResumeQueueRequest& req, v1::ResumeQueueResponse* resp);
   grpc::Status ListQueues(v1::ListQueuesResponse* resp);
+  grpc::Status CreateSchedule(const v1::Schedule& schedule, v1::Schedule* out);
+  grpc::Status ListSchedules(v1::ListSchedulesResponse* resp);
+  grpc::Status PauseSchedule(const std::string& name, v1::Schedule* out);
+  grpc::Status ResumeSchedule(const std::string& name, v1::Schedule* out);
+  grpc::Status DeleteSchedule(const std::string& name);
   grpc::Status ListNodes(v1::ListNodesResponse* resp);
   grpc::Status AckEvents(const v1::AckEventsRequest& req, v1::AckEventsResponse* resp);
   grpc::Status ListSubscriptions(v1::ListSubscriptionsResponse* resp);

@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
   libcurl4-openssl-dev libcivetweb-dev libyaml-cpp-dev libtomlplusplus-dev
+  libhowardhinnant-date-dev tzdata
   postgresql openssl curl python3 python3-yaml python3-grpcio python3-protobuf python3-pytest
 )
 

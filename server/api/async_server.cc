@@ -191,6 +191,11 @@ struct AsyncServer::Methods {
   WfMethod<v1::PauseQueueRequest, v1::PauseQueueResponse> pause_queue;
   WfMethod<v1::ResumeQueueRequest, v1::ResumeQueueResponse> resume_queue;
   WfMethod<v1::ListQueuesRequest, v1::ListQueuesResponse> list_queues;
+  WfMethod<v1::CreateScheduleRequest, v1::CreateScheduleResponse> create_schedule;
+  WfMethod<v1::ListSchedulesRequest, v1::ListSchedulesResponse> list_schedules;
+  WfMethod<v1::PauseScheduleRequest, v1::PauseScheduleResponse> pause_schedule;
+  WfMethod<v1::ResumeScheduleRequest, v1::ResumeScheduleResponse> resume_schedule;
+  WfMethod<v1::DeleteScheduleRequest, v1::DeleteScheduleResponse> delete_schedule;
   WaitCall::M wait;
   WkMethod<v1::RegisterWorkerRequest, v1::RegisterWorkerResponse> register_worker;
   WkMethod<v1::HeartbeatRequest, v1::HeartbeatResponse> heartbeat;
@@ -250,6 +255,11 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
       {this, w, &S::RequestPauseQueue, bind(&S::PauseQueue), executor_, q},
       {this, w, &S::RequestResumeQueue, bind(&S::ResumeQueue), executor_, q},
       {this, w, &S::RequestListQueues, bind(&S::ListQueues), executor_, q},
+      {this, w, &S::RequestCreateSchedule, bind(&S::CreateSchedule), executor_, q},
+      {this, w, &S::RequestListSchedules, bind(&S::ListSchedules), executor_, q},
+      {this, w, &S::RequestPauseSchedule, bind(&S::PauseSchedule), executor_, q},
+      {this, w, &S::RequestResumeSchedule, bind(&S::ResumeSchedule), executor_, q},
+      {this, w, &S::RequestDeleteSchedule, bind(&S::DeleteSchedule), executor_, q},
       {this,
        [w](grpc::ServerContext* ctx, v1::WaitRequest* req,
            grpc::ServerAsyncResponseWriter<v1::WaitResponse>* writer,
@@ -306,6 +316,11 @@ void AsyncServer::Start(std::unique_ptr<grpc::ServerCompletionQueue> cq, int thr
   ListenFirst(&m.pause_queue);
   ListenFirst(&m.resume_queue);
   ListenFirst(&m.list_queues);
+  ListenFirst(&m.create_schedule);
+  ListenFirst(&m.list_schedules);
+  ListenFirst(&m.pause_schedule);
+  ListenFirst(&m.resume_schedule);
+  ListenFirst(&m.delete_schedule);
   ListenFirst(&m.check);
   WaitCall::Listen(&m.wait);
   ListenFirst(&m.register_worker);

@@ -278,4 +278,34 @@ void ToProto(const store::QueueInfo& q, v1::Queue* out) {
   out->set_workers(q.workers);
 }
 
+void ToProto(const store::Schedule& s, v1::Schedule* out) {
+  out->set_name(s.name);
+  out->set_cron(s.cron);
+  out->set_timezone(s.timezone);
+  out->set_workflow_type(s.workflow_type);
+  out->set_input(s.input);
+  out->set_queue(s.queue);
+  out->set_priority(s.priority);
+  out->mutable_tags()->insert(s.tags.begin(), s.tags.end());
+  out->set_catch_up(s.catch_up);
+  out->set_paused(s.paused_at.has_value());
+  if (s.paused_at) SetTime(*s.paused_at, out->mutable_paused_at());
+  SetTime(s.next_at, out->mutable_next_at());
+  if (s.last_tick_at) SetTime(*s.last_tick_at, out->mutable_last_tick_at());
+  if (s.last_run_id) out->set_last_run_id(*s.last_run_id);
+  SetTime(s.created_at, out->mutable_created_at());
+}
+
+void FromProto(const v1::Schedule& s, engine::ScheduleSpec* out) {
+  out->name = s.name();
+  out->cron = s.cron();
+  out->timezone = s.timezone();
+  out->catch_up = s.catch_up();
+  out->run.workflow_type = s.workflow_type();
+  out->run.input = s.input();
+  out->run.queue = s.queue();
+  out->run.priority = s.priority();
+  out->run.tags.insert(s.tags().begin(), s.tags().end());
+}
+
 }  // namespace cueball::api

@@ -41,5 +41,8 @@ grpc::Status FromProto(const v1::RunFilter& filter, engine::FilterSpec* out);
 void ToProto(const engine::WorkflowType& type, v1::WorkflowType* out);
 void ToProto(const maintenance::NodeView& node, v1::Node* out);
 void ToProto(const store::QueueInfo& queue, v1::Queue* out);
+void ToProto(const store::Schedule& schedule, v1::Schedule* out);
+// The fields a client sets (the engine validates them).
+void FromProto(const v1::Schedule& schedule, engine::ScheduleSpec* out);
 
 }  // namespace cueball::api

@@ -246,6 +246,67 @@ grpc::Status WorkflowsService::ListQueues(grpc::ServerContext* ctx, const v1::Li
   });
 }
 
+grpc::Status WorkflowsService::CreateSchedule(grpc::ServerContext* ctx,
+                                              const v1::CreateScheduleRequest* req,
+                                              v1::CreateScheduleResponse* resp) {
+  return policy_->Run("CreateSchedule", ctx, [&] {
+    engine::ScheduleSpec spec;
+    FromProto(req->schedule(), &spec);
+    auto s = runs_->CreateSchedule(spec);
+    if (!s.ok()) return ToGrpc(s.status());
+    ToProto(*s, resp->mutable_schedule());
+    logging::Info(Log(), "schedule created",
+                  {{"schedule", s->name}, {"cron", s->cron}, {"timezone", s->timezone}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ListSchedules(grpc::ServerContext* ctx,
+                                             const v1::ListSchedulesRequest*,
+                                             v1::ListSchedulesResponse* resp) {
+  return policy_->Run("ListSchedules", ctx, [&] {
+    auto all = runs_->ListSchedules();
+    if (!all.ok()) return ToGrpc(all.status());
+    for (const auto& s : *all) ToProto(s, resp->add_schedules());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::PauseSchedule(grpc::ServerContext* ctx,
+                                             const v1::PauseScheduleRequest* req,
+                                             v1::PauseScheduleResponse* resp) {
+  return policy_->Run("PauseSchedule", ctx, [&] {
+    auto s = runs_->PauseSchedule(req->name());
+    if (!s.ok()) return ToGrpc(s.status());
+    ToProto(*s, resp->mutable_schedule());
+    logging::Info(Log(), "schedule paused", {{"schedule", s->name}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::ResumeSchedule(grpc::ServerContext* ctx,
+                                              const v1::ResumeScheduleRequest* req,
+                                              v1::ResumeScheduleResponse* resp) {
+  return policy_->Run("ResumeSchedule", ctx, [&] {
+    auto s = runs_->ResumeSchedule(req->name());
+    if (!s.ok()) return ToGrpc(s.status());
+    ToProto(*s, resp->mutable_schedule());
+    logging::Info(Log(), "schedule resumed", {{"schedule", s->name}});
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status WorkflowsService::DeleteSchedule(grpc::ServerContext* ctx,
+                                              const v1::DeleteScheduleRequest* req,
+                                              v1::DeleteScheduleResponse*) {
+  return policy_->Run("DeleteSchedule", ctx, [&] {
+    auto st = runs_->DeleteSchedule(req->name());
+    if (!st.ok()) return ToGrpc(st);
+    logging::Info(Log(), "schedule deleted", {{"schedule", req->name()}});
+    return grpc::Status::OK;
+  });
+}
+
 grpc::Status WorkflowsService::ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest*,
                                          v1::ListNodesResponse* resp) {
   return policy_->Run("ListNodes", ctx, [&] {

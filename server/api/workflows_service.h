@@ -17,6 +17,11 @@
 
 namespace cueball::api {
 
+using ScheduleMethods =
+    v1::Workflows::WithAsyncMethod_CreateSchedule<v1::Workflows::WithAsyncMethod_ListSchedules<
+        v1::Workflows::WithAsyncMethod_PauseSchedule<v1::Workflows::WithAsyncMethod_ResumeSchedule<
+            v1::Workflows::WithAsyncMethod_DeleteSchedule<v1::Workflows::Service>>>>>;
+
 using WorkflowsServiceBase =
     v1::Workflows::WithAsyncMethod_Enqueue<v1::Workflows::WithAsyncMethod_EnqueueBatch<
         v1::Workflows::WithAsyncMethod_Get<v1::Workflows::WithAsyncMethod_Wait<
@@ -32,10 +37,8 @@ using WorkflowsServiceBase =
                                                 v1::Workflows::WithAsyncMethod_RetryRuns<
                                                     v1::Workflows::WithAsyncMethod_PauseQueue<
                                                         v1::Workflows::WithAsyncMethod_ResumeQueue<
-                                                            v1::Workflows::
-                                                                WithAsyncMethod_ListQueues<
-                                                                    v1::Workflows::
-                                                                        Service>>>>>>>>>>>>>>>>>>>;
+                                                            v1::Workflows::WithAsyncMethod_ListQueues<
+                                                                ScheduleMethods>>>>>>>>>>>>>>>>>>>;
 
 class WorkflowsService final : public WorkflowsServiceBase {
  public:
@@ -74,6 +77,16 @@ class WorkflowsService final : public WorkflowsServiceBase {
                            v1::ResumeQueueResponse* resp) override;
   grpc::Status ListQueues(grpc::ServerContext* ctx, const v1::ListQueuesRequest* req,
                           v1::ListQueuesResponse* resp) override;
+  grpc::Status CreateSchedule(grpc::ServerContext* ctx, const v1::CreateScheduleRequest* req,
+                              v1::CreateScheduleResponse* resp) override;
+  grpc::Status ListSchedules(grpc::ServerContext* ctx, const v1::ListSchedulesRequest* req,
+                             v1::ListSchedulesResponse* resp) override;
+  grpc::Status PauseSchedule(grpc::ServerContext* ctx, const v1::PauseScheduleRequest* req,
+                             v1::PauseScheduleResponse* resp) override;
+  grpc::Status ResumeSchedule(grpc::ServerContext* ctx, const v1::ResumeScheduleRequest* req,
+                              v1::ResumeScheduleResponse* resp) override;
+  grpc::Status DeleteSchedule(grpc::ServerContext* ctx, const v1::DeleteScheduleRequest* req,
+                              v1::DeleteScheduleResponse* resp) override;
   grpc::Status ListNodes(grpc::ServerContext* ctx, const v1::ListNodesRequest* req,
                          v1::ListNodesResponse* resp) override;
   grpc::Status ListWorkflowTypes(grpc::ServerContext* ctx, const v1::ListWorkflowTypesRequest* req,

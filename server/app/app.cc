@@ -37,6 +37,7 @@
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
 #include "server/maintenance/retention.h"
+#include "server/maintenance/scheduler.h"
 #include "server/maintenance/vacuumer.h"
 #include "server/metrics/metrics.h"
 #include "server/store/postgres/migrator.h"
@@ -196,6 +197,7 @@ class Daemon {
   engine::RunService runs_;
   engine::ChangeRouter router_;
   maintenance::Rescuer rescuer_;
+  maintenance::Scheduler scheduler_;
   maintenance::Vacuumer vacuumer_;
   store::pg::PgListener listener_;
   store::pg::PgNodeStore node_store_;
@@ -312,6 +314,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
       runs_(&store_, &store_, registry_.get(), &hub_, &dispatcher_, LimitsFor(cfg)),
       router_(&dispatcher_, &hub_, &events_, &waker_, &remote_),
       rescuer_(&store_, &store_, registry_.get(), cfg.rescue_interval),
+      scheduler_(&store_, registry_.get(), Millis(500)),
       vacuumer_(
           &store_, [this] { return dispatcher_.caught_up(); }, cfg.vacuum_dead_rows),
       listener_(cfg.database_url, &router_),
@@ -348,6 +351,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
   store_.SetEventsWrittenHook([this] { events_.Kick(); });
   runs_.set_metrics(&metrics_);
   runs_.set_blobs(&store_);
+  runs_.set_schedules(&store_);
   // A daemon is live while seen within three heartbeats (NodeRegistry).
   runs_.set_queues(&queue_store_, 3 * cfg.node_heartbeat);
   runs_.set_remote_workers(&remote_);
@@ -461,6 +465,7 @@ void Daemon::StartEngine() {
   remote_.Start();
   waker_.Start();
   rescuer_.Start();
+  scheduler_.Start();
   retention_.Start();
   vacuumer_.Start();
   nodes_.Start(address_);
@@ -488,6 +493,7 @@ void Daemon::Shutdown(int signal) {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   async_server_.Stop();  // the calls still being handled finish first
   rescuer_.Stop();
+  scheduler_.Stop();
   waker_.Stop();
   retention_.Stop();
   vacuumer_.Stop();

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "server/domain/utf8.h"
+#include "server/engine/cron.h"
 #include "server/engine/new_run.h"
 #include "server/logging/logging.h"
 
@@ -511,6 +512,89 @@ StatusOr<BulkResult> RunService::RetryRuns(const BulkSpec& spec,
   action.batch = [&](const store::RunFilter& f) { return store_->RetryBatch(f, reason); };
   action.changed = [&](const std::vector<Run>&) { PokeReady(); };
   return Bulk(spec, action, stop);
+}
+
+namespace {
+
+Status CheckScheduleName(const std::string& name) {
+  if (name.empty()) return InvalidArgument("name: required");
+  if (!ValidName(name))
+    return InvalidArgument("name: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<store::Schedule> RunService::CreateSchedule(const ScheduleSpec& spec) {
+  if (!schedules_) return Unimplemented("schedules are not available in this daemon");
+  if (Status st = CheckScheduleName(spec.name); !st.ok()) return st;
+  if (spec.cron.empty()) return InvalidArgument("cron: required (e.g. \"*/5 * * * *\")");
+  if (spec.cron.size() > 200) return InvalidArgument("cron: must be at most 200 bytes");
+  const std::string tz = spec.timezone.empty() ? "UTC" : spec.timezone;
+  auto cron = CronSchedule::Parse(spec.cron, tz);
+  if (!cron.ok()) return cron.status();
+  const std::string catch_up = spec.catch_up.empty() ? "one" : spec.catch_up;
+  if (catch_up != "one" && catch_up != "skip") {
+    return InvalidArgument("catch_up: must be one or skip, got '" + catch_up.substr(0, 32) + "'");
+  }
+  if (spec.run.run_at || spec.run.delay) {
+    return InvalidArgument("run_at: a schedule's runs start at their tick");
+  }
+  if (!spec.run.idempotency_key.empty()) {
+    return InvalidArgument("idempotency_key: a schedule's runs are keyed by their tick");
+  }
+  if (spec.run.tags.count("schedule")) {
+    return InvalidArgument("tags: 'schedule' is set by the schedule itself");
+  }
+  if (spec.run.tags.size() >= kMaxTags) {
+    return InvalidArgument("tags: at most " + std::to_string(kMaxTags - 1) +
+                           " (a schedule's runs also get the tag schedule=NAME)");
+  }
+  if (Status st = Validate(spec.run, ""); !st.ok()) return st;
+  store::Schedule s;
+  s.name = spec.name;
+  s.cron = spec.cron;
+  s.timezone = tz;
+  s.workflow_type = spec.run.workflow_type;
+  s.input = spec.run.input.empty() ? "{}" : spec.run.input;
+  s.queue = spec.run.queue.empty() ? "default" : spec.run.queue;
+  s.priority = spec.run.priority;
+  s.tags = spec.run.tags;
+  s.catch_up = catch_up;
+  auto next = cron->Next(Now());
+  if (!next) return InvalidArgument("cron: '" + spec.cron + "' never fires");
+  s.next_at = *next;
+  return schedules_->CreateSchedule(s);
+}
+
+StatusOr<std::vector<store::Schedule>> RunService::ListSchedules() {
+  if (!schedules_) return Unimplemented("schedules are not available in this daemon");
+  return schedules_->ListSchedules();
+}
+
+StatusOr<store::Schedule> RunService::PauseSchedule(const std::string& name) {
+  if (!schedules_) return Unimplemented("schedules are not available in this daemon");
+  if (Status st = CheckScheduleName(name); !st.ok()) return st;
+  return schedules_->SetSchedulePaused(name, true, std::nullopt);
+}
+
+StatusOr<store::Schedule> RunService::ResumeSchedule(const std::string& name) {
+  if (!schedules_) return Unimplemented("schedules are not available in this daemon");
+  if (Status st = CheckScheduleName(name); !st.ok()) return st;
+  auto s = schedules_->GetSchedule(name);
+  if (!s.ok()) return s.status();
+  if (!s->paused_at) return s;  // not paused: its next tick stays as it is
+  auto cron = CronSchedule::Parse(s->cron, s->timezone);
+  if (!cron.ok()) return cron.status();
+  auto next = cron->Next(Now());
+  if (!next) return FailedPrecondition("cron: '" + s->cron + "' never fires");
+  return schedules_->SetSchedulePaused(name, false, *next);
+}
+
+Status RunService::DeleteSchedule(const std::string& name) {
+  if (!schedules_) return Unimplemented("schedules are not available in this daemon");
+  if (Status st = CheckScheduleName(name); !st.ok()) return st;
+  return schedules_->DeleteSchedule(name);
 }
 
 StatusOr<std::vector<store::QueueInfo>> RunService::ListQueues() {

@@ -20,6 +20,7 @@
 #include "server/store/blob_store.h"
 #include "server/store/queue_store.h"
 #include "server/store/run_store.h"
+#include "server/store/schedule_store.h"
 #include "server/store/wait_store.h"
 
 namespace cueball::engine {
@@ -83,6 +84,17 @@ struct BulkSpec {
   std::string reason;
 };
 
+// A cron schedule to create: what each tick enqueues (`run`'s type,
+// input, queue, priority and tags; no key or time), when, and what becomes
+// of ticks missed while no daemon ran.
+struct ScheduleSpec {
+  std::string name;
+  std::string cron;
+  std::string timezone;  // empty: UTC
+  EnqueueSpec run;
+  std::string catch_up;  // "one" (default: enqueue one run for them) or "skip"
+};
+
 struct BulkResult {
   int64_t count = 0;  // runs changed (dry run: that would be)
   bool dry_run = false;
@@ -124,6 +136,17 @@ class RunService {
                                        const std::string& idempotency_key);
   StatusOr<std::vector<store::BlobInfo>> ListBlobs(const std::string& run_id);
   StatusOr<store::StoredBlob> GetBlob(const std::string& run_id, const std::string& name);
+  // Schedules (validated: names, the cron expression and time zone, the
+  // run as Enqueue validates it). A schedule's runs carry the tag
+  // schedule=NAME.
+  StatusOr<store::Schedule> CreateSchedule(const ScheduleSpec& spec);
+  StatusOr<std::vector<store::Schedule>> ListSchedules();
+  StatusOr<store::Schedule> PauseSchedule(const std::string& name);
+  // Resumes from now: ticks that passed while paused are not caught up.
+  StatusOr<store::Schedule> ResumeSchedule(const std::string& name);
+  Status DeleteSchedule(const std::string& name);
+  // Null (the default): schedule calls are UNIMPLEMENTED.
+  void set_schedules(store::ScheduleStore* schedules) { schedules_ = schedules; }
   // Queues: list, pause, resume (validated: a queue name, a reason of at
   // most 1000 bytes).
   StatusOr<std::vector<store::QueueInfo>> ListQueues();
@@ -181,6 +204,7 @@ class RunService {
   metrics::Metrics* metrics_ = nullptr;
   store::BlobStore* blobs_ = nullptr;
   store::QueueStore* queues_ = nullptr;
+  store::ScheduleStore* schedules_ = nullptr;
   Millis node_window_{30000};
 };
 

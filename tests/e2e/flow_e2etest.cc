@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -445,4 +446,161 @@ steps:
   auto unknown = d2.Cli({"queue", "pause", "nosuch"});
   CHECK(unknown.exit_code == 1);
   CHECK_THAT(unknown.err, Catch::Contains("NOT_FOUND"));
+}
+
+namespace {
+
+v1::Schedule MakeSchedule(const std::string& name, const std::string& cron,
+                          const std::string& catch_up = "") {
+  v1::Schedule s;
+  s.set_name(name);
+  s.set_cron(cron);
+  s.set_timezone("Europe/Berlin");
+  s.set_workflow_type("noop");
+  s.set_input(R"({"from": "schedule"})");
+  (*s.mutable_tags())["team"] = "ops";
+  s.set_catch_up(catch_up);
+  return s;
+}
+
+// The runs a schedule enqueued (they carry the tag schedule=NAME).
+std::vector<v1::Run> ScheduleRuns(client::Client& c, const std::string& name) {
+  return ListAll(c, ByTags({{"schedule", name}}));
+}
+
+}  // namespace
+
+TEST_CASE("each tick of a cron schedule enqueues exactly one run, however many daemons see it") {
+  TestDatabase db(false);
+  Daemon d1(db, {"--workers", "2"}), d2(db, {"--workers", "2"}), d3(db, {"--workers", "2"});
+  client::Client c(d1.address());
+
+  // A yearly schedule: its real ticks are far away, so the test makes ticks
+  // come due by moving next_at to now, as time would.
+  v1::Schedule created;
+  auto st = c.CreateSchedule(MakeSchedule("ticks", "0 0 1 1 *"), &created);
+  INFO(st.error_message());
+  REQUIRE(st.ok());
+  CHECK(created.timezone() == "Europe/Berlin");
+  CHECK(created.catch_up() == "one");
+  CHECK_FALSE(created.paused());
+  const std::string first_next = google::protobuf::util::TimeUtil::ToString(created.next_at());
+  CHECK(first_next.substr(4) == "-12-31T23:00:00Z");  // 1 January 00:00 in Berlin (CET)
+
+  const auto fired = [&] {
+    return db.Scalar("SELECT next_at > now() FROM cueball_schedules WHERE name = 'ticks'") == "t";
+  };
+  for (int i = 1; i <= 5; ++i) {
+    db.Exec(
+        "UPDATE cueball_schedules SET next_at = date_trunc('second', now()) "
+        "WHERE name = 'ticks'");
+    REQUIRE(WaitFor(fired));
+    REQUIRE(WaitFor([&] { return static_cast<int>(ScheduleRuns(c, "ticks").size()) == i; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a distinct tick each time
+  }
+  auto runs = ScheduleRuns(c, "ticks");
+  REQUIRE(runs.size() == 5);
+  std::set<std::string> keys;
+  for (const auto& r : runs) {
+    keys.insert(r.idempotency_key());
+    CHECK_THAT(r.idempotency_key(), Catch::StartsWith("schedule:ticks:"));
+    CHECK(r.tags().at("team") == "ops");
+    CHECK(json::parse(r.input()) == json({{"from", "schedule"}}));
+  }
+  CHECK(keys.size() == 5);
+  v1::ListSchedulesResponse list;
+  REQUIRE(c.ListSchedules(&list).ok());
+  REQUIRE(list.schedules_size() == 1);
+  CHECK(list.schedules(0).last_run_id() == runs.front().id());  // the newest
+
+  // Ticks missed while no daemon ran: 'one' enqueues one run for them,
+  // 'skip' none; both go on from the next tick.
+  REQUIRE(c.CreateSchedule(MakeSchedule("catch-up", "0 0 1 1 *", "one"), &created).ok());
+  REQUIRE(c.CreateSchedule(MakeSchedule("skipper", "0 0 1 1 *", "skip"), &created).ok());
+  db.Exec(
+      "UPDATE cueball_schedules SET next_at = timestamptz '2020-12-31T23:00:00Z' "
+      "WHERE name IN ('catch-up', 'skipper')");
+  REQUIRE(WaitFor([&] {
+    return db.Scalar(
+               "SELECT count(*) FROM cueball_schedules WHERE next_at > now() AND name IN "
+               "('catch-up', 'skipper')") == "2";
+  }));
+  REQUIRE(WaitFor([&] { return ScheduleRuns(c, "catch-up").size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto caught = ScheduleRuns(c, "catch-up");
+  REQUIRE(caught.size() == 1);
+  // The latest missed tick: 1 January of this year (it is December 2026 or later).
+  CHECK_THAT(caught[0].idempotency_key(), Catch::EndsWith("-12-31T23:00:00.000Z"));
+  CHECK(ScheduleRuns(c, "skipper").empty());
+  CHECK(db.Scalar("SELECT last_tick_at IS NOT NULL FROM cueball_schedules WHERE name = "
+                  "'skipper'") == "t");
+
+  // Paused: a due tick fires nothing; resumed, it goes on from the next tick.
+  v1::Schedule paused;
+  REQUIRE(c.PauseSchedule("ticks", &paused).ok());
+  CHECK(paused.paused());
+  db.Exec("UPDATE cueball_schedules SET next_at = now() WHERE name = 'ticks'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(ScheduleRuns(c, "ticks").size() == 5);
+  auto listed = d2.Cli({"schedule", "list"});
+  CHECK(listed.exit_code == 0);
+  CHECK_THAT(listed.out, Catch::Contains("ticks") && Catch::Contains("yes"));
+  auto resumed = d3.Cli({"schedule", "resume", "ticks"});
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Catch::Contains("ticks next at "));
+  CHECK(fired());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(ScheduleRuns(c, "ticks").size() == 5);
+
+  // Created from the CLI; deleted (its runs stay).
+  auto made = d1.Cli({"schedule", "create", "cli-made", "--cron", "*/5 * * * *", "--tz", "UTC",
+                      "--type", "noop", "--tag", "k=v", "--catch-up", "skip"});
+  CHECK(made.exit_code == 0);
+  CHECK_THAT(made.out, Catch::Contains("cli-made next at"));
+  CHECK(d1.Cli({"schedule", "delete", "cli-made"}).exit_code == 0);
+  CHECK(c.DeleteSchedule("ticks").ok());
+  CHECK(ScheduleRuns(c, "ticks").size() == 5);
+
+  // Bad input: refused with the field named, nothing created.
+  REQUIRE(c.ListSchedules(&list).ok());
+  const int before = list.schedules_size();
+  auto refused = [&](v1::Schedule s, grpc::StatusCode code, const std::string& prefix) {
+    v1::Schedule out;
+    auto status = c.CreateSchedule(s, &out);
+    INFO(status.error_message());
+    CHECK(status.error_code() == code);
+    CHECK_THAT(status.error_message(), Catch::StartsWith(prefix));
+  };
+  refused(MakeSchedule("bad", "* * * *"), grpc::StatusCode::INVALID_ARGUMENT, "cron: '* * * *'");
+  refused(MakeSchedule("bad", "61 * * * *"), grpc::StatusCode::INVALID_ARGUMENT,
+          "cron: minute field");
+  refused(MakeSchedule("bad", ""), grpc::StatusCode::INVALID_ARGUMENT, "cron: required");
+  refused(MakeSchedule("bad", "0 0 30 2 *"), grpc::StatusCode::INVALID_ARGUMENT,
+          "cron: '0 0 30 2 *' never fires");
+  auto s = MakeSchedule("bad", "* * * * *");
+  s.set_timezone("Europe/Atlantis");
+  refused(s, grpc::StatusCode::INVALID_ARGUMENT, "timezone:");
+  s = MakeSchedule("bad", "* * * * *");
+  s.set_workflow_type("no.such.type");
+  refused(s, grpc::StatusCode::NOT_FOUND, "workflow_type:");
+  refused(MakeSchedule("bad", "* * * * *", "sometimes"), grpc::StatusCode::INVALID_ARGUMENT,
+          "catch_up:");
+  refused(MakeSchedule("bad name", "* * * * *"), grpc::StatusCode::INVALID_ARGUMENT, "name:");
+  refused(MakeSchedule("", "* * * * *"), grpc::StatusCode::INVALID_ARGUMENT, "name: required");
+  s = MakeSchedule("bad", "* * * * *");
+  (*s.mutable_tags())["schedule"] = "x";
+  refused(s, grpc::StatusCode::INVALID_ARGUMENT, "tags:");
+  s = MakeSchedule("bad", "* * * * *");
+  s.set_input("{not json");
+  refused(s, grpc::StatusCode::INVALID_ARGUMENT, "input:");
+  refused(MakeSchedule("catch-up", "* * * * *"), grpc::StatusCode::ALREADY_EXISTS, "name:");
+  REQUIRE(c.ListSchedules(&list).ok());
+  CHECK(list.schedules_size() == before);
+  v1::Schedule none;
+  CHECK(c.PauseSchedule("nosuch", &none).error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(c.ResumeSchedule("nosuch", &none).error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(c.DeleteSchedule("nosuch").error_code() == grpc::StatusCode::NOT_FOUND);
+  auto bad_cli = d1.Cli({"schedule", "create", "x", "--cron", "* * *", "--type", "noop"});
+  CHECK(bad_cli.exit_code == 1);
+  CHECK_THAT(bad_cli.err, Catch::Contains("INVALID_ARGUMENT: cron:"));
 }

@@ -26,7 +26,7 @@ KNOWN = {
     # third party
     "cueball/v1", "grpc/health/v1", "grpc", "grpcpp", "google/protobuf", "pqxx",
     "spdlog", "prometheus", "civetweb.h", "CivetServer.h", "CLI", "curl", "yaml-cpp",
-    "toml++", "nlohmann",
+    "toml++", "nlohmann", "date",
 }
 
 # Folder -> include roots it may use (its own folder is always allowed).
@@ -41,7 +41,7 @@ ALLOWED = {
     # The engine sees domain, store interfaces, metrics and logging: no SQL
     # driver, no gRPC, no HTTP, no api.
     "server/engine": {"server/domain", "server/store", "server/metrics", "server/logging",
-                      "spdlog", "nlohmann"},
+                      "spdlog", "nlohmann", "date"},
     "server/maintenance": {"server/domain", "server/store", "server/engine",
                            "server/metrics", "server/logging", "spdlog", "nlohmann"},
     "workers": {"server/domain", "server/engine", "curl", "yaml-cpp", "nlohmann"},

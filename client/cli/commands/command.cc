@@ -76,6 +76,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   all.push_back(CancelCommand());
   all.push_back(RetryCommand());
   all.push_back(QueueCommand());
+  all.push_back(ScheduleCommand());
   all.push_back(SignalCommand());
   all.push_back(BlobCommand());
   all.push_back(GraphCommand());

@@ -57,6 +57,7 @@ std::unique_ptr<Command> ListCommand();
 std::unique_ptr<Command> CancelCommand();
 std::unique_ptr<Command> RetryCommand();
 std::unique_ptr<Command> QueueCommand();
+std::unique_ptr<Command> ScheduleCommand();
 std::unique_ptr<Command> SignalCommand();
 std::unique_ptr<Command> BlobCommand();
 std::unique_ptr<Command> GraphCommand();

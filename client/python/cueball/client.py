@@ -377,6 +377,45 @@ class Client:
         req = workflows_pb2.ResumeQueueRequest(queue=queue)
         return self.call(self.workflows.ResumeQueue, "ResumeQueue", req).queue
 
+    def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        workflow_type: str,
+        input: Any = None,
+        *,
+        timezone: str = "UTC",
+        queue: str = "",
+        priority: int = 0,
+        tags: Optional[Dict[str, str]] = None,
+        catch_up: str = "one",
+    ) -> Any:
+        """A cron schedule: each tick enqueues exactly one run of
+        workflow_type (cueball.v1.Schedule back, with next_at)."""
+        schedule = workflows_pb2.Schedule(
+            name=name, cron=cron, timezone=timezone, workflow_type=workflow_type,
+            input="" if input is None else _json_text(input), queue=queue, priority=priority,
+            tags=tags or {}, catch_up=catch_up,
+        )
+        req = workflows_pb2.CreateScheduleRequest(schedule=schedule)
+        return self.call(self.workflows.CreateSchedule, "CreateSchedule", req).schedule
+
+    def schedules(self) -> List[Any]:
+        req = workflows_pb2.ListSchedulesRequest()
+        return list(self.call(self.workflows.ListSchedules, "ListSchedules", req).schedules)
+
+    def pause_schedule(self, name: str) -> Any:
+        req = workflows_pb2.PauseScheduleRequest(name=name)
+        return self.call(self.workflows.PauseSchedule, "PauseSchedule", req).schedule
+
+    def resume_schedule(self, name: str) -> Any:
+        req = workflows_pb2.ResumeScheduleRequest(name=name)
+        return self.call(self.workflows.ResumeSchedule, "ResumeSchedule", req).schedule
+
+    def delete_schedule(self, name: str) -> None:
+        req = workflows_pb2.DeleteScheduleRequest(name=name)
+        self.call(self.workflows.DeleteSchedule, "DeleteSchedule", req)
+
     def cancel(self, run_id: str, reason: str = "") -> Run:
         resp = self.call(
             self.workflows.Cancel, "Cancel", workflows_pb2.CancelRequest(id=run_id, reason=reason)

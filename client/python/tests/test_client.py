@@ -114,3 +114,24 @@ def test_tags_bulk_actions_and_queues(client):
     assert e.value.code == grpc.StatusCode.NOT_FOUND and "queue" in e.value.message
     with pytest.raises(TypeError):
         client.cancel_runs(colour="red")
+
+
+def test_schedules(client):
+    s = client.create_schedule("py-nightly", "30 2 * * *", "noop", {"report": True}, timezone="Europe/Berlin",
+                               tags={"team": "py"})
+    assert s.name == "py-nightly" and s.timezone == "Europe/Berlin" and s.catch_up == "one"
+    assert s.next_at.ToDatetime().minute == 30
+    assert [x.name for x in client.schedules()] == ["py-nightly"]
+    assert client.pause_schedule("py-nightly").paused
+    assert not client.resume_schedule("py-nightly").paused
+    with pytest.raises(cueball.CallError) as e:
+        client.create_schedule("py-bad", "61 * * * *", "noop")
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and e.value.message.startswith("cron: minute field")
+    with pytest.raises(cueball.CallError) as e:
+        client.create_schedule("py-bad", "* * * * *", "noop", timezone="Nowhere/City")
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and e.value.message.startswith("timezone:")
+    client.delete_schedule("py-nightly")
+    assert client.schedules() == []
+    with pytest.raises(cueball.CallError) as e:
+        client.delete_schedule("py-nightly")
+    assert e.value.code == grpc.StatusCode.NOT_FOUND

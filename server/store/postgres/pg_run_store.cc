@@ -28,6 +28,29 @@ StatusOr<std::string> CurrentStatus(pqxx::transaction_base& tx, const std::strin
   return Text(Field(cur, 0, "status"));
 }
 
+// The parameters of sql/fragments/list_filters.sql ($1..$9) and the
+// statuses ($10), for List, Count and the bulk batches.
+struct FilterParams {
+  std::optional<std::string> type, queue, before_id, other_tags, key, tag_key, tag_value;
+  std::optional<int64_t> after, before;
+  std::string statuses;
+
+  explicit FilterParams(const RunFilter& f)
+      : type(f.workflow_type), queue(f.queue), before_id(f.before_id), key(f.idempotency_key) {
+    if (f.created_after) after = ToMicros(*f.created_after);
+    if (f.created_before) before = ToMicros(*f.created_before);
+    if (!f.tags.empty()) {
+      // The first tag drives the search (list_filters.sql); the others are checked.
+      tag_key = f.tags.begin()->first;
+      tag_value = f.tags.begin()->second;
+      other_tags = TagsJson({std::next(f.tags.begin()), f.tags.end()});
+    }
+    std::vector<std::string> names;
+    for (RunStatus st : f.statuses) names.emplace_back(RunStatusName(st));
+    statuses = PgTextArray(names);
+  }
+};
+
 }  // namespace
 
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
@@ -90,6 +113,31 @@ PgRunStore::PgRunStore(const std::string& dsn, int pool_size, Millis statement_t
                      }) {}
 
 StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRun>& runs) {
+  std::vector<EnqueueResult> out;
+  bool wrote = false;  // events for the sequencer
+  const bool has_keys = std::any_of(runs.begin(), runs.end(),
+                                    [](const NewRun& r) { return r.idempotency_key.has_value(); });
+  const bool has_parents = std::any_of(runs.begin(), runs.end(),
+                                       [](const NewRun& r) { return r.parent_id.has_value(); });
+  Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
+    // Without keys or parents the insert is the whole change. With them, a
+    // refused key or a parent's child_enqueued event follows the insert, and
+    // the two commit together (or not at all).
+    auto tx = BeginChange(c, !has_keys && !has_parents);
+    auto res = EnqueueIn(*tx, runs, &wrote);
+    if (!res.ok()) return res.status();
+    out = std::move(res).value();
+    tx->commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (wrote) EventsWritten();
+  return out;
+}
+
+StatusOr<std::vector<EnqueueResult>> PgRunStore::EnqueueIn(pqxx::transaction_base& tx,
+                                                           const std::vector<NewRun>& runs,
+                                                           bool* wrote) {
   // One typed array per column (PgArrayWriter), as the statement unnests them.
   PgArrayWriter ords(PgElem::kInt4), ids(PgElem::kUuid), types(PgElem::kText), steps(PgElem::kText),
       queues(PgElem::kText), priorities(PgElem::kInt4), inputs(PgElem::kText),
@@ -116,65 +164,51 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::Enqueue(const std::vector<NewRu
       Binary(ords, ids, types, steps, queues, priorities, inputs, idempotency_keys, run_ats,
              parents, tags);
   std::vector<EnqueueResult> out;
-  bool wrote = false;  // events for the sequencer
-  bool has_parents = std::any_of(runs.begin(), runs.end(),
-                                 [](const NewRun& r) { return r.parent_id.has_value(); });
-  Status st = pool_.With("enqueue", [&](pqxx::connection& c) -> Status {
-    // Without keys or parents the insert is the whole change. With them, a
-    // refused key or a parent's child_enqueued event follows the insert, and
-    // the two commit together (or not at all).
-    auto tx = BeginChange(c, keys.empty() && !has_parents);
-    // The new rows come back from the insert itself. Runs whose key exists
-    // already were skipped: read those (a fresh statement under READ
-    // COMMITTED sees keys committed concurrently).
-    auto res =
-        ExecPrepared(*tx, sql::kEnqueue, params[0], params[1], params[2], params[3], params[4],
-                     params[5], params[6], params[7], params[8], params[9], params[10]);
-    wrote = !res.empty();
-    std::map<std::string, Run> by_id;
-    std::map<std::string, const Run*> by_key;
-    for (Run& run : ReadRuns(res)) {
+  // The new rows come back from the insert itself. Runs whose key exists
+  // already were skipped: read those (a fresh statement under READ
+  // COMMITTED sees keys committed concurrently).
+  auto res = ExecPrepared(tx, sql::kEnqueue, params[0], params[1], params[2], params[3], params[4],
+                          params[5], params[6], params[7], params[8], params[9], params[10]);
+  *wrote = *wrote || !res.empty();
+  std::map<std::string, Run> by_id;
+  std::map<std::string, const Run*> by_key;
+  for (Run& run : ReadRuns(res)) {
+    std::string id = run.id;
+    by_id.emplace(id, std::move(run));
+  }
+  if (by_id.size() < runs.size() && !keys.empty()) {
+    for (Run& run : ReadRuns(Exec(tx, sql::kRunsByIdempotencyKey, PgTextArray(keys)))) {
       std::string id = run.id;
       by_id.emplace(id, std::move(run));
     }
-    if (by_id.size() < runs.size() && !keys.empty()) {
-      for (Run& run : ReadRuns(Exec(*tx, sql::kRunsByIdempotencyKey, PgTextArray(keys)))) {
-        std::string id = run.id;
-        by_id.emplace(id, std::move(run));
-      }
+  }
+  for (const auto& [id, run] : by_id) {
+    if (run.idempotency_key) by_key[*run.idempotency_key] = &run;
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const NewRun& want = runs[i];
+    const Run* got = nullptr;
+    if (want.idempotency_key) {
+      auto it = by_key.find(*want.idempotency_key);
+      if (it != by_key.end()) got = it->second;
+    } else {
+      auto it = by_id.find(want.id);
+      if (it != by_id.end()) got = &it->second;
     }
-    for (const auto& [id, run] : by_id) {
-      if (run.idempotency_key) by_key[*run.idempotency_key] = &run;
+    if (!got) return Internal("enqueue: run " + want.id + " missing after insert");
+    if (got->workflow_type != want.workflow_type) {
+      return AlreadyExists(want.field_prefix + "idempotency_key: '" + *want.idempotency_key +
+                           "' already belongs to run " + got->id + " of workflow type '" +
+                           got->workflow_type + "'");
     }
-    for (size_t i = 0; i < runs.size(); ++i) {
-      const NewRun& want = runs[i];
-      const Run* got = nullptr;
-      if (want.idempotency_key) {
-        auto it = by_key.find(*want.idempotency_key);
-        if (it != by_key.end()) got = it->second;
-      } else {
-        auto it = by_id.find(want.id);
-        if (it != by_id.end()) got = &it->second;
-      }
-      if (!got) return Internal("enqueue: run " + want.id + " missing after insert");
-      if (got->workflow_type != want.workflow_type) {
-        return AlreadyExists(want.field_prefix + "idempotency_key: '" + *want.idempotency_key +
-                             "' already belongs to run " + got->id + " of workflow type '" +
-                             got->workflow_type + "'");
-      }
-      out.push_back({*got, got->id == want.id});
-    }
-    // A child run is also recorded in its parent's history.
-    std::vector<std::string> children;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].parent_id && out[i].created) children.push_back(out[i].run.id);
-    }
-    if (!children.empty()) Exec(*tx, sql::kChildEnqueuedEvents, PgTextArray(children));
-    tx->commit();
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  if (wrote) EventsWritten();
+    out.push_back({*got, got->id == want.id});
+  }
+  // A child run is also recorded in its parent's history.
+  std::vector<std::string> children;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].parent_id && out[i].created) children.push_back(out[i].run.id);
+  }
+  if (!children.empty()) Exec(tx, sql::kChildEnqueuedEvents, PgTextArray(children));
   return out;
 }
 
@@ -221,26 +255,24 @@ StatusOr<std::vector<Run>> PgRunStore::GetMany(const std::vector<std::string>& i
 
 StatusOr<std::vector<Run>> PgRunStore::List(const RunFilter& f) {
   std::vector<Run> runs;
-  std::optional<int64_t> after, before;
-  if (f.created_after) after = ToMicros(*f.created_after);
-  if (f.created_before) before = ToMicros(*f.created_before);
   // Without a type or status, the primary key newest first; else a branch
   // per status (sql/list_runs_by_status.sql says why).
   const bool by_status = f.workflow_type || !f.statuses.empty();
-  const std::optional<std::string> tags = TagsJson(f.tags);
+  const FilterParams p(f);
   auto wanted = [&](RunStatus s) {
     return f.statuses.empty() ||
            std::find(f.statuses.begin(), f.statuses.end(), s) != f.statuses.end();
   };
   Status st = pool_.With("list", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    runs = ReadRuns(by_status ? Exec(tx, sql::kListRunsByStatus, f.workflow_type, f.queue, after,
-                                     before, f.before_id, tags, f.idempotency_key, f.limit,
-                                     wanted(RunStatus::kEnqueued), wanted(RunStatus::kRunning),
-                                     wanted(RunStatus::kWaiting), wanted(RunStatus::kSucceeded),
-                                     wanted(RunStatus::kFailed), wanted(RunStatus::kCanceled))
-                              : Exec(tx, sql::kListRuns, f.workflow_type, f.queue, after, before,
-                                     f.before_id, tags, f.idempotency_key, f.limit));
+    runs = ReadRuns(by_status
+                        ? Exec(tx, sql::kListRunsByStatus, p.type, p.queue, p.after, p.before,
+                               p.before_id, p.other_tags, p.key, p.tag_key, p.tag_value, f.limit,
+                               wanted(RunStatus::kEnqueued), wanted(RunStatus::kRunning),
+                               wanted(RunStatus::kWaiting), wanted(RunStatus::kSucceeded),
+                               wanted(RunStatus::kFailed), wanted(RunStatus::kCanceled))
+                        : Exec(tx, sql::kListRuns, p.type, p.queue, p.after, p.before, p.before_id,
+                               p.other_tags, p.key, p.tag_key, p.tag_value, f.limit));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -294,27 +326,6 @@ StatusOr<Run> PgRunStore::Retry(const std::string& id, const std::string& reason
 
 namespace {
 
-// The filter's parameters of sql/fragments/list_filters.sql ($1..$7) and
-// the statuses ($8), for Count and the bulk batches.
-struct FilterParams {
-  std::optional<std::string> type, queue, before_id, tags, key;
-  std::optional<int64_t> after, before;
-  std::string statuses;
-
-  explicit FilterParams(const RunFilter& f)
-      : type(f.workflow_type),
-        queue(f.queue),
-        before_id(f.before_id),
-        tags(TagsJson(f.tags)),
-        key(f.idempotency_key) {
-    if (f.created_after) after = ToMicros(*f.created_after);
-    if (f.created_before) before = ToMicros(*f.created_before);
-    std::vector<std::string> names;
-    for (RunStatus st : f.statuses) names.emplace_back(RunStatusName(st));
-    statuses = PgTextArray(names);
-  }
-};
-
 // A bulk batch's rows (sql/cancel_runs.sql, retry_runs.sql).
 BulkBatch ReadBatch(const pqxx::result& res, int limit) {
   BulkBatch batch;
@@ -335,9 +346,10 @@ StatusOr<int64_t> PgRunStore::Count(const RunFilter& f) {
   int64_t n = 0;
   Status st = pool_.With("count runs", [&](pqxx::connection& c) -> Status {
     pqxx::read_transaction tx(c);
-    n = Int(Field(Exec(tx, sql::kCountRuns, p.type, p.queue, p.after, p.before,
-                       std::optional<std::string>(), p.tags, p.key, p.statuses),
-                  0, "n"));
+    n = Int(Field(
+        Exec(tx, sql::kCountRuns, p.type, p.queue, p.after, p.before, std::optional<std::string>(),
+             p.other_tags, p.key, p.tag_key, p.tag_value, p.statuses),
+        0, "n"));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -349,9 +361,10 @@ StatusOr<BulkBatch> PgRunStore::CancelBatch(const RunFilter& f, const std::strin
   BulkBatch batch;
   Status st = pool_.With("cancel runs", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    batch = ReadBatch(Exec(tx, sql::kCancelRuns, p.type, p.queue, p.after, p.before, p.before_id,
-                           p.tags, p.key, p.statuses, f.limit, reason),
-                      f.limit);
+    batch =
+        ReadBatch(Exec(tx, sql::kCancelRuns, p.type, p.queue, p.after, p.before, p.before_id,
+                       p.other_tags, p.key, p.tag_key, p.tag_value, p.statuses, f.limit, reason),
+                  f.limit);
     if (!batch.changed.empty()) {
       std::vector<std::string> ids;
       for (const Run& r : batch.changed) ids.push_back(r.id);
@@ -373,9 +386,10 @@ StatusOr<BulkBatch> PgRunStore::RetryBatch(const RunFilter& f, const std::string
   BulkBatch batch;
   Status st = pool_.With("retry runs", [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
-    batch = ReadBatch(Exec(tx, sql::kRetryRuns, p.type, p.queue, p.after, p.before, p.before_id,
-                           p.tags, p.key, p.statuses, f.limit, reason),
-                      f.limit);
+    batch =
+        ReadBatch(Exec(tx, sql::kRetryRuns, p.type, p.queue, p.after, p.before, p.before_id,
+                       p.other_tags, p.key, p.tag_key, p.tag_value, p.statuses, f.limit, reason),
+                  f.limit);
     tx.commit();
     return Status::Ok();
   });

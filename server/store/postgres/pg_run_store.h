@@ -20,6 +20,7 @@
 #include "server/store/dispatch_store.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/run_store.h"
+#include "server/store/schedule_store.h"
 #include "server/store/upkeep_store.h"
 #include "server/store/wait_store.h"
 
@@ -35,7 +36,8 @@ class PgRunStore final : public RunStore,
                          public DispatchStore,
                          public UpkeepStore,
                          public WaitStore,
-                         public BlobStore {
+                         public BlobStore,
+                         public ScheduleStore {
  public:
   // `pool_size` connections at most, opened on first use, plus two for the
   // claim and the record (dispatch_pool_); every statement is cancelled
@@ -49,6 +51,16 @@ class PgRunStore final : public RunStore,
   StatusOr<Run> Cancel(const std::string& id, const std::string& reason) override;
   StatusOr<Run> Retry(const std::string& id, const std::string& reason) override;
   StatusOr<int64_t> Count(const RunFilter& filter) override;
+  // ScheduleStore (pg_schedules.cc).
+  StatusOr<Schedule> CreateSchedule(const Schedule& s) override;
+  StatusOr<std::vector<Schedule>> ListSchedules() override;
+  StatusOr<Schedule> GetSchedule(const std::string& name) override;
+  StatusOr<Schedule> SetSchedulePaused(const std::string& name, bool paused,
+                                       std::optional<TimePoint> next_at) override;
+  Status DeleteSchedule(const std::string& name) override;
+  StatusOr<std::vector<Schedule>> DueSchedules(int limit) override;
+  StatusOr<bool> FireSchedule(const std::string& name, TimePoint expected_next, TimePoint new_next,
+                              TimePoint tick, const std::optional<NewRun>& run) override;
   StatusOr<BulkBatch> CancelBatch(const RunFilter& filter, const std::string& reason) override;
   StatusOr<BulkBatch> RetryBatch(const RunFilter& filter, const std::string& reason) override;
   using DispatchStore::Claim;
@@ -94,6 +106,10 @@ class PgRunStore final : public RunStore,
   void EventsWritten() const {
     if (events_written_) events_written_();
   }
+  // Enqueue's statements in the caller's transaction; `wrote` is set when
+  // events were written (for the sequencer, once committed).
+  StatusOr<std::vector<EnqueueResult>> EnqueueIn(pqxx::transaction_base& tx,
+                                                 const std::vector<NewRun>& runs, bool* wrote);
   // Records one waiting outcome in `tx` (pg_waits.cc), which must be a real
   // transaction: the run's row lock has to hold until it commits. False if
   // its lease is not the run's any more. Adds the run's queue to `ready_queues` when

@@ -218,6 +218,17 @@ CREATE TABLE public.cueball_run_summaries (
 
 
 --
+-- Name: cueball_run_tags; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.cueball_run_tags (
+    key text NOT NULL,
+    value text NOT NULL,
+    run_id uuid NOT NULL
+);
+
+
+--
 -- Name: cueball_run_waits; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -263,6 +274,30 @@ CREATE TABLE public.cueball_runs (
     CONSTRAINT cueball_runs_status_check CHECK ((status = ANY (ARRAY['enqueued'::text, 'running'::text, 'waiting'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text]))),
     CONSTRAINT cueball_runs_step_index_check CHECK ((step_index >= 0)),
     CONSTRAINT cueball_runs_waiting_has_wait CHECK (((status <> 'waiting'::text) OR (wait IS NOT NULL)))
+);
+
+
+--
+-- Name: cueball_schedules; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.cueball_schedules (
+    name text NOT NULL,
+    cron text NOT NULL,
+    timezone text NOT NULL,
+    workflow_type text NOT NULL,
+    input jsonb DEFAULT '{}'::jsonb NOT NULL,
+    queue text DEFAULT 'default'::text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    tags jsonb,
+    catch_up text DEFAULT 'one'::text NOT NULL,
+    paused_at timestamp with time zone,
+    next_at timestamp with time zone NOT NULL,
+    last_tick_at timestamp with time zone,
+    last_run_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cueball_schedules_catch_up_check CHECK ((catch_up = ANY (ARRAY['one'::text, 'skip'::text])))
 );
 
 
@@ -432,6 +467,14 @@ ALTER TABLE ONLY public.cueball_run_summaries
 
 
 --
+-- Name: cueball_run_tags cueball_run_tags_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.cueball_run_tags
+    ADD CONSTRAINT cueball_run_tags_pkey PRIMARY KEY (key, value, run_id);
+
+
+--
 -- Name: cueball_run_waits cueball_run_waits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -445,6 +488,14 @@ ALTER TABLE ONLY public.cueball_run_waits
 
 ALTER TABLE ONLY public.cueball_runs
     ADD CONSTRAINT cueball_runs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: cueball_schedules cueball_schedules_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.cueball_schedules
+    ADD CONSTRAINT cueball_schedules_pkey PRIMARY KEY (name);
 
 
 --
@@ -573,13 +624,6 @@ CREATE INDEX cueball_runs_status_rare ON public.cueball_runs USING btree (status
 
 
 --
--- Name: cueball_runs_tags; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX cueball_runs_tags ON public.cueball_runs USING gin (tags jsonb_path_ops) WHERE (tags IS NOT NULL);
-
-
---
 -- Name: cueball_runs_type_status; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -591,6 +635,13 @@ CREATE INDEX cueball_runs_type_status ON public.cueball_runs USING btree (workfl
 --
 
 CREATE INDEX cueball_runs_waiting ON public.cueball_runs USING btree (run_at) WHERE (status = 'waiting'::text);
+
+
+--
+-- Name: cueball_schedules_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX cueball_schedules_due ON public.cueball_schedules USING btree (next_at) WHERE (paused_at IS NULL);
 
 
 --

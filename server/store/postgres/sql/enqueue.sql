@@ -18,6 +18,10 @@ WITH input AS (
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
+), tag_rows AS (
+  -- A tagged run's tags, written once (migration 0014).
+  INSERT INTO cueball_run_tags (key, value, run_id)
+  SELECT t.key, t.value, ins.id FROM ins, jsonb_each_text(ins.tags) t WHERE ins.tags IS NOT NULL
 ), ev_rows AS (
   SELECT id AS run_id, 'enqueued' AS kind, step_name AS step, 0 AS attempt,
          jsonb_strip_nulls(jsonb_build_object('queue', queue, 'priority', priority,

@@ -1,5 +1,5 @@
--- Runs of a type or of some statuses, newest first ($8 at most): a branch
--- per status ($9..$14: enqueued, running, waiting, succeeded, failed,
+-- Runs of a type or of some statuses, newest first ($10 at most): a branch
+-- per status ($11..$16: enqueued, running, waiting, succeeded, failed,
 -- canceled wanted). The list indexes leave out enqueued and running runs
 -- (migration 0008): the ready or lease index (or the primary key newest
 -- first) finds those; the type and status indexes find the others. One
@@ -12,32 +12,32 @@
 -- first.
 SELECT * FROM (
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $9::boolean AND r.status = 'enqueued'
+   WHERE $11::boolean AND r.status = 'enqueued'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
+   ORDER BY r.id DESC LIMIT $10)
   UNION ALL
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $10::boolean AND r.status = 'running'
+   WHERE $12::boolean AND r.status = 'running'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
+   ORDER BY r.id DESC LIMIT $10)
   UNION ALL
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $11::boolean AND r.status = 'waiting'
+   WHERE $13::boolean AND r.status = 'waiting'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
+   ORDER BY r.id DESC LIMIT $10)
   UNION ALL
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $12::boolean AND r.status = 'succeeded'
+   WHERE $14::boolean AND r.status = 'succeeded'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
+   ORDER BY r.id DESC LIMIT $10)
   UNION ALL
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $13::boolean AND r.status = 'failed'
+   WHERE $15::boolean AND r.status = 'failed'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
+   ORDER BY r.id DESC LIMIT $10)
   UNION ALL
   (SELECT {{run_columns}} FROM cueball_runs r
-   WHERE $14::boolean AND r.status = 'canceled'
+   WHERE $16::boolean AND r.status = 'canceled'
    {{list_filters}}
-   ORDER BY r.id DESC LIMIT $8)
-) l ORDER BY l.id::uuid DESC LIMIT $8
+   ORDER BY r.id DESC LIMIT $10)
+) l ORDER BY l.id::uuid DESC LIMIT $10

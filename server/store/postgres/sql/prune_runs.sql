@@ -38,6 +38,12 @@ WITH head AS (
 ), top AS (
   SELECT max(l.position) AS m
   FROM cueball_event_log l JOIN victims v ON v.id = l.run_id
+), del_tags AS (
+  -- The runs' tags (migration 0014), found by the primary key.
+  DELETE FROM cueball_run_tags t
+  USING (SELECT r.id, e.key, e.value FROM cueball_runs r JOIN victims v ON v.id = r.id,
+         jsonb_each_text(r.tags) e WHERE r.tags IS NOT NULL) x
+  WHERE t.key = x.key AND t.value = x.value AND t.run_id = x.id
 ), del AS (
   DELETE FROM cueball_runs r USING victims v WHERE r.id = v.id RETURNING r.id
 ), del_events AS (

@@ -1,12 +1,12 @@
--- One batch of a bulk retry: of the runs with a status among $8 (failed)
--- passing the filters (fragments/list_filters.sql: $1..$7, $5 the cursor), the newest
--- $9, sent back to the queue from their failed step with reason $10, as
+-- One batch of a bulk retry: of the runs with a status among $10 (failed)
+-- passing the filters (fragments/list_filters.sql: $1..$9, $5 the cursor), the newest
+-- $11, sent back to the queue from their failed step with reason $12, as
 -- retry_run.sql sends one. Rows as in cancel_runs.sql.
 WITH batch AS (
   SELECT r.id FROM cueball_runs r
-  WHERE r.status = ANY($8::text[])
+  WHERE r.status = ANY($10::text[])
   {{list_filters}}
-  ORDER BY r.id DESC LIMIT $9
+  ORDER BY r.id DESC LIMIT $11
   FOR UPDATE
 ), upd AS (
   UPDATE cueball_runs r
@@ -17,7 +17,7 @@ WITH batch AS (
   RETURNING r.id, r.workflow_type, r.queue, r.status, r.step_index, r.step_name, r.attempt
 ), ev_rows AS (
   SELECT id AS run_id, 'run_retried' AS kind, step_name AS step, 0 AS attempt,
-         jsonb_build_object('reason', $10::text) AS data, NULL::text AS also,
+         jsonb_build_object('reason', $12::text) AS data, NULL::text AS also,
          NULL::timestamptz AS started_at, NULL::text AS started_by,
          NULL::timestamptz AS created_at, row_number() OVER (ORDER BY id) AS n
   FROM upd
