@@ -117,6 +117,16 @@ void PrintRunDetail(const v1::Run& r, std::ostream& out) {
   t.Add({"run_at", FormatTimestamp(r.run_at())});
   t.Add({"started", FormatTimestamp(r.started_at())});
   t.Add({"finished", FormatTimestamp(r.finished_at())});
+  if (r.has_deadline()) {
+    t.Add({"deadline", FormatTimestamp(r.deadline()) + " (then " +
+                           (r.deadline_action().empty() ? "fail" : r.deadline_action()) + ")"});
+  }
+  if (r.tags_size() > 0) {
+    std::map<std::string, std::string> sorted(r.tags().begin(), r.tags().end());
+    std::string tags;
+    for (const auto& [k, v] : sorted) tags += (tags.empty() ? "" : " ") + k + "=" + v;
+    t.Add({"tags", tags});
+  }
   if (r.pruned()) {
     t.Add({"pruned", "yes: retention removed the record; this is its summary"});
     t.Print(out);

@@ -90,6 +90,8 @@ void ToProto(const Run& r, int step_count, v1::Run* out) {
   if (r.parent_id) out->set_parent_id(*r.parent_id);
   if (r.wait) out->set_wait(*r.wait);
   out->mutable_tags()->insert(r.tags.begin(), r.tags.end());
+  if (r.deadline) SetTime(*r.deadline, out->mutable_deadline());
+  out->set_deadline_action(r.deadline_action);
   for (const auto& c : r.children) {
     auto* pc = out->add_children();
     pc->set_id(c.id);
@@ -171,6 +173,9 @@ engine::EnqueueSpec SpecFromProto(const v1::EnqueueRequest& req) {
   if (req.has_delay()) s.delay = Millis(TimeUtil::DurationToMilliseconds(req.delay()));
   s.idempotency_key = req.idempotency_key();
   s.tags.insert(req.tags().begin(), req.tags().end());
+  if (req.has_deadline()) s.deadline = FromTimestamp(req.deadline());
+  if (req.has_timeout()) s.timeout = Millis(TimeUtil::DurationToMilliseconds(req.timeout()));
+  s.deadline_action = req.deadline_action();
   return s;
 }
 
@@ -221,6 +226,12 @@ grpc::Status FromProto(const v1::EnqueueRequest& req, const std::string& prefix,
   }
   if (req.has_delay()) {
     if (auto st = CheckDuration(req.delay(), prefix + "delay"); !st.ok()) return st;
+  }
+  if (req.has_deadline()) {
+    if (auto st = CheckTimestamp(req.deadline(), prefix + "deadline"); !st.ok()) return st;
+  }
+  if (req.has_timeout()) {
+    if (auto st = CheckDuration(req.timeout(), prefix + "timeout"); !st.ok()) return st;
   }
   *out = SpecFromProto(req);
   return grpc::Status::OK;

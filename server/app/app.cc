@@ -33,6 +33,7 @@
 #include "server/engine/wait_hub.h"
 #include "server/http/server.h"
 #include "server/logging/logging.h"
+#include "server/maintenance/deadlines.h"
 #include "server/maintenance/health_monitor.h"
 #include "server/maintenance/node_registry.h"
 #include "server/maintenance/rescuer.h"
@@ -198,6 +199,7 @@ class Daemon {
   engine::ChangeRouter router_;
   maintenance::Rescuer rescuer_;
   maintenance::Scheduler scheduler_;
+  maintenance::Deadlines deadlines_;
   maintenance::Vacuumer vacuumer_;
   store::pg::PgListener listener_;
   store::pg::PgNodeStore node_store_;
@@ -315,6 +317,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
       router_(&dispatcher_, &hub_, &events_, &waker_, &remote_),
       rescuer_(&store_, &store_, registry_.get(), cfg.rescue_interval),
       scheduler_(&store_, registry_.get(), Millis(500)),
+      deadlines_(&store_, Millis(500)),
       vacuumer_(
           &store_, [this] { return dispatcher_.caught_up(); }, cfg.vacuum_dead_rows),
       listener_(cfg.database_url, &router_),
@@ -357,6 +360,7 @@ Daemon::Daemon(const config::Config& cfg, std::shared_ptr<spdlog::logger> log,
   runs_.set_remote_workers(&remote_);
   nodes_.set_workers(&worker_store_);
   rescuer_.set_metrics(&metrics_);
+  deadlines_.set_metrics(&metrics_);
   vacuumer_.set_metrics(&metrics_);
   policy_.SetServing(false, "starting");
   AddProbeRoutes(&http_, &metrics_, [this] { return Ready(); });
@@ -466,6 +470,7 @@ void Daemon::StartEngine() {
   waker_.Start();
   rescuer_.Start();
   scheduler_.Start();
+  deadlines_.Start();
   retention_.Start();
   vacuumer_.Start();
   nodes_.Start(address_);
@@ -494,6 +499,7 @@ void Daemon::Shutdown(int signal) {
   async_server_.Stop();  // the calls still being handled finish first
   rescuer_.Stop();
   scheduler_.Stop();
+  deadlines_.Stop();
   waker_.Stop();
   retention_.Stop();
   vacuumer_.Stop();

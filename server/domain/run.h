@@ -120,6 +120,9 @@ struct Run {
   // Labels given at enqueue (key -> value); empty: none. List and the bulk
   // actions filter on them.
   std::map<std::string, std::string> tags;
+  // The whole run's deadline, and what happens past it: "fail" or "cancel".
+  std::optional<TimePoint> deadline;
+  std::string deadline_action;
   // Retention removed the record; only this summary is left (no input, state,
   // result, error or history).
   bool pruned = false;

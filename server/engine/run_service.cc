@@ -206,7 +206,46 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                            std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
   }
   if (Status st = CheckNoNul(p + "idempotency_key", s.idempotency_key); !st.ok()) return st;
-  return CheckTags(s.tags, p + "tags");
+  if (Status st = CheckTags(s.tags, p + "tags"); !st.ok()) return st;
+  return CheckDeadline(s, p);
+}
+
+Status RunService::CheckDeadline(const EnqueueSpec& s, const std::string& p) const {
+  const std::string days = std::to_string(limits_.max_delay.count() / 86400000);
+  if (s.deadline && s.timeout) {
+    return InvalidArgument(p + "timeout: give either deadline or timeout, not both");
+  }
+  if (s.timeout) {
+    if (s.timeout->count() <= 0) return InvalidArgument(p + "timeout: must be positive");
+    if (*s.timeout > limits_.max_delay) {
+      return InvalidArgument(p + "timeout: must be at most " + days + " days");
+    }
+  }
+  if (s.deadline) {
+    const TimePoint now = Now();
+    if (*s.deadline <= now) {
+      return InvalidArgument(p + "deadline: " + FormatTime(*s.deadline) + " is in the past");
+    }
+    if (*s.deadline - now > limits_.max_delay) {
+      return InvalidArgument(p + "deadline: must be at most " + days + " days ahead");
+    }
+    if (s.run_at && *s.run_at >= *s.deadline) {
+      return InvalidArgument(p + "deadline: must be later than run_at");
+    }
+  }
+  if (s.timeout && s.delay && *s.delay >= *s.timeout) {
+    return InvalidArgument(p + "timeout: must be longer than delay");
+  }
+  if (!s.deadline_action.empty()) {
+    if (s.deadline_action != "fail" && s.deadline_action != "cancel") {
+      return InvalidArgument(p + "deadline_action: must be fail or cancel, got '" +
+                             StorableText(s.deadline_action.substr(0, 32)) + "'");
+    }
+    if (!s.deadline && !s.timeout) {
+      return InvalidArgument(p + "deadline_action: needs a deadline or a timeout");
+    }
+  }
+  return Status::Ok();
 }
 
 Status RunService::MakeFilter(const FilterSpec& spec, const std::string& p,
@@ -263,6 +302,11 @@ StatusOr<std::vector<store::EnqueueResult>> RunService::Enqueue(
     }
     if (!s.idempotency_key.empty()) r.idempotency_key = s.idempotency_key;
     r.tags = s.tags;
+    if (s.deadline) r.deadline = *s.deadline;
+    if (s.timeout) {
+      r.deadline = Now() + std::chrono::duration_cast<std::chrono::microseconds>(*s.timeout);
+    }
+    if (!s.deadline_action.empty()) r.deadline_action = s.deadline_action;
     r.field_prefix = prefix;
     rows.push_back(std::move(r));
   }

@@ -47,6 +47,11 @@ struct EnqueueSpec {
   std::optional<Millis> delay;
   std::string idempotency_key;              // empty means none
   std::map<std::string, std::string> tags;  // at most kMaxTags; empty: none
+  // The whole run's deadline, or a timeout from now (not both); past it the
+  // run fails ("fail", the default) or is canceled ("cancel").
+  std::optional<TimePoint> deadline;
+  std::optional<Millis> timeout;
+  std::string deadline_action;
 };
 
 // Tags: at most this many per run, keys of 1..64 name characters
@@ -170,6 +175,7 @@ class RunService {
 
  private:
   Status Validate(const EnqueueSpec& spec, const std::string& prefix) const;
+  Status CheckDeadline(const EnqueueSpec& spec, const std::string& prefix) const;
   // The store's filter for a FilterSpec; errors name fields after `prefix`.
   Status MakeFilter(const FilterSpec& spec, const std::string& prefix, store::RunFilter* out) const;
   // What CancelRuns and RetryRuns differ in.

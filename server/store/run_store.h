@@ -29,6 +29,10 @@ struct NewRun {
   std::string field_prefix;  // names this run in errors, e.g. "runs[3]." (empty for one)
   std::optional<std::string> parent_id;     // a child run: the run whose step enqueued it
   std::map<std::string, std::string> tags;  // validated by the caller; empty: none
+  // The whole run's deadline (nullopt: none), and whether it then fails
+  // ("fail") or is canceled ("cancel").
+  std::optional<TimePoint> deadline;
+  std::string deadline_action = "fail";
 };
 
 struct QueueStats {

@@ -30,6 +30,11 @@ class UpkeepStore {
   // Per queue with enqueued runs: how many are ready (due now), how many are
   // scheduled for later, and how long the oldest ready one has been due.
   virtual StatusOr<std::vector<QueueStats>> GetQueueStats() = 0;
+  // Fails or cancels (per each run's deadline_action) up to `limit` runs
+  // past their deadline that have not finished, wherever they are; returns
+  // them as changed (id, type, queue, status, step, error). Canceled runs'
+  // unfinished descendants are canceled too.
+  virtual StatusOr<std::vector<Run>> ExpireDeadlines(int limit) = 0;
   // Runs not finished, by workflow type and queue.
   virtual StatusOr<std::vector<UnfinishedCount>> CountUnfinished() = 0;
 };

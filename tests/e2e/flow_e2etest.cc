@@ -604,3 +604,107 @@ TEST_CASE("each tick of a cron schedule enqueues exactly one run, however many d
   CHECK(bad_cli.exit_code == 1);
   CHECK_THAT(bad_cli.err, Catch::Contains("INVALID_ARGUMENT: cron:"));
 }
+
+TEST_CASE(
+    "a run past its deadline fails or is canceled wherever it is, and bad deadlines are refused") {
+  TestDatabase db(false);
+  Daemon d(db, {"--workers", "4", "--queues", "default,held"});
+  client::Client c(d.address());
+  using google::protobuf::util::TimeUtil;
+  auto enqueue = [&](const std::string& type, const std::string& input, int64_t timeout_ms,
+                     const std::string& action, const std::string& queue = "") {
+    v1::EnqueueRequest req;
+    req.set_workflow_type(type);
+    req.set_input(input);
+    req.set_queue(queue);
+    *req.mutable_timeout() = TimeUtil::MillisecondsToDuration(timeout_ms);
+    req.set_deadline_action(action);
+    v1::EnqueueResponse resp;
+    auto s = c.Enqueue(req, &resp);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    CHECK(resp.run().has_deadline());
+    return resp.run().id();
+  };
+  // Running: a long sleep is stopped and the run fails.
+  const std::string running = enqueue("demo.sleep", R"({"ms": 600000})", 1500, "");
+  REQUIRE(WaitFor([&] { return StatusIs(c, running, v1::RUN_STATUS_RUNNING); }));
+  // Enqueued: a run on a paused queue is canceled.
+  v1::PauseQueueRequest pause;
+  pause.set_queue("held");
+  v1::PauseQueueResponse paused;
+  REQUIRE(c.PauseQueue(pause, &paused).ok());
+  const std::string queued = enqueue("noop", "{}", 1500, "cancel", "held");
+  // Waiting: a run waiting for a signal fails.
+  const std::string waiting = enqueue("demo.signal", "{}", 1500, "fail");
+  REQUIRE(WaitFor([&] { return StatusIs(c, waiting, v1::RUN_STATUS_WAITING); }));
+  // A run that finishes in time is not touched.
+  const std::string quick = enqueue("noop", "{}", 60000, "fail");
+
+  REQUIRE(WaitFor([&] { return StatusIs(c, running, v1::RUN_STATUS_FAILED); }));
+  REQUIRE(WaitFor([&] { return StatusIs(c, queued, v1::RUN_STATUS_CANCELED); }));
+  REQUIRE(WaitFor([&] { return StatusIs(c, waiting, v1::RUN_STATUS_FAILED); }));
+  REQUIRE(WaitFor([&] { return StatusIs(c, quick, v1::RUN_STATUS_SUCCEEDED); }));
+  for (const auto& id : {running, queued, waiting}) {
+    auto run = GetRun(c, id);
+    CHECK_THAT(run.error(), Catch::StartsWith("deadline passed: the run had to finish by "));
+    const std::string last = run.history(run.history_size() - 1).kind();
+    CHECK(last == (id == queued ? "run_canceled" : "run_failed"));
+    CHECK(json::parse(run.history(run.history_size() - 1).data()).contains("deadline"));
+  }
+  // The stopped attempt's start is in the history, and its late outcome
+  // changed nothing: the run stays failed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto run = GetRun(c, running);
+  CHECK(run.status() == v1::RUN_STATUS_FAILED);
+  CHECK(CountEvents(run, "step_started") == 1);
+  CHECK(CountEvents(run, "run_failed") == 1);
+  CHECK(GetRun(c, waiting, false).wait().empty());
+  auto shown = d.Cli({"get", queued});
+  CHECK_THAT(shown.out, Catch::Contains("deadline") && Catch::Contains("(then cancel)"));
+
+  // The CLI: --timeout and --on-deadline.
+  auto made = d.Cli({"enqueue", "demo.sleep", "--input", R"({"ms": 600000})", "--timeout", "1s",
+                     "--on-deadline", "cancel"});
+  REQUIRE(made.exit_code == 0);
+  const std::string cli_run = made.out.substr(0, 36);
+  REQUIRE(WaitFor([&] { return StatusIs(c, cli_run, v1::RUN_STATUS_CANCELED); }));
+
+  // Bad input: refused with the field named, nothing enqueued.
+  const size_t before = ListAll(c, v1::ListRequest()).size();
+  auto refused = [&](v1::EnqueueRequest req, const std::string& prefix) {
+    req.set_workflow_type("noop");
+    v1::EnqueueResponse resp;
+    auto s = c.Enqueue(req, &resp);
+    INFO(s.error_message());
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK_THAT(s.error_message(), Catch::StartsWith(prefix));
+  };
+  v1::EnqueueRequest req;
+  *req.mutable_deadline() = TimeUtil::SecondsToTimestamp(TimeUtil::GetCurrentTime().seconds() - 60);
+  refused(req, "deadline: ");
+  req = v1::EnqueueRequest();
+  *req.mutable_deadline() =
+      TimeUtil::SecondsToTimestamp(TimeUtil::GetCurrentTime().seconds() + 400 * 86400);
+  refused(req, "deadline: must be at most");
+  req = v1::EnqueueRequest();
+  *req.mutable_timeout() = TimeUtil::SecondsToDuration(0);
+  refused(req, "timeout: must be positive");
+  *req.mutable_timeout() = TimeUtil::SecondsToDuration(-5);
+  refused(req, "timeout: must be positive");
+  *req.mutable_timeout() = TimeUtil::SecondsToDuration(60);
+  *req.mutable_deadline() = TimeUtil::SecondsToTimestamp(TimeUtil::GetCurrentTime().seconds() + 60);
+  refused(req, "timeout: give either deadline or timeout");
+  req = v1::EnqueueRequest();
+  req.set_deadline_action("cancel");
+  refused(req, "deadline_action: needs a deadline or a timeout");
+  *req.mutable_timeout() = TimeUtil::SecondsToDuration(60);
+  req.set_deadline_action("explode");
+  refused(req, "deadline_action: must be fail or cancel");
+  req = v1::EnqueueRequest();
+  *req.mutable_timeout() = TimeUtil::SecondsToDuration(60);
+  *req.mutable_delay() = TimeUtil::SecondsToDuration(120);
+  refused(req, "timeout: must be longer than delay");
+  CHECK(ListAll(c, v1::ListRequest()).size() == before);
+  CHECK(d.Cli({"enqueue", "noop", "--timeout", "soon"}).exit_code == 2);
+}

@@ -193,6 +193,15 @@ class Gen {
     if (Chance(30))
       r.set_idempotency_key(Chance(50) ? Text(300) : "k" + std::to_string(Int(0, 20)));
     if (Chance(30)) Tags(r.mutable_tags());
+    if (Chance(15)) *r.mutable_deadline() = Time();
+    if (Chance(15)) {
+      // Accepted deadlines lie a day or more ahead: one passing while a
+      // refused call is checked would change the rows counted.
+      auto d = Duration();
+      if (d.seconds() > 0 && d.seconds() < 86400) d.set_seconds(86400);
+      *r.mutable_timeout() = d;
+    }
+    if (Chance(15)) r.set_deadline_action(Chance(50) ? "cancel" : Text(10));
     return r;
   }
 

@@ -1,5 +1,6 @@
 // cueball enqueue TYPE [--input JSON|@FILE|@-] [--queue Q] [--priority N]
 //                      [--delay D | --run-at TIME] [--key K] [--tag K=V ...]
+//                      [--deadline TIME | --timeout D] [--on-deadline fail|cancel]
 // Enqueues a run and prints its id.
 #include <google/protobuf/util/time_util.h>
 
@@ -27,6 +28,10 @@ class Enqueue final : public Command {
     cmd->add_option("--run-at", o_.run_at, "start no sooner than this RFC 3339 time");
     cmd->add_option("--key", o_.key, "idempotency key: the same key always returns the same run");
     cmd->add_option("--tag", o_.tags, "K=V: a tag to find the run by (repeatable)");
+    cmd->add_option("--deadline", o_.deadline, "the whole run must finish by this RFC 3339 time");
+    cmd->add_option("--timeout", o_.timeout,
+                    "or: the whole run must finish within this (e.g. 10m)");
+    cmd->add_option("--on-deadline", o_.on_deadline, "past the deadline: fail (default) or cancel");
     return cmd;
   }
 
@@ -52,6 +57,15 @@ class Enqueue final : public Command {
     if (!o_.run_at.empty() && !TimeUtil::FromString(o_.run_at, req.mutable_run_at())) {
       return Usage("--run-at: '" + o_.run_at + "' is not an RFC 3339 time");
     }
+    if (!o_.deadline.empty() && !TimeUtil::FromString(o_.deadline, req.mutable_deadline())) {
+      return Usage("--deadline: '" + o_.deadline + "' is not an RFC 3339 time");
+    }
+    if (!o_.timeout.empty()) {
+      auto d = ParseDuration(o_.timeout);
+      if (!d) return Usage("--timeout: '" + o_.timeout + "' is not a duration (e.g. 30s, 10m)");
+      *req.mutable_timeout() = TimeUtil::MillisecondsToDuration(d->count());
+    }
+    req.set_deadline_action(o_.on_deadline);
     v1::EnqueueResponse resp;
     auto s = c.Enqueue(req, &resp);
     if (!s.ok()) return Fail(s);
@@ -66,7 +80,7 @@ class Enqueue final : public Command {
 
  private:
   struct Options {
-    std::string type, input, queue, key, delay, run_at;
+    std::string type, input, queue, key, delay, run_at, deadline, timeout, on_deadline;
     std::vector<std::string> tags;
     int priority = 0;
   } o_;

@@ -135,6 +135,8 @@ class Run:
     wait: Any = None
     unserved: bool = False
     tags: Dict[str, str] = field(default_factory=dict)
+    deadline: Optional[_dt.datetime] = None
+    deadline_action: str = ""
     history: List[Event] = field(default_factory=list)
     children: List[Tuple[str, str, str]] = field(default_factory=list)  # (id, type, status)
 
@@ -168,6 +170,8 @@ class Run:
             wait=_parse(r.wait),
             unserved=r.unserved,
             tags=dict(r.tags),
+            deadline=_time(r.deadline, r.HasField("deadline")),
+            deadline_action=r.deadline_action,
             history=[Event.from_proto(e) for e in r.history],
             children=[(c.id, c.workflow_type, _STATUS_NAMES.get(c.status, "unknown")) for c in r.children],
         )
@@ -253,6 +257,9 @@ class Client:
         run_at: Union[_dt.datetime, None] = None,
         delay: Optional[float] = None,
         tags: Optional[Dict[str, str]] = None,
+        deadline: Union[_dt.datetime, None] = None,
+        timeout: Optional[float] = None,
+        deadline_action: str = "",
     ) -> workflows_pb2.EnqueueRequest:
         req = workflows_pb2.EnqueueRequest(
             workflow_type=workflow_type,
@@ -266,12 +273,19 @@ class Client:
             req.run_at.CopyFrom(_timestamp(run_at))
         if delay is not None:
             req.delay.CopyFrom(_duration(delay))
+        if deadline is not None:
+            req.deadline.CopyFrom(_timestamp(deadline))
+        if timeout is not None:
+            req.timeout.CopyFrom(_duration(timeout))
+        req.deadline_action = deadline_action
         return req
 
     def enqueue(self, workflow_type: str, input: Any = None, **kwargs: Any) -> Run:
         """Enqueues one run. kwargs: queue, priority, idempotency_key,
-        run_at (aware datetime), delay (seconds), tags (dict of str). With an
-        idempotency key, the same key returns the same run."""
+        run_at (aware datetime), delay (seconds), tags (dict of str),
+        deadline (aware datetime) or timeout (seconds) for the whole run, and
+        deadline_action ("fail" or "cancel"). With an idempotency key, the
+        same key returns the same run."""
         resp = self.call(
             self.workflows.Enqueue, "Enqueue", self._enqueue_request(workflow_type, input, **kwargs)
         )

@@ -135,3 +135,13 @@ def test_schedules(client):
     with pytest.raises(cueball.CallError) as e:
         client.delete_schedule("py-nightly")
     assert e.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_run_deadline(client):
+    run = client.enqueue("demo.sleep", {"ms": 600000}, timeout=1.0, deadline_action="cancel")
+    assert run.deadline is not None and run.deadline_action == "cancel"
+    runs, ok = client.wait([run.id], timeout=30)
+    assert ok and runs[0].status == "canceled" and runs[0].error.startswith("deadline passed")
+    with pytest.raises(cueball.CallError) as e:
+        client.enqueue("noop", timeout=-1)
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and e.value.message.startswith("timeout:")

@@ -142,7 +142,7 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::EnqueueIn(pqxx::transaction_bas
   PgArrayWriter ords(PgElem::kInt4), ids(PgElem::kUuid), types(PgElem::kText), steps(PgElem::kText),
       queues(PgElem::kText), priorities(PgElem::kInt4), inputs(PgElem::kText),
       idempotency_keys(PgElem::kText), run_ats(PgElem::kInt8), parents(PgElem::kUuid),
-      tags(PgElem::kText);
+      tags(PgElem::kText), deadlines(PgElem::kInt8), deadline_actions(PgElem::kText);
   inputs.Reserve(runs.size() * 32);
   std::vector<std::string> keys;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -159,16 +159,20 @@ StatusOr<std::vector<EnqueueResult>> PgRunStore::EnqueueIn(pqxx::transaction_bas
     run_ats.IntOrNull(r.run_at ? std::optional<int64_t>(ToMicros(*r.run_at)) : std::nullopt);
     parents.TextOrNull(r.parent_id);
     tags.TextOrNull(TagsJson(r.tags));
+    deadlines.IntOrNull(r.deadline ? std::optional<int64_t>(ToMicros(*r.deadline)) : std::nullopt);
+    deadline_actions.TextOrNull(r.deadline ? std::optional<std::string>(r.deadline_action)
+                                           : std::nullopt);
   }
   const std::vector<pqxx::binarystring> params =
       Binary(ords, ids, types, steps, queues, priorities, inputs, idempotency_keys, run_ats,
-             parents, tags);
+             parents, tags, deadlines, deadline_actions);
   std::vector<EnqueueResult> out;
   // The new rows come back from the insert itself. Runs whose key exists
   // already were skipped: read those (a fresh statement under READ
   // COMMITTED sees keys committed concurrently).
   auto res = ExecPrepared(tx, sql::kEnqueue, params[0], params[1], params[2], params[3], params[4],
-                          params[5], params[6], params[7], params[8], params[9], params[10]);
+                          params[5], params[6], params[7], params[8], params[9], params[10],
+                          params[11], params[12]);
   *wrote = *wrote || !res.empty();
   std::map<std::string, Run> by_id;
   std::map<std::string, const Run*> by_key;

@@ -80,6 +80,7 @@ class PgRunStore final : public RunStore,
                                                   int limit) override;
   StatusOr<int64_t> CountEnqueued() override;
   StatusOr<std::vector<QueueStats>> GetQueueStats() override;
+  StatusOr<std::vector<Run>> ExpireDeadlines(int limit) override;
   StatusOr<std::vector<UnfinishedCount>> CountUnfinished() override;
   // Signals and waits (pg_waits.cc).
   StatusOr<SignalResult> Signal(const std::string& run_id, const std::string& name,

@@ -96,4 +96,27 @@ StatusOr<std::vector<UnfinishedCount>> PgRunStore::CountUnfinished() {
   return out;
 }
 
+StatusOr<std::vector<Run>> PgRunStore::ExpireDeadlines(int limit) {
+  std::vector<Run> runs;
+  Status st = pool_.With("expire deadlines", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    runs = ReadRuns(Exec(tx, sql::kExpireDeadlines, limit));
+    std::vector<std::string> canceled;
+    for (const Run& r : runs) {
+      if (r.status == RunStatus::kCanceled) canceled.push_back(r.id);
+    }
+    if (!canceled.empty()) {
+      auto children = Exec(tx, sql::kCancelDescendants, PgTextArray(canceled), "deadline passed");
+      for (const std::string& child : ReadTexts(children, "id")) {
+        Exec(tx, sql::kNotify, kFinishedChannel, child);
+      }
+    }
+    tx.commit();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!runs.empty()) EventsWritten();
+  return runs;
+}
+
 }  // namespace cueball::store::pg

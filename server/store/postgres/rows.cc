@@ -101,6 +101,8 @@ RunReader::RunReader(const pqxx::result& res) {
   parent_id_ = c.Find("parent_id");
   wait_ = c.Find("wait");
   tags_ = c.Find("tags");
+  deadline_ = c.Find("deadline_us");
+  deadline_action_ = c.Find("deadline_action");
 }
 
 Run RunReader::Read(const pqxx::row& row) const {
@@ -128,6 +130,10 @@ Run RunReader::Read(const pqxx::row& row) const {
   if (parent_id_ >= 0) r.parent_id = OptText(row[parent_id_]);
   if (wait_ >= 0) r.wait = OptText(row[wait_]);
   if (tags_ >= 0 && !row[tags_].is_null()) r.tags = ParseTags(row[tags_]);
+  if (deadline_ >= 0) r.deadline = OptTime(row[deadline_]);
+  if (deadline_action_ >= 0 && !row[deadline_action_].is_null()) {
+    r.deadline_action = Text(row[deadline_action_]);
+  }
   return r;
 }
 

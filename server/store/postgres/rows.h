@@ -62,7 +62,7 @@ class RunReader {
  private:
   int id_, workflow_type_, queue_, priority_, status_, step_index_, step_name_, attempt_, input_,
       state_, result_, error_, idempotency_key_, created_, updated_, run_at_, started_, finished_,
-      parent_id_, wait_, tags_;
+      parent_id_, wait_, tags_, deadline_, deadline_action_;
 };
 
 // Every row of `res` as a run (none for an empty result); `pruned` marks

@@ -268,7 +268,10 @@ CREATE TABLE public.cueball_runs (
     wait jsonb,
     start_logged_lease uuid,
     tags jsonb,
+    deadline_at timestamp with time zone,
+    deadline_action text,
     CONSTRAINT cueball_runs_attempt_check CHECK ((attempt >= 0)),
+    CONSTRAINT cueball_runs_deadline_action_check CHECK ((deadline_action = ANY (ARRAY['fail'::text, 'cancel'::text]))),
     CONSTRAINT cueball_runs_finished_iff_terminal CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'canceled'::text])) = (finished_at IS NOT NULL))),
     CONSTRAINT cueball_runs_lease_iff_running CHECK (((status = 'running'::text) = ((lease_id IS NOT NULL) AND (lease_owner IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
     CONSTRAINT cueball_runs_status_check CHECK ((status = ANY (ARRAY['enqueued'::text, 'running'::text, 'waiting'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text]))),
@@ -586,6 +589,13 @@ CREATE INDEX cueball_run_waits_waiter ON public.cueball_run_waits USING btree (w
 --
 
 CREATE INDEX cueball_runs_children ON public.cueball_runs USING btree (parent_id, id) WHERE (parent_id IS NOT NULL);
+
+
+--
+-- Name: cueball_runs_deadline; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX cueball_runs_deadline ON public.cueball_runs USING btree (deadline_at) WHERE ((deadline_at IS NOT NULL) AND (status = ANY (ARRAY['enqueued'::text, 'running'::text, 'waiting'::text])));
 
 
 --

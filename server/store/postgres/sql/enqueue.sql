@@ -7,14 +7,16 @@ WITH input AS (
          unnest($4::text[]) AS step_name, unnest($5::text[]) AS queue,
          unnest($6::int[]) AS priority, unnest($7::text[]) AS input,
          unnest($8::text[]) AS idempotency_key, unnest($9::bigint[]) AS run_at_us,
-         unnest($10::uuid[]) AS parent_id, unnest($11::text[]) AS tags
+         unnest($10::uuid[]) AS parent_id, unnest($11::text[]) AS tags,
+         unnest($12::bigint[]) AS deadline_us, unnest($13::text[]) AS deadline_action
 ), ins AS (
   INSERT INTO cueball_runs (id, workflow_type, step_name, queue, priority, input,
-                            idempotency_key, run_at, parent_id, tags)
+                            idempotency_key, run_at, parent_id, tags, deadline_at,
+                            deadline_action)
   SELECT id, workflow_type, step_name, queue, priority, input::jsonb, idempotency_key,
          CASE WHEN run_at_us IS NULL THEN now()
               ELSE timestamptz 'epoch' + run_at_us * interval '1 microsecond' END, parent_id,
-         tags::jsonb
+         tags::jsonb, timestamptz 'epoch' + deadline_us * interval '1 microsecond', deadline_action
   FROM input ORDER BY ord
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *

@@ -10,4 +10,5 @@ round(date_part('epoch', updated_at) * 1000000)::bigint AS updated_us,
 round(date_part('epoch', run_at) * 1000000)::bigint AS run_us,
 round(date_part('epoch', started_at) * 1000000)::bigint AS started_us,
 round(date_part('epoch', finished_at) * 1000000)::bigint AS finished_us,
-parent_id::text AS parent_id, wait::text AS wait, tags::text AS tags
+parent_id::text AS parent_id, wait::text AS wait, tags::text AS tags,
+round(date_part('epoch', deadline_at) * 1000000)::bigint AS deadline_us, deadline_action
