@@ -67,6 +67,14 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
   return Exec(tx, sql::kLockLeasedRun, run_id, lease_id);
 }
 
+void CancelDescendants(pqxx::transaction_base& tx, const std::vector<std::string>& parents,
+                       const std::string& reason) {
+  auto children = Exec(tx, sql::kCancelDescendants, PgTextArray(parents), reason);
+  for (const std::string& child : ReadTexts(children, "id")) {
+    Exec(tx, sql::kNotify, kFinishedChannel, child);
+  }
+}
+
 std::optional<std::string> TagsJson(const std::map<std::string, std::string>& tags) {
   if (tags.empty()) return std::nullopt;
   return nlohmann::json(tags).dump();
@@ -295,10 +303,7 @@ StatusOr<Run> PgRunStore::Cancel(const std::string& id, const std::string& reaso
     }
     run = std::move(res.front());
     Exec(tx, sql::kNotify, kFinishedChannel, id);
-    auto children = Exec(tx, sql::kCancelDescendants, PgTextArray({id}), reason);
-    for (const std::string& child : ReadTexts(children, "id")) {
-      Exec(tx, sql::kNotify, kFinishedChannel, child);
-    }
+    CancelDescendants(tx, {id}, reason);
     tx.commit();
     return Status::Ok();
   });
@@ -360,22 +365,21 @@ StatusOr<int64_t> PgRunStore::Count(const RunFilter& f) {
   return n;
 }
 
-StatusOr<BulkBatch> PgRunStore::CancelBatch(const RunFilter& f, const std::string& reason) {
+StatusOr<BulkBatch> PgRunStore::Batch(const char* what, const sql::Statement& statement,
+                                      const RunFilter& f, const std::string& reason,
+                                      bool cancel_descendants) {
   const FilterParams p(f);
   BulkBatch batch;
-  Status st = pool_.With("cancel runs", [&](pqxx::connection& c) -> Status {
+  Status st = pool_.With(what, [&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     batch =
-        ReadBatch(Exec(tx, sql::kCancelRuns, p.type, p.queue, p.after, p.before, p.before_id,
-                       p.other_tags, p.key, p.tag_key, p.tag_value, p.statuses, f.limit, reason),
+        ReadBatch(Exec(tx, statement, p.type, p.queue, p.after, p.before, p.before_id, p.other_tags,
+                       p.key, p.tag_key, p.tag_value, p.statuses, f.limit, reason),
                   f.limit);
-    if (!batch.changed.empty()) {
+    if (cancel_descendants && !batch.changed.empty()) {
       std::vector<std::string> ids;
       for (const Run& r : batch.changed) ids.push_back(r.id);
-      auto children = Exec(tx, sql::kCancelDescendants, PgTextArray(ids), reason);
-      for (const std::string& child : ReadTexts(children, "id")) {
-        Exec(tx, sql::kNotify, kFinishedChannel, child);
-      }
+      CancelDescendants(tx, ids, reason);
     }
     tx.commit();
     return Status::Ok();
@@ -385,21 +389,12 @@ StatusOr<BulkBatch> PgRunStore::CancelBatch(const RunFilter& f, const std::strin
   return batch;
 }
 
+StatusOr<BulkBatch> PgRunStore::CancelBatch(const RunFilter& f, const std::string& reason) {
+  return Batch("cancel runs", sql::kCancelRuns, f, reason, /*cancel_descendants=*/true);
+}
+
 StatusOr<BulkBatch> PgRunStore::RetryBatch(const RunFilter& f, const std::string& reason) {
-  const FilterParams p(f);
-  BulkBatch batch;
-  Status st = pool_.With("retry runs", [&](pqxx::connection& c) -> Status {
-    pqxx::work tx(c);
-    batch =
-        ReadBatch(Exec(tx, sql::kRetryRuns, p.type, p.queue, p.after, p.before, p.before_id,
-                       p.other_tags, p.key, p.tag_key, p.tag_value, p.statuses, f.limit, reason),
-                  f.limit);
-    tx.commit();
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  if (!batch.changed.empty()) EventsWritten();
-  return batch;
+  return Batch("retry runs", sql::kRetryRuns, f, reason, /*cancel_descendants=*/false);
 }
 
 StatusOr<int64_t> PgRunStore::CountEnqueued() {

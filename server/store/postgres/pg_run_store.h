@@ -26,6 +26,10 @@
 
 namespace cueball::store::pg {
 
+namespace sql {
+struct Statement;  // statements.h (generated)
+}
+
 inline constexpr const char* kReadyChannel = "cueball_ready";
 inline constexpr const char* kFinishedChannel = "cueball_finished";
 
@@ -107,6 +111,9 @@ class PgRunStore final : public RunStore,
   void EventsWritten() const {
     if (events_written_) events_written_();
   }
+  // One batch of a bulk action (sql/cancel_runs.sql or retry_runs.sql).
+  StatusOr<BulkBatch> Batch(const char* what, const sql::Statement& statement, const RunFilter& f,
+                            const std::string& reason, bool cancel_descendants);
   // Enqueue's statements in the caller's transaction; `wrote` is set when
   // events were written (for the sequencer, once committed).
   StatusOr<std::vector<EnqueueResult>> EnqueueIn(pqxx::transaction_base& tx,
@@ -169,6 +176,11 @@ pqxx::result LockLeasedRun(pqxx::transaction_base& tx, const std::string& run_id
 void InsertEvent(pqxx::transaction_base& tx, const std::string& run_id, const std::string& kind,
                  const std::string& step, int attempt, const std::string& data,
                  const std::optional<AttemptStart>& start = std::nullopt);
+
+// Cancels the unfinished descendants of `parents` (canceled with `reason`)
+// in the caller's transaction and announces each (cueball_finished).
+void CancelDescendants(pqxx::transaction_base& tx, const std::vector<std::string>& parents,
+                       const std::string& reason);
 
 // A run's tags as the JSON object text the tags column holds; nullopt: none.
 std::optional<std::string> TagsJson(const std::map<std::string, std::string>& tags);

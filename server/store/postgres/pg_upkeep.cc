@@ -106,10 +106,7 @@ StatusOr<std::vector<Run>> PgRunStore::ExpireDeadlines(int limit) {
       if (r.status == RunStatus::kCanceled) canceled.push_back(r.id);
     }
     if (!canceled.empty()) {
-      auto children = Exec(tx, sql::kCancelDescendants, PgTextArray(canceled), "deadline passed");
-      for (const std::string& child : ReadTexts(children, "id")) {
-        Exec(tx, sql::kNotify, kFinishedChannel, child);
-      }
+      CancelDescendants(tx, canceled, "deadline passed");
     }
     tx.commit();
     return Status::Ok();
