@@ -177,39 +177,33 @@ grpc::Status WorkflowsService::Retry(grpc::ServerContext* ctx, const v1::RetryRe
   });
 }
 
-grpc::Status WorkflowsService::CancelRuns(grpc::ServerContext* ctx,
-                                          const v1::CancelRunsRequest* req,
-                                          v1::CancelRunsResponse* resp) {
-  return policy_->Run("CancelRuns", ctx, [&] {
+template <class Req, class Resp>
+grpc::Status WorkflowsService::Bulk(const char* method, grpc::ServerContext* ctx, const Req& req,
+                                    Resp* resp, BulkFn run, const char* logged) {
+  return policy_->Run(method, ctx, [&] {
     engine::BulkSpec spec;
-    if (auto st = FromProto(req->filter(), &spec.filter); !st.ok()) return st;
-    spec.all = req->all();
-    spec.dry_run = req->dry_run();
-    spec.reason = req->reason();
-    auto res = runs_->CancelRuns(spec, PastDeadline(ctx));
+    if (auto st = FromProto(req.filter(), &spec.filter); !st.ok()) return st;
+    spec.all = req.all();
+    spec.dry_run = req.dry_run();
+    spec.reason = req.reason();
+    auto res = (runs_->*run)(spec, PastDeadline(ctx));
     if (!res.ok()) return ToGrpc(res.status());
     resp->set_count(res->count);
     resp->set_dry_run(res->dry_run);
-    if (!res->dry_run) logging::Info(Log(), "runs canceled", {{"count", res->count}});
+    if (!res->dry_run) logging::Info(Log(), logged, {{"count", res->count}});
     return grpc::Status::OK;
   });
 }
 
+grpc::Status WorkflowsService::CancelRuns(grpc::ServerContext* ctx,
+                                          const v1::CancelRunsRequest* req,
+                                          v1::CancelRunsResponse* resp) {
+  return Bulk("CancelRuns", ctx, *req, resp, &engine::RunService::CancelRuns, "runs canceled");
+}
+
 grpc::Status WorkflowsService::RetryRuns(grpc::ServerContext* ctx, const v1::RetryRunsRequest* req,
                                          v1::RetryRunsResponse* resp) {
-  return policy_->Run("RetryRuns", ctx, [&] {
-    engine::BulkSpec spec;
-    if (auto st = FromProto(req->filter(), &spec.filter); !st.ok()) return st;
-    spec.all = req->all();
-    spec.dry_run = req->dry_run();
-    spec.reason = req->reason();
-    auto res = runs_->RetryRuns(spec, PastDeadline(ctx));
-    if (!res.ok()) return ToGrpc(res.status());
-    resp->set_count(res->count);
-    resp->set_dry_run(res->dry_run);
-    if (!res->dry_run) logging::Info(Log(), "runs retried", {{"count", res->count}});
-    return grpc::Status::OK;
-  });
+  return Bulk("RetryRuns", ctx, *req, resp, &engine::RunService::RetryRuns, "runs retried");
 }
 
 grpc::Status WorkflowsService::PauseQueue(grpc::ServerContext* ctx,

@@ -112,6 +112,13 @@ class WorkflowsService final : public WorkflowsServiceBase {
   int StepCount(const std::string& type) const;
   // Sets `unserved` on an unfinished run no live daemon runs (Get, List).
   void MarkUnserved(v1::Run* run) const;
+  // CancelRuns and RetryRuns: one request shape, a different engine call;
+  // `logged` is the log line of a change.
+  using BulkFn = StatusOr<engine::BulkResult> (engine::RunService::*)(const engine::BulkSpec&,
+                                                                      const std::function<bool()>&);
+  template <class Req, class Resp>
+  grpc::Status Bulk(const char* method, grpc::ServerContext* ctx, const Req& req, Resp* resp,
+                    BulkFn run, const char* logged);
   grpc::Status EnqueueMany(const std::vector<const v1::EnqueueRequest*>& reqs, bool batch,
                            std::vector<v1::EnqueueResponse*> outs);
 

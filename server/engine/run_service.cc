@@ -17,8 +17,6 @@ namespace {
 constexpr size_t kMaxReasonBytes = 1000;
 constexpr int kMaxPriority = 1000;
 
-bool ValidQueueName(const std::string& q) { return ValidName(q); }
-
 Status ParseId(const std::string& id, const std::string& field, std::string* out) {
   if (id.empty()) return InvalidArgument(field + ": required");
   auto parsed = RunId::Parse(id);
@@ -108,12 +106,33 @@ Status CheckJson(const std::string& field, const std::string& text,
   return Status::Ok();
 }
 
+// An operator's reason (cancel, retry, bulk actions, pausing a queue).
+Status CheckReason(const std::string& reason) {
+  if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
+  return CheckNoNul("reason", reason);
+}
+
 // The arguments of Cancel and Retry: a run id and an optional reason.
 Status ParseIdAndReason(const std::string& id, const std::string& reason, std::string* out) {
   Status st = ParseId(id, "id", out);
   if (!st.ok()) return st;
-  if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
-  return CheckNoNul("reason", reason);
+  return CheckReason(reason);
+}
+
+// A name field (queue, signal, schedule, workflow type in a filter):
+// 1-128 name characters.
+Status CheckName(const std::string& field, const std::string& value) {
+  if (ValidName(value)) return Status::Ok();
+  return InvalidArgument(field + ": must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+}
+
+// An idempotency key (of a run or a signal): at most 255 bytes, no NUL.
+Status CheckIdempotencyKey(const std::string& field, const std::string& key) {
+  if (key.size() > kMaxIdempotencyKeyBytes) {
+    return InvalidArgument(field + ": must be at most " + std::to_string(kMaxIdempotencyKeyBytes) +
+                           " bytes");
+  }
+  return CheckNoNul(field, key);
 }
 
 // Tags given at enqueue or in a filter: bounded in number and size, keys
@@ -180,8 +199,8 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
   if (!s.input.empty()) {
     if (Status st = CheckJson(p + "input", s.input); !st.ok()) return st;
   }
-  if (!s.queue.empty() && !ValidQueueName(s.queue)) {
-    return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  if (!s.queue.empty()) {
+    if (Status st = CheckName(p + "queue", s.queue); !st.ok()) return st;
   }
   if (s.priority < -kMaxPriority || s.priority > kMaxPriority) {
     return InvalidArgument(p + "priority: must be between -1000 and 1000, got " +
@@ -201,11 +220,9 @@ Status RunService::Validate(const EnqueueSpec& s, const std::string& p) const {
                            std::to_string(limits_.max_delay.count() / 86400000) +
                            " days in the future");
   }
-  if (s.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
-    return InvalidArgument(p + "idempotency_key: must be at most " +
-                           std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
+  if (Status st = CheckIdempotencyKey(p + "idempotency_key", s.idempotency_key); !st.ok()) {
+    return st;
   }
-  if (Status st = CheckNoNul(p + "idempotency_key", s.idempotency_key); !st.ok()) return st;
   if (Status st = CheckTags(s.tags, p + "tags"); !st.ok()) return st;
   return CheckDeadline(s, p);
 }
@@ -251,15 +268,11 @@ Status RunService::CheckDeadline(const EnqueueSpec& s, const std::string& p) con
 Status RunService::MakeFilter(const FilterSpec& spec, const std::string& p,
                               store::RunFilter* f) const {
   if (!spec.workflow_type.empty()) {
-    if (!ValidName(spec.workflow_type)) {
-      return InvalidArgument(p + "workflow_type: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-    }
+    if (Status st = CheckName(p + "workflow_type", spec.workflow_type); !st.ok()) return st;
     f->workflow_type = spec.workflow_type;
   }
   if (!spec.queue.empty()) {
-    if (!ValidQueueName(spec.queue)) {
-      return InvalidArgument(p + "queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-    }
+    if (Status st = CheckName(p + "queue", spec.queue); !st.ok()) return st;
     f->queue = spec.queue;
   }
   f->statuses = spec.statuses;
@@ -271,11 +284,9 @@ Status RunService::MakeFilter(const FilterSpec& spec, const std::string& p,
   if (Status st = CheckTags(spec.tags, p + "tags"); !st.ok()) return st;
   f->tags = spec.tags;
   if (!spec.idempotency_key.empty()) {
-    if (spec.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
-      return InvalidArgument(p + "idempotency_key: must be at most " +
-                             std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
+    if (Status st = CheckIdempotencyKey(p + "idempotency_key", spec.idempotency_key); !st.ok()) {
+      return st;
     }
-    if (Status st = CheckNoNul(p + "idempotency_key", spec.idempotency_key); !st.ok()) return st;
     f->idempotency_key = spec.idempotency_key;
   }
   return Status::Ok();
@@ -366,9 +377,7 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
   Status st = ParseId(run_id, "run_id", &id);
   if (!st.ok()) return st;
   if (name.empty()) return InvalidArgument("name: required");
-  if (!ValidQueueName(name)) {
-    return InvalidArgument("name: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-  }
+  if (Status st = CheckName("name", name); !st.ok()) return st;
   if (payload.size() > limits_.max_payload_bytes) {
     return ResourceExhausted("payload: " + std::to_string(payload.size()) +
                              " bytes exceeds the limit of " +
@@ -378,11 +387,7 @@ StatusOr<store::SignalResult> RunService::Signal(const std::string& run_id, cons
   if (Status st = CheckJson("payload", payload.empty() ? "null" : payload, &json); !st.ok()) {
     return st;
   }
-  if (idempotency_key.size() > kMaxIdempotencyKeyBytes) {
-    return InvalidArgument("idempotency_key: must be at most " +
-                           std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
-  }
-  if (Status st = CheckNoNul("idempotency_key", idempotency_key); !st.ok()) return st;
+  if (Status st = CheckIdempotencyKey("idempotency_key", idempotency_key); !st.ok()) return st;
   std::optional<std::string> key;
   if (!idempotency_key.empty()) key = idempotency_key;
   auto res = waits_->Signal(id, name, json, key);
@@ -476,10 +481,7 @@ StatusOr<BulkResult> RunService::Bulk(const BulkSpec& spec, const BulkAction& ac
     return InvalidArgument("filter: empty; name at least one field, or set all to " + verb +
                            " every run that can be");
   }
-  if (spec.reason.size() > kMaxReasonBytes) {
-    return InvalidArgument("reason: must be at most 1000 bytes");
-  }
-  if (Status st = CheckNoNul("reason", spec.reason); !st.ok()) return st;
+  if (Status st = CheckReason(spec.reason); !st.ok()) return st;
   store::RunFilter f;
   if (Status st = MakeFilter(spec.filter, "filter.", &f); !st.ok()) return st;
   for (RunStatus st : f.statuses) {
@@ -562,9 +564,7 @@ namespace {
 
 Status CheckScheduleName(const std::string& name) {
   if (name.empty()) return InvalidArgument("name: required");
-  if (!ValidName(name))
-    return InvalidArgument("name: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-  return Status::Ok();
+  return CheckName("name", name);
 }
 
 }  // namespace
@@ -650,11 +650,8 @@ StatusOr<store::QueueInfo> RunService::PauseQueue(const std::string& queue,
                                                   const std::string& reason) {
   if (!queues_) return Unimplemented("queues are not available in this daemon");
   if (queue.empty()) return InvalidArgument("queue: required");
-  if (!ValidQueueName(queue)) {
-    return InvalidArgument("queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-  }
-  if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason: must be at most 1000 bytes");
-  if (Status st = CheckNoNul("reason", reason); !st.ok()) return st;
+  if (Status st = CheckName("queue", queue); !st.ok()) return st;
+  if (Status st = CheckReason(reason); !st.ok()) return st;
   if (!IsValidUtf8(reason)) return InvalidArgument("reason: not UTF-8 text");
   return queues_->SetPaused(queue, true, reason, node_window_);
 }
@@ -662,9 +659,7 @@ StatusOr<store::QueueInfo> RunService::PauseQueue(const std::string& queue,
 StatusOr<store::QueueInfo> RunService::ResumeQueue(const std::string& queue) {
   if (!queues_) return Unimplemented("queues are not available in this daemon");
   if (queue.empty()) return InvalidArgument("queue: required");
-  if (!ValidQueueName(queue)) {
-    return InvalidArgument("queue: must be 1-128 characters of A-Z a-z 0-9 _ . : -");
-  }
+  if (Status st = CheckName("queue", queue); !st.ok()) return st;
   auto q = queues_->SetPaused(queue, false, "", node_window_);
   if (q.ok()) PokeReady();
   return q;

@@ -32,20 +32,6 @@ std::string SetTime(const std::string& text, const std::string& flag,
   return "";
 }
 
-template <class Msg>
-void FillFields(const std::vector<v1::RunStatus>& statuses, const std::string& type,
-                const std::string& queue, const std::string& key,
-                const google::protobuf::Timestamp* after, const google::protobuf::Timestamp* before,
-                const std::map<std::string, std::string>& tags, Msg* m) {
-  for (auto st : statuses) m->add_statuses(st);
-  m->set_workflow_type(type);
-  m->set_queue(queue);
-  m->set_idempotency_key(key);
-  if (after) *m->mutable_created_after() = *after;
-  if (before) *m->mutable_created_before() = *before;
-  m->mutable_tags()->insert(tags.begin(), tags.end());
-}
-
 }  // namespace
 
 bool ParseTag(const std::string& arg, std::string* key, std::string* value) {
@@ -124,22 +110,6 @@ std::string FilterFlags::Parse(Parsed* p) const {
              "' is not one of status, type, queue, created_after, created_before, key, tag.K";
     }
   }
-  return "";
-}
-
-std::string FilterFlags::Fill(v1::ListRequest* req) const {
-  Parsed p;
-  if (auto e = Parse(&p); !e.empty()) return e;
-  FillFields(p.statuses, p.type, p.queue, p.key, p.has_after ? &p.created_after : nullptr,
-             p.has_before ? &p.created_before : nullptr, p.tags, req);
-  return "";
-}
-
-std::string FilterFlags::Fill(v1::RunFilter* filter) const {
-  Parsed p;
-  if (auto e = Parse(&p); !e.empty()) return e;
-  FillFields(p.statuses, p.type, p.queue, p.key, p.has_after ? &p.created_after : nullptr,
-             p.has_before ? &p.created_before : nullptr, p.tags, filter);
   return "";
 }
 

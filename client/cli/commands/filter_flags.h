@@ -27,8 +27,19 @@ class FilterFlags {
   bool Given() const;
   // Fills the filter fields of a ListRequest or RunFilter; an error for
   // `Usage` (naming the flag), or "" when all is well.
-  std::string Fill(v1::ListRequest* req) const;
-  std::string Fill(v1::RunFilter* filter) const;
+  template <class Msg>
+  std::string Fill(Msg* m) const {
+    Parsed p;
+    if (auto e = Parse(&p); !e.empty()) return e;
+    for (auto st : p.statuses) m->add_statuses(st);
+    m->set_workflow_type(p.type);
+    m->set_queue(p.queue);
+    m->set_idempotency_key(p.key);
+    if (p.has_after) *m->mutable_created_after() = p.created_after;
+    if (p.has_before) *m->mutable_created_before() = p.created_before;
+    m->mutable_tags()->insert(p.tags.begin(), p.tags.end());
+    return "";
+  }
 
  private:
   struct Parsed {
